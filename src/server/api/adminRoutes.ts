@@ -1,0 +1,66 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { Elysia } from 'elysia'
+import {
+  AdminBroadcastBodySchema,
+  AdminBroadcastResponseSchema,
+  AdminPublishBodySchema,
+  AdminPublishResponseSchema,
+  type BroadcastMessage,
+} from '../../shared/protocol'
+import { HeraldError } from '../errors'
+import { createNotification } from '../notifications/createNotification'
+import { upsertUserByAddress } from '../users/upsertUserByAddress'
+import type { ApiContext } from './context'
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+/** Publishing from another backend. Without HERALD_ADMIN_KEY the routes do not exist (404). */
+export function adminRoutes(ctx: ApiContext) {
+  const expected = ctx.config.adminKey ? digest(ctx.config.adminKey) : null
+  return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
+    .onBeforeHandle(({ headers }) => {
+      if (!expected) throw new HeraldError('NOT_FOUND', 'No such route.')
+      const presented = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? ''
+      // Compared as fixed-length digests in constant time, so timing reveals nothing about the key.
+      if (!timingSafeEqual(digest(presented), expected))
+        throw new HeraldError('UNAUTHORIZED', 'Send "Authorization: Bearer <HERALD_ADMIN_KEY>".')
+    })
+    .post(
+      '/notifications',
+      async ({ body, set }) => {
+        if ((body.userId === undefined) === (body.address === undefined))
+          throw new HeraldError('INVALID_INPUT', 'body: give exactly one of "userId" and "address".')
+        const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
+        const notification = await createNotification(ctx.db, ctx.bus, {
+          userId,
+          type: body.type,
+          title: body.title,
+          message: body.message,
+          data: body.data,
+        })
+        set.status = 201
+        return { notification, userId }
+      },
+      {
+        body: AdminPublishBodySchema,
+        response: { 201: AdminPublishResponseSchema },
+        detail: {
+          tags: ['admin'],
+          summary: 'Store a notification for a user (by id or address) and push it',
+        },
+      },
+    )
+    .post(
+      '/broadcast',
+      async ({ body, set }) => {
+        await ctx.hub.sendToAll(body.message as BroadcastMessage)
+        set.status = 202
+        return { delivered: ctx.hub.connectionCount }
+      },
+      {
+        body: AdminBroadcastBodySchema,
+        response: { 202: AdminBroadcastResponseSchema },
+        detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
+      },
+    )
+}

@@ -1,0 +1,75 @@
+import { Elysia } from 'elysia'
+import {
+  NonceResponseSchema,
+  SessionResponseSchema,
+  UserSchema,
+  VerifyBodySchema,
+} from '../../shared/protocol'
+import { createNonce } from '../auth/createNonce'
+import { refreshToken } from '../auth/refreshToken'
+import { revokeSession } from '../auth/revokeSession'
+import { SignInRejected, verifySignIn } from '../auth/verifySignIn'
+import type { ApiContext } from './context'
+import { requireSession } from './requireSession'
+
+export function authRoutes(ctx: ApiContext) {
+  return new Elysia({ name: 'herald/auth', prefix: '/api' })
+    .post(
+      '/auth/nonce',
+      async () => {
+        const { nonce, expiresAt } = await createNonce(ctx.db, { ttlSeconds: ctx.config.nonceTtlSeconds })
+        return { nonce, expiresAt: expiresAt.toISOString() }
+      },
+      { response: NonceResponseSchema, detail: { tags: ['auth'], summary: 'Issue a single-use SIWE nonce' } },
+    )
+    .post(
+      '/auth/verify',
+      async ({ body }) => {
+        try {
+          const result = await verifySignIn(ctx.db, ctx.tokens, ctx.signInPolicy(), body)
+          return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: result.user }
+        } catch (error) {
+          if (error instanceof SignInRejected) ctx.log.debug('sign-in rejected', { reason: error.reason })
+          throw error
+        }
+      },
+      {
+        body: VerifyBodySchema,
+        response: SessionResponseSchema,
+        detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },
+      },
+    )
+    .resolve(async ({ headers }) => ({
+      session: await requireSession(ctx.authenticate, headers.authorization),
+    }))
+    .post(
+      '/auth/refresh',
+      async ({ session }) => {
+        const { token, expiresAt } = await refreshToken(ctx.db, ctx.tokens, {
+          session,
+          tokenTtlSeconds: ctx.config.tokenTtlSeconds,
+        })
+        return {
+          token,
+          expiresAt: expiresAt.toISOString(),
+          user: { id: session.userId, address: session.address },
+        }
+      },
+      {
+        response: SessionResponseSchema,
+        detail: { tags: ['auth'], summary: 'A fresh token for the same session (not past the session end)' },
+      },
+    )
+    .post(
+      '/auth/logout',
+      async ({ session, set }) => {
+        await revokeSession(ctx.db, ctx.bus, { userId: session.userId, sessionId: session.sessionId })
+        set.status = 204
+      },
+      { detail: { tags: ['auth'], summary: 'Revoke the session; its sockets close with 4001' } },
+    )
+    .get('/me', ({ session }) => ({ id: session.userId, address: session.address }), {
+      response: UserSchema,
+      detail: { tags: ['auth'], summary: 'The signed-in user' },
+    })
+}

@@ -1,0 +1,48 @@
+import { Elysia, type ValidationError } from 'elysia'
+import { HeraldError } from '../errors'
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
+/** Describes the first failing field in a sentence, e.g. `body.symbol: Expected string to match '^[A-Z0-9]+$'`. */
+function describeValidation(error: ValidationError): string {
+  const first = error.all[0]
+  const where = error.type === 'body' ? 'body' : error.type === 'params' ? 'path' : error.type
+  if (!first) return `Invalid ${where}.`
+  const path = 'path' in first && first.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : ''
+  const summary = ('summary' in first && first.summary) || first.message
+  return path ? `${where}.${path}: ${summary}` : `${where}: ${summary}`
+}
+
+function errorResponse(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status })
+}
+
+/**
+ * Maps every failure to the contract's error body; the status comes from HeraldError's table, or from the
+ * framework's own codes below, and from nowhere else.
+ */
+export function errorHandler(log: Logger) {
+  return new Elysia({ name: 'herald/errors' }).onError({ as: 'global' }, ({ code, error }) => {
+    if (error instanceof HeraldError) return errorResponse(error.status, error.code, error.message)
+    switch (code) {
+      case 'VALIDATION':
+        return errorResponse(422, 'INVALID_INPUT', describeValidation(error as ValidationError))
+      case 'PARSE':
+        return errorResponse(400, 'BAD_REQUEST', 'The request body is not valid JSON.')
+      case 'NOT_FOUND':
+        return errorResponse(404, 'NOT_FOUND', 'No such route.')
+      case 'INVALID_COOKIE_SIGNATURE':
+        return errorResponse(400, 'BAD_REQUEST', 'Invalid cookie.')
+    }
+    const status = (error as { status?: unknown }).status
+    if (typeof status === 'number' && status === 413)
+      return errorResponse(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.')
+    log.error('unhandled request error', { error: error instanceof Error ? error.stack : String(error) })
+    return errorResponse(500, 'INTERNAL', 'Something went wrong on our side.')
+  })
+}

@@ -1,0 +1,46 @@
+import { Elysia } from 'elysia'
+import { ConfigResponseSchema, HealthResponseSchema } from '../../shared/protocol'
+import type { ApiContext } from './context'
+
+export function systemRoutes(ctx: ApiContext) {
+  return new Elysia({ name: 'herald/system' })
+    .get(
+      '/health',
+      async ({ set }) => {
+        const { db, chain } = await ctx.health()
+        if (db !== 'ok') set.status = 503
+        return {
+          status: db === 'ok' ? ('ok' as const) : ('unavailable' as const),
+          db,
+          chain,
+          role: ctx.config.role,
+        }
+      },
+      {
+        response: { 200: HealthResponseSchema, 503: HealthResponseSchema },
+        detail: { tags: ['system'], summary: 'Liveness of the server, its database and its chain' },
+      },
+    )
+    .get(
+      '/api/config',
+      () => {
+        const { chainId, rpcUrl } = ctx.chain()
+        return { chainId, rpcUrl, siweDomain: ctx.signInPolicy().domains[0]!, version: ctx.version }
+      },
+      {
+        response: ConfigResponseSchema,
+        detail: {
+          tags: ['system'],
+          summary: 'What a browser needs to reach the chain and build a SIWE message',
+        },
+      },
+    )
+    .get(
+      '/metrics',
+      async () =>
+        new Response(await ctx.metrics.registry.metrics(), {
+          headers: { 'content-type': ctx.metrics.registry.contentType },
+        }),
+      { detail: { tags: ['system'], summary: 'Prometheus metrics' } },
+    )
+}

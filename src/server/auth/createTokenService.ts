@@ -1,0 +1,53 @@
+import { jwtVerify, SignJWT } from 'jose'
+
+export interface TokenClaims {
+  userId: string
+  sessionId: string
+  address: string
+  /** Milliseconds since the epoch. */
+  expiresAt: number
+}
+
+export interface TokenService {
+  sign(claims: TokenClaims): Promise<string>
+  /** Null for anything that is not a valid, unexpired token of ours. */
+  verify(token: string): Promise<TokenClaims | null>
+}
+
+const ISSUER = 'herald'
+
+export function createTokenService(secret: string): TokenService {
+  const key = new TextEncoder().encode(secret)
+  return {
+    async sign(claims) {
+      return new SignJWT({ sid: claims.sessionId, addr: claims.address })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(ISSUER)
+        .setSubject(claims.userId)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(claims.expiresAt / 1000))
+        .sign(key)
+    },
+    async verify(token) {
+      try {
+        // The algorithm is pinned: a token claiming "none" or an asymmetric algorithm is refused.
+        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER })
+        if (
+          typeof payload.sub !== 'string' ||
+          typeof payload.sid !== 'string' ||
+          typeof payload.addr !== 'string'
+        )
+          return null
+        if (typeof payload.exp !== 'number') return null
+        return {
+          userId: payload.sub,
+          sessionId: payload.sid,
+          address: payload.addr,
+          expiresAt: payload.exp * 1000,
+        }
+      } catch {
+        return null
+      }
+    },
+  }
+}

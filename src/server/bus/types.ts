@@ -1,0 +1,32 @@
+import type { BroadcastMessage, Notification, ServerMessage } from '../../shared/protocol'
+
+/**
+ * Everything the hub pushes travels as one of these, through a Bus. The hub never learns which bus it has:
+ * one process uses the in-process bus; several instances share PostgreSQL LISTEN/NOTIFY or Redis.
+ */
+export type BusEvent =
+  /** A stored notification, committed; delivered in seq order per user. */
+  | { kind: 'notification'; userId: string; notification: Notification }
+  /** Any other message for every connection of one user (read_state, job_status, data_update). */
+  | { kind: 'user'; userId: string; message: ServerMessage }
+  /** Sent as it is to every open connection on every instance. */
+  | { kind: 'broadcast'; message: BroadcastMessage }
+  /** A session was revoked: its sockets close with 4001 wherever they are. */
+  | { kind: 'session_revoked'; userId: string; sessionId: string }
+
+export interface BusListener {
+  onEvent(event: BusEvent): void
+  /**
+   * The bus may have missed events (a dropped connection to the broker, say). Listeners catch up from the
+   * database, which holds every committed notification.
+   */
+  onResync?(): void
+}
+
+export interface Bus {
+  readonly kind: string
+  publish(event: BusEvent): Promise<void>
+  subscribe(listener: BusListener): () => void
+  start(): Promise<void>
+  stop(): Promise<void>
+}

@@ -1,0 +1,164 @@
+import { resolve } from 'node:path'
+import { ConfigError } from '../errors'
+
+export type Role = 'all' | 'server' | 'worker'
+
+export interface Config {
+  env: 'development' | 'production' | 'test'
+  role: Role
+  host: string
+  port: number
+  dataDir: string
+  /** Unset: embedded PGlite under dataDir. */
+  databaseUrl: string | null
+  /** Unset in development: generated once and kept in dataDir (see ensureJwtSecret). */
+  jwtSecret: string | null
+  tokenTtlSeconds: number
+  sessionTtlSeconds: number
+  nonceTtlSeconds: number
+  /** Unset: the host:port the server listens on, plus localhost:port. */
+  siweDomains: string[] | null
+  chainId: number
+  siweChainIds: number[]
+  chainRpcUrl: string | null
+  maxConnections: number
+  maxConnectionsPerUser: number
+  maxFrameBytes: number
+  maxBodyBytes: number
+  idleTimeoutSeconds: number
+  tokenExpiryGraceSeconds: number
+  replayCap: number
+  wsMessagesPerSecond: number
+  sendBufferLimitBytes: number
+  adminKey: string | null
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+}
+
+type Env = Record<string, string | undefined>
+
+/** Every variable Herald reads, with its default: the README's table is written from this list. */
+export const ConfigVariables = [
+  ['NODE_ENV', 'development', 'development, production or test; production requires JWT_SECRET'],
+  ['ROLE', 'all', 'all (server and worker), server or worker'],
+  ['HOST', '127.0.0.1', 'interface to listen on'],
+  ['PORT', '3000', 'HTTP and WebSocket port (0 picks a free one)'],
+  ['DATA_DIR', './data', 'embedded database, generated secrets and local chain state'],
+  ['DATABASE_URL', '(unset: embedded PGlite)', 'PostgreSQL connection string'],
+  ['JWT_SECRET', '(generated in DATA_DIR)', 'HS256 signing secret, at least 32 characters'],
+  ['TOKEN_TTL_SECONDS', '3600', 'lifetime of one session token; refresh before it ends'],
+  ['SESSION_TTL_SECONDS', '604800', 'how long a sign-in lasts across token refreshes'],
+  ['NONCE_TTL_SECONDS', '600', 'lifetime of a SIWE nonce'],
+  ['SIWE_DOMAINS', '(HOST:PORT and localhost:PORT)', 'comma-separated domains accepted in SIWE messages'],
+  ['CHAIN_ID', '31337', 'chain the app talks to'],
+  ['SIWE_CHAIN_IDS', '(CHAIN_ID)', 'comma-separated chain ids accepted in SIWE messages'],
+  ['CHAIN_RPC_URL', '(unset)', 'JSON-RPC endpoint, used for contract-wallet (EIP-1271/6492) sign-in'],
+  ['MAX_CONNECTIONS', '10000', 'WebSocket connections per server instance'],
+  ['MAX_CONNECTIONS_PER_USER', '10', 'WebSocket connections per user per instance'],
+  ['MAX_FRAME_BYTES', '65536', 'largest WebSocket frame accepted (larger closes 1009)'],
+  ['MAX_BODY_BYTES', '262144', 'largest HTTP request body accepted (larger answers 413)'],
+  ['IDLE_TIMEOUT_SECONDS', '60', 'a socket silent this long (pings unanswered) is closed'],
+  ['TOKEN_EXPIRY_GRACE_SECONDS', '30', 'time to send a fresh auth after TOKEN_EXPIRED before close 4001'],
+  ['REPLAY_CAP', '1000', 'most notifications one resume replays before answering reset'],
+  ['WS_MESSAGES_PER_SECOND', '50', 'client messages per second per connection (burst of twice that)'],
+  ['SEND_BUFFER_LIMIT_BYTES', '1048576', 'unsent bytes a slow client may hold before close 4009'],
+  ['HERALD_ADMIN_KEY', '(unset: admin routes answer 404)', 'Bearer key for the publishing routes'],
+  ['LOG_LEVEL', 'info', 'debug, info, warn, error or silent'],
+] as const
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}".`)
+  const value = Number(raw.trim())
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}.`)
+  return value
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name]?.trim()
+  if (!raw) return fallback
+  if (!allowed.includes(raw as T))
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}".`)
+  return raw as T
+}
+
+function list(env: Env, name: string): string[] | null {
+  const raw = env[name]?.trim()
+  if (!raw) return null
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  if (items.length === 0) throw new ConfigError(`${name} must list at least one value.`)
+  return items
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = env[name]?.trim()
+  if (!raw) return null
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got something that does not parse.`)
+  }
+  if (!protocols.includes(parsed.protocol))
+    throw new ConfigError(`${name} must start with ${protocols.join(' or ')}, got "${parsed.protocol}".`)
+  return raw
+}
+
+/** Parses and validates the environment once; a bad value throws one ConfigError sentence naming it. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development')
+  const jwtSecret = env.JWT_SECRET?.trim() || null
+  if (jwtSecret !== null && jwtSecret.length < 32)
+    throw new ConfigError('JWT_SECRET must be at least 32 characters long.')
+  if (jwtSecret === null && nodeEnv === 'production')
+    throw new ConfigError('JWT_SECRET must be set when NODE_ENV is production.')
+  const adminKey = env.HERALD_ADMIN_KEY?.trim() || null
+  if (adminKey !== null && adminKey.length < 16)
+    throw new ConfigError('HERALD_ADMIN_KEY must be at least 16 characters long.')
+
+  const chainId = int(env, 'CHAIN_ID', 31337, 1, Number.MAX_SAFE_INTEGER)
+  const siweChainIds = (list(env, 'SIWE_CHAIN_IDS') ?? [String(chainId)]).map((id) => {
+    if (!/^\d+$/.test(id) || Number(id) < 1)
+      throw new ConfigError(`SIWE_CHAIN_IDS must list positive whole numbers, got "${id}".`)
+    return Number(id)
+  })
+  const siweDomains = list(env, 'SIWE_DOMAINS')
+  for (const domain of siweDomains ?? []) {
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain))
+      throw new ConfigError(`SIWE_DOMAINS must list host or host:port values, got "${domain}".`)
+  }
+  const host = env.HOST?.trim() || '127.0.0.1'
+  const maxConnections = int(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000)
+
+  return {
+    env: nodeEnv,
+    role: oneOf(env, 'ROLE', ['all', 'server', 'worker'] as const, 'all'),
+    host,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    dataDir: resolve(env.DATA_DIR?.trim() || './data'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    jwtSecret,
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1, 31 * 86400),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 7 * 86400, 1, 365 * 86400),
+    nonceTtlSeconds: int(env, 'NONCE_TTL_SECONDS', 600, 1, 86400),
+    siweDomains,
+    chainId,
+    siweChainIds,
+    chainRpcUrl: url(env, 'CHAIN_RPC_URL', ['http:', 'https:', 'ws:', 'wss:']),
+    maxConnections,
+    maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, maxConnections),
+    maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 128, 16 * 1024 * 1024),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    idleTimeoutSeconds: int(env, 'IDLE_TIMEOUT_SECONDS', 60, 5, 960),
+    tokenExpiryGraceSeconds: int(env, 'TOKEN_EXPIRY_GRACE_SECONDS', 30, 0, 3600),
+    replayCap: int(env, 'REPLAY_CAP', 1000, 1, 100_000),
+    wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 50, 1, 100_000),
+    sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    adminKey,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+  }
+}

@@ -1,0 +1,149 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import { ConfigError } from '../errors'
+import * as schema from './schema'
+
+export type Schema = typeof schema
+/** Both drivers' databases share this surface; queries take it as their first parameter. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
+/** A database or a transaction: queries that can run inside either take this. */
+export type Queryable = Database | Transaction
+
+export interface DatabaseHandle {
+  db: Database
+  kind: 'pglite' | 'postgres'
+  /** The raw PGlite instance (pg-boss runs on it) or postgres-js client. */
+  pglite: PGlite | null
+  postgres: postgres.Sql | null
+  url: string | null
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export const migrationsFolder = resolve(import.meta.dir, '../../../drizzle')
+
+export type OpenDatabaseOptions =
+  | { databaseUrl: string; poolSize?: number }
+  /** dataDir null: in memory (tests). */
+  | { databaseUrl?: null; dataDir: string | null }
+
+/** Opens the configured database and brings its schema up to date. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10)
+  return openPglite('dataDir' in options ? options.dataDir : null)
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+  const client = postgres(url, {
+    max: poolSize,
+    onnotice: () => {},
+    connection: { application_name: 'herald' },
+  })
+  const db = drizzlePostgres(client, { schema }) as unknown as Database
+  // Several instances may start together: one migrates, the others wait on the lock and find nothing to do.
+  const reserved = await client.reserve()
+  try {
+    await reserved`select pg_advisory_lock(727274)`
+    await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder })
+    await reserved`select pg_advisory_unlock(727274)`
+  } finally {
+    reserved.release()
+  }
+  return {
+    db,
+    kind: 'postgres',
+    pglite: null,
+    postgres: client,
+    url,
+    async ping() {
+      await client`select 1`
+    },
+    async close() {
+      await client.end({ timeout: 5 })
+    },
+  }
+}
+
+async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
+  let releaseLock = () => {}
+  let directory: string | undefined
+  if (dataDir !== null) {
+    directory = join(dataDir, 'pglite')
+    mkdirSync(directory, { recursive: true })
+    releaseLock = acquireDirectoryLock(dataDir)
+  }
+  let client: PGlite
+  try {
+    client = await PGlite.create(directory ? { dataDir: directory } : {})
+    const db = drizzlePglite(client, { schema })
+    await migratePglite(db, { migrationsFolder })
+  } catch (error) {
+    releaseLock()
+    throw error
+  }
+  const db = drizzlePglite(client, { schema }) as unknown as Database
+  return {
+    db,
+    kind: 'pglite',
+    pglite: client,
+    postgres: null,
+    url: null,
+    async ping() {
+      await db.execute(sql`select 1`)
+    },
+    async close() {
+      try {
+        if (!client.closed) await client.close()
+      } finally {
+        releaseLock()
+      }
+    },
+  }
+}
+
+/**
+ * PGlite is single-process: a second process opening the same files would corrupt them. A pid file guards
+ * the directory; a lock left by a process that no longer runs is taken over.
+ */
+function acquireDirectoryLock(dataDir: string): () => void {
+  const file = join(dataDir, 'pglite.lock')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // 'wx' creates atomically, so two processes starting together cannot both win.
+      writeFileSync(file, String(process.pid), { flag: 'wx' })
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error
+      const owner = Number(readFileSync(file, 'utf8').trim())
+      if (owner && owner !== process.pid && isRunning(owner)) {
+        throw new ConfigError(
+          `DATA_DIR ${dataDir} is already in use by another Herald process (pid ${owner}); stop it, choose another DATA_DIR, or set DATABASE_URL to share a PostgreSQL.`,
+        )
+      }
+      rmSync(file, { force: true })
+    }
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file)
+    } catch {}
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,58 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface Metrics {
+  registry: Registry
+  connections: Gauge
+  authenticatedUsers: Gauge
+  messagesSent: Counter
+  sendFailures: Counter
+  notificationsCreated: Counter
+  deliveryLatency: Histogram
+  jobs: Gauge<'state'>
+}
+
+/** One registry per app, so two servers in one process (tests) keep separate counts. */
+export function createMetrics(): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'herald_process_' })
+  return {
+    registry,
+    connections: new Gauge({
+      name: 'herald_ws_connections',
+      help: 'Open WebSocket connections on this instance',
+      registers: [registry],
+    }),
+    authenticatedUsers: new Gauge({
+      name: 'herald_ws_authenticated_users',
+      help: 'Distinct users with at least one authenticated connection on this instance',
+      registers: [registry],
+    }),
+    messagesSent: new Counter({
+      name: 'herald_ws_messages_sent_total',
+      help: 'Messages sent to WebSocket connections (one per receiving connection)',
+      registers: [registry],
+    }),
+    sendFailures: new Counter({
+      name: 'herald_ws_send_failures_total',
+      help: 'Sends the runtime dropped (connection closed or buffer full)',
+      registers: [registry],
+    }),
+    notificationsCreated: new Counter({
+      name: 'herald_notifications_created_total',
+      help: 'Notifications stored and announced',
+      registers: [registry],
+    }),
+    deliveryLatency: new Histogram({
+      name: 'herald_notification_delivery_seconds',
+      help: 'From a notification being stored to this instance pushing it to its connections',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    jobs: new Gauge({
+      name: 'herald_jobs',
+      help: 'Background jobs by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+  }
+}

@@ -1,0 +1,66 @@
+import { t } from 'elysia'
+import { NotificationSchema } from './messages'
+
+// HTTP shapes of the contract (docs/protocol.md §1), shared by the routes (validation + OpenAPI) and the SDK.
+
+export const ErrorBodySchema = t.Object({
+  error: t.Object({ code: t.String(), message: t.String() }),
+})
+export type ErrorBody = typeof ErrorBodySchema.static
+
+export const UserSchema = t.Object({ id: t.String(), address: t.String() })
+export type User = typeof UserSchema.static
+
+export const NonceResponseSchema = t.Object({ nonce: t.String(), expiresAt: t.String() })
+export const VerifyBodySchema = t.Object({
+  message: t.String({ minLength: 1, maxLength: 4096 }),
+  signature: t.String({ minLength: 1, maxLength: 20000 }),
+})
+export const SessionResponseSchema = t.Object({ token: t.String(), expiresAt: t.String(), user: UserSchema })
+export type SessionResponse = typeof SessionResponseSchema.static
+
+export const ListNotificationsQuerySchema = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  before: t.Optional(t.Integer({ minimum: 1 })),
+  unread: t.Optional(t.Boolean()),
+})
+export const ListNotificationsResponseSchema = t.Object({
+  notifications: t.Array(NotificationSchema),
+  nextBefore: t.Union([t.Integer(), t.Null()]),
+  unreadCount: t.Integer(),
+})
+export type ListNotificationsResponse = typeof ListNotificationsResponseSchema.static
+
+export const UnreadCountResponseSchema = t.Object({ unreadCount: t.Integer(), seq: t.Integer() })
+export const MarkReadResponseSchema = t.Object({ notification: NotificationSchema, unreadCount: t.Integer() })
+export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unreadCount: t.Literal(0) })
+export const IdParamsSchema = t.Object({ id: t.String({ pattern: '^[1-9][0-9]{0,18}$' }) })
+
+/** Exactly one of userId and address names the recipient (checked by the route). */
+export const AdminPublishBodySchema = t.Object({
+  userId: t.Optional(t.String({ pattern: '^[1-9][0-9]{0,18}$' })),
+  address: t.Optional(t.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+  type: t.String({ minLength: 1, maxLength: 100 }),
+  title: t.String({ maxLength: 500 }),
+  message: t.String({ maxLength: 10000 }),
+  data: t.Optional(t.Unknown()),
+})
+export type AdminPublishBody = typeof AdminPublishBodySchema.static
+export const AdminPublishResponseSchema = t.Object({ notification: NotificationSchema, userId: t.String() })
+export const AdminBroadcastBodySchema = t.Object({
+  message: t.Object({ type: t.String({ minLength: 1 }) }, { additionalProperties: true }),
+})
+export const AdminBroadcastResponseSchema = t.Object({ delivered: t.Integer() })
+
+export const HealthResponseSchema = t.Object({
+  status: t.Union([t.Literal('ok'), t.Literal('unavailable')]),
+  db: t.Union([t.Literal('ok'), t.Literal('unavailable')]),
+  chain: t.Union([t.Literal('ok'), t.Literal('unavailable')]),
+  role: t.Union([t.Literal('all'), t.Literal('server'), t.Literal('worker')]),
+})
+export const ConfigResponseSchema = t.Object({
+  chainId: t.Integer(),
+  rpcUrl: t.Union([t.String(), t.Null()]),
+  siweDomain: t.String(),
+  version: t.String(),
+})

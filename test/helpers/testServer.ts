@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type HeraldServer, startHerald } from '../../src/server/app'
+import { loadConfig } from '../../src/server/config/loadConfig'
+import type { DatabaseHandle } from '../../src/server/db/openDatabase'
+import { createLogger } from '../../src/server/log/createLogger'
+import { createTestDatabase } from './testDatabase'
+
+export const ADMIN_KEY = 'test-admin-key-0123456789'
+
+export interface TestServer {
+  herald: HeraldServer
+  url: string
+  wsUrl: string
+  database: DatabaseHandle
+  /** The admin publish route, as another backend would call it. */
+  publish(body: Record<string, unknown>): Promise<Response>
+  broadcast(message: Record<string, unknown>): Promise<Response>
+  stop(): Promise<void>
+}
+
+/**
+ * A real Herald on a free port with a fresh database. `env` takes the same variables as production, so a test
+ * exercises the real configuration path. Pass `database` to restart a server on the same data.
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { database?: DatabaseHandle; keepDatabase?: boolean } = {},
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    HERALD_ADMIN_KEY: ADMIN_KEY,
+    LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  })
+  const database = options.database ?? (await createTestDatabase())
+  const herald = await startHerald(config, {
+    database,
+    logger: createLogger(config.logLevel),
+  })
+  const url = herald.url
+  const post = (path: string, body: unknown) =>
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  return {
+    herald,
+    url,
+    wsUrl: `${url.replace('http', 'ws')}/ws`,
+    database,
+    publish: (body) => post('/api/admin/notifications', body),
+    broadcast: (message) => post('/api/admin/broadcast', { message }),
+    async stop() {
+      await herald.stop()
+      if (!options.keepDatabase) await database.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}

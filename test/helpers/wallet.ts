@@ -1,0 +1,58 @@
+import type { PrivateKeyAccount } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { createSiweMessage } from 'viem/siwe'
+
+export const newAccount = (): PrivateKeyAccount => privateKeyToAccount(generatePrivateKey())
+
+export interface SignInOptions {
+  /** Fields of the EIP-4361 message to override (domain, chainId, expirationTime …). */
+  message?: Partial<Parameters<typeof createSiweMessage>[0]>
+  /** Signs with this account instead (the "signature from another key" case). */
+  signer?: PrivateKeyAccount
+  nonce?: string
+}
+
+export async function getNonce(url: string): Promise<string> {
+  const response = await fetch(`${url}/api/auth/nonce`, { method: 'POST' })
+  return ((await response.json()) as { nonce: string }).nonce
+}
+
+/** Builds and signs a SIWE message for `url`'s server; returns the verify call's raw response. */
+export async function trySignIn(url: string, account: PrivateKeyAccount, options: SignInOptions = {}) {
+  const config = (await (await fetch(`${url}/api/config`)).json()) as { chainId: number; siweDomain: string }
+  const nonce = options.nonce ?? (await getNonce(url))
+  const message = createSiweMessage({
+    address: account.address,
+    chainId: config.chainId,
+    domain: config.siweDomain,
+    nonce,
+    uri: `http://${config.siweDomain}/`,
+    version: '1',
+    statement: 'Sign in to Herald',
+    issuedAt: new Date(),
+    ...options.message,
+  })
+  const signature = await (options.signer ?? account).signMessage({ message })
+  const response = await fetch(`${url}/api/auth/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message, signature }),
+  })
+  return { response, message, signature, nonce }
+}
+
+export interface Session {
+  token: string
+  expiresAt: string
+  user: { id: string; address: string }
+  account: PrivateKeyAccount
+}
+
+/** Signs in with a real signature and returns the session; throws if the server refuses. */
+export async function signIn(url: string, account: PrivateKeyAccount = newAccount()): Promise<Session> {
+  const { response } = await trySignIn(url, account)
+  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`)
+  return { ...((await response.json()) as Omit<Session, 'account'>), account }
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
