@@ -9,7 +9,7 @@ export interface TestSocket {
   opened: Promise<void>
   closed: Promise<{ code: number; reason: string }>
   send(value: unknown): void
-  sendRaw(data: string | ArrayBufferLike | Uint8Array): void
+  sendRaw(data: string | Uint8Array<ArrayBuffer>): void
   /** The next message (after those already taken by next) matching the predicate or type. */
   next<T extends Message = Message>(
     match?: string | ((m: Message) => boolean),

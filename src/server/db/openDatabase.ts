@@ -50,13 +50,16 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   })
   const db = drizzlePostgres(client, { schema }) as unknown as Database
   // Several instances may start together: one migrates, the others wait on the lock and find nothing to do.
-  const reserved = await client.reserve()
+  // A one-connection client holds the session-level lock for the whole migration.
+  const migrator = postgres(url, { max: 1, onnotice: () => {} })
   try {
-    await reserved`select pg_advisory_lock(727274)`
-    await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder })
-    await reserved`select pg_advisory_unlock(727274)`
+    await migrator`select pg_advisory_lock(727274)`
+    await migratePostgres(drizzlePostgres(migrator, { schema }), { migrationsFolder })
+  } catch (error) {
+    await client.end({ timeout: 1 })
+    throw error
   } finally {
-    reserved.release()
+    await migrator.end({ timeout: 5 })
   }
   return {
     db,
