@@ -13,6 +13,7 @@ import { createTokenService } from './auth/createTokenService'
 import type { SignInPolicy } from './auth/verifySignIn'
 import { createInProcessBus } from './bus/createInProcessBus'
 import type { Bus } from './bus/types'
+import { ensureAdminKey } from './config/ensureAdminKey'
 import { ensureJwtSecret } from './config/ensureJwtSecret'
 import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
@@ -41,7 +42,8 @@ export interface StartOptions {
 }
 
 /** The composition root: the only place that wires modules together. */
-export async function startHerald(config: Config, options: StartOptions = {}): Promise<HeraldServer> {
+export async function startHerald(loaded: Config, options: StartOptions = {}): Promise<HeraldServer> {
+  const config: Config = { ...loaded, adminKey: ensureAdminKey(loaded) }
   const log = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown, context: string) => log.error(context, { error: describeError(error) })
   const jwtSecret = ensureJwtSecret(config)
