@@ -1,23 +1,32 @@
 import { openapi } from '@elysiajs/openapi'
+import { count } from 'drizzle-orm'
 import { Elysia } from 'elysia'
-import { createPublicClient, http, type PublicClient } from 'viem'
+import type { PgBoss } from 'pg-boss'
 import packageJson from '../../package.json'
 import { adminRoutes } from './api/adminRoutes'
 import { authRoutes } from './api/authRoutes'
 import type { ApiContext } from './api/context'
 import { errorHandler, type Logger } from './api/errorHandler'
+import { bodyTooLarge, limitBody } from './api/limitBody'
 import { notificationRoutes } from './api/notificationRoutes'
 import { systemRoutes } from './api/systemRoutes'
+import { tokenRoutes } from './api/tokenRoutes'
 import { authenticateToken } from './auth/authenticateToken'
 import { createTokenService } from './auth/createTokenService'
 import type { SignInPolicy } from './auth/verifySignIn'
 import { createInProcessBus } from './bus/createInProcessBus'
+import { createPostgresBus } from './bus/createPostgresBus'
 import type { Bus } from './bus/types'
+import { type ChainContext, connectChain } from './chain/connectChain'
+import { startTransferWatcher, type TransferWatcher } from './chain/startTransferWatcher'
 import { ensureAdminKey } from './config/ensureAdminKey'
 import { ensureJwtSecret } from './config/ensureJwtSecret'
 import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
+import { jobs } from './db/schema'
 import { describeError, HeraldError } from './errors'
+import { startJobBoss } from './jobs/startJobBoss'
+import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger } from './log/createLogger'
 import { createMetrics } from './metrics/createMetrics'
 import { getUnreadState } from './notifications/getUnreadState'
@@ -32,6 +41,9 @@ export interface HeraldServer {
   database: DatabaseHandle
   bus: Bus
   config: Config
+  chain: ChainContext | null
+  boss: PgBoss | null
+  watcher: TransferWatcher | null
   stop(): Promise<void>
 }
 
@@ -55,12 +67,45 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
   const ownsDatabase = !options.database
   const db = database.db
   const metrics = createMetrics()
-  const bus = createInProcessBus(onError)
+  // One process: the in-process bus. On PostgreSQL, LISTEN/NOTIFY, so servers and workers in other
+  // processes reach each other's connections.
+  const bus =
+    database.kind === 'postgres'
+      ? createPostgresBus({ url: database.url!, db, onError })
+      : createInProcessBus(onError)
   const tokens = createTokenService(jwtSecret)
   const authenticate = (token: string) => authenticateToken(db, tokens, token)
-  const publicClient: PublicClient | null = config.chainRpcUrl
-    ? (createPublicClient({ transport: http(config.chainRpcUrl, { timeout: 10_000 }) }) as PublicClient)
-    : null
+  await bus.start()
+  const chain = await connectChain(config, onError)
+  const chainId = chain?.chainId ?? config.chainId ?? 31337
+  const runsWorkers = config.role !== 'server'
+  const runsApi = config.role !== 'worker'
+  const boss = chain ? await startJobBoss(database, config, onError) : null
+  const workers =
+    chain && boss && runsWorkers
+      ? await startJobWorkers({
+          db,
+          bus,
+          boss,
+          chain,
+          concurrency: config.jobConcurrency,
+          timeoutSeconds: config.jobTimeoutSeconds,
+          onError,
+        })
+      : null
+  const watcher =
+    chain && runsWorkers
+      ? startTransferWatcher({
+          db,
+          bus,
+          chain,
+          intervalMs: config.watcherIntervalMs,
+          maxBlockRange: config.watcherMaxBlockRange,
+          onError,
+        })
+      : null
+  metrics.countJobs = async () =>
+    (await db.select({ state: jobs.status, n: count() }).from(jobs).groupBy(jobs.status)).map((row) => row)
 
   const hub = new SocketManager({
     bus,
@@ -103,13 +148,25 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         ),
         Bun.sleep(2000).then(() => 'unavailable' as const),
       ])
-      return { db: dbState, chain: 'unavailable' as const }
+      const chainState = chain
+        ? await Promise.race([
+            chain.publicClient.getBlockNumber().then(
+              () => 'ok' as const,
+              () => 'unavailable' as const,
+            ),
+            Bun.sleep(2000).then(() => 'unavailable' as const),
+          ])
+        : ('unavailable' as const)
+      return { db: dbState, chain: chainState }
     },
-    chain: () => ({ chainId: config.chainId, rpcUrl: config.chainRpcUrl }),
+    chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
+    jobs: () => boss,
   }
 
   const app = new Elysia({
-    serve: { maxRequestBodySize: config.maxBodyBytes },
+    // Bun answers bodies over its own limit with a bare 413 (not the contract's body), so its limit is only a
+    // backstop far above ours; the request hook below and limitBody answer first.
+    serve: { maxRequestBodySize: 1024 ** 3 },
     // WebSocket options only take effect server-wide, here.
     websocket: {
       idleTimeout: config.idleTimeoutSeconds,
@@ -121,13 +178,14 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     },
   })
     .use(errorHandler(log))
-    .onRequest(({ request }) => {
-      const length = Number(request.headers.get('content-length') ?? 0)
-      if (length > config.maxBodyBytes)
-        throw new HeraldError(
-          'PAYLOAD_TOO_LARGE',
-          `The request body is larger than ${config.maxBodyBytes} bytes.`,
-        )
+    .onRequest((context) => {
+      const declared = context.request.headers.get('content-length')
+      if (declared !== null) {
+        if (Number(declared) > config.maxBodyBytes) throw bodyTooLarge(config.maxBodyBytes)
+      } else if (context.request.body) {
+        // A streamed (chunked) body declares no length: it is cut off while it is read.
+        context.request = limitBody(context.request, config.maxBodyBytes)
+      }
     })
     .use(
       openapi({
@@ -141,23 +199,27 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       }),
     )
     .use(systemRoutes(ctx))
-    .use(authRoutes(ctx))
-    .use(notificationRoutes(ctx))
-    .use(adminRoutes(ctx))
-    .use(wsRoute(hub, authenticate))
+  if (runsApi) {
+    app
+      .use(authRoutes(ctx))
+      .use(notificationRoutes(ctx))
+      .use(tokenRoutes(ctx))
+      .use(adminRoutes(ctx))
+      .use(wsRoute(hub, authenticate))
+  }
 
   app.listen({ hostname: config.host, port: config.port })
   const server = app.server!
   const port = server.port!
   policy = {
     domains: config.siweDomains ?? [`${config.host}:${port}`, `localhost:${port}`],
-    chainIds: config.siweChainIds,
+    chainIds: config.siweChainIds ?? [chainId],
     sessionTtlSeconds: config.sessionTtlSeconds,
     tokenTtlSeconds: config.tokenTtlSeconds,
-    publicClient,
+    publicClient: chain?.publicClient ?? null,
   }
-  await bus.start()
   hub.start(server as never)
+  watcher?.start()
   log.info('herald listening', {
     url: `http://${config.host}:${port}`,
     database: database.kind,
@@ -172,11 +234,22 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     database,
     bus,
     config,
+    chain,
+    boss,
+    watcher,
     stop() {
+      // Sockets close with 1001 first so clients resume elsewhere; running jobs finish (or expire and are
+      // retried by another worker) before the database goes away.
       stopping ??= (async () => {
         hub.stop()
         await app.stop(true)
+        await watcher?.stop()
+        await workers?.stop()
+        await boss
+          ?.stop({ graceful: true, timeout: 15_000 })
+          .catch((error) => onError(error, 'stopping pg-boss'))
         await bus.stop()
+        await chain?.stop()
         if (ownsDatabase) await database.close()
       })()
       return stopping

@@ -46,6 +46,9 @@ export class ConfigError extends Error {
 export type ErrorReporter = (error: unknown, context: string) => void
 
 export function describeError(error: unknown): string {
+  // viem's errors carry a one-line shortMessage next to a long, multi-line message.
+  const short = (error as { shortMessage?: unknown } | null)?.shortMessage
+  if (typeof short === 'string' && short) return short
   if (error instanceof Error) return error.message
   return String(error)
 }

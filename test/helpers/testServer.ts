@@ -36,6 +36,8 @@ export async function startTestServer(
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     HERALD_ADMIN_KEY: ADMIN_KEY,
     LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'silent',
+    // No chain unless a test brings one (CHAIN_RPC_URL of a test anvil).
+    LOCAL_CHAIN: 'false',
     ...env,
   })
   const database = options.database ?? (await createTestDatabase())

@@ -10,16 +10,23 @@ import {
 import { HeraldError } from '../errors'
 import { createNotification } from '../notifications/createNotification'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
+import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
 /** Publishing from another backend. Without HERALD_ADMIN_KEY the routes do not exist (404). */
 export function adminRoutes(ctx: ApiContext) {
-  const expected = ctx.config.adminKey ? digest(ctx.config.adminKey) : null
+  // Not registered at all without a key, so they answer exactly like any unknown route, whatever the body.
+  if (!ctx.config.adminKey)
+    return new Elysia({ name: 'herald/admin' }) as unknown as ReturnType<typeof keyedAdminRoutes>
+  return keyedAdminRoutes(ctx, digest(ctx.config.adminKey))
+}
+
+/** The key is checked in transform, which runs before body validation: a caller without it learns nothing. */
+function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
-    .onBeforeHandle(({ headers }) => {
-      if (!expected) throw new HeraldError('NOT_FOUND', 'No such route.')
+    .onTransform(({ headers }) => {
       const presented = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? ''
       // Compared as fixed-length digests in constant time, so timing reveals nothing about the key.
       if (!timingSafeEqual(digest(presented), expected))
@@ -30,6 +37,7 @@ export function adminRoutes(ctx: ApiContext) {
       async ({ body, set }) => {
         if ((body.userId === undefined) === (body.address === undefined))
           throw new HeraldError('INVALID_INPUT', 'body: give exactly one of "userId" and "address".')
+        assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
         const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
         const notification = await createNotification(ctx.db, ctx.bus, {
           userId,
@@ -53,6 +61,8 @@ export function adminRoutes(ctx: ApiContext) {
     .post(
       '/broadcast',
       async ({ body, set }) => {
+        // Large messages travel through a jsonb table on PostgreSQL.
+        assertStorable({ message: body.message })
         await ctx.hub.sendToAll(body.message as BroadcastMessage)
         set.status = 202
         return { delivered: ctx.hub.connectionCount }

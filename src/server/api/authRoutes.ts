@@ -39,7 +39,7 @@ export function authRoutes(ctx: ApiContext) {
         detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },
       },
     )
-    .resolve(async ({ headers }) => ({
+    .derive(async ({ headers }) => ({
       session: await requireSession(ctx.authenticate, headers.authorization),
     }))
     .post(

@@ -1,3 +1,4 @@
+import type { PgBoss } from 'pg-boss'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenService } from '../auth/createTokenService'
 import type { SignInPolicy } from '../auth/verifySignIn'
@@ -24,4 +25,6 @@ export interface ApiContext {
   signInPolicy(): SignInPolicy
   health(): Promise<{ db: 'ok' | 'unavailable'; chain: 'ok' | 'unavailable' }>
   chain(): { chainId: number; rpcUrl: string | null }
+  /** The job queue, or null when no chain is configured (nothing to run). */
+  jobs(): PgBoss | null
 }

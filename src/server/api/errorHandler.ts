@@ -32,8 +32,12 @@ export function errorHandler(log: Logger) {
     switch (code) {
       case 'VALIDATION':
         return errorResponse(422, 'INVALID_INPUT', describeValidation(error as ValidationError))
-      case 'PARSE':
+      case 'PARSE': {
+        // Reading the body failed for a reason of ours (limitBody: too large) rather than bad JSON.
+        const cause = (error as Error).cause
+        if (cause instanceof HeraldError) return errorResponse(cause.status, cause.code, cause.message)
         return errorResponse(400, 'BAD_REQUEST', 'The request body is not valid JSON.')
+      }
       case 'NOT_FOUND':
         return errorResponse(404, 'NOT_FOUND', 'No such route.')
       case 'INVALID_COOKIE_SIGNATURE':

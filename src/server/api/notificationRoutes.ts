@@ -17,7 +17,7 @@ import { requireSession } from './requireSession'
 
 export function notificationRoutes(ctx: ApiContext) {
   return new Elysia({ name: 'herald/notifications', prefix: '/api/notifications' })
-    .resolve(async ({ headers }) => ({
+    .derive(async ({ headers }) => ({
       session: await requireSession(ctx.authenticate, headers.authorization),
     }))
     .get(

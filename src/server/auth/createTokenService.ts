@@ -16,6 +16,16 @@ export interface TokenService {
 
 const ISSUER = 'herald'
 
+/**
+ * When a token issued at `now` ends. A JWT's exp is whole seconds, so the expiry is too: the expiresAt a client
+ * is told is exactly when the token stops working (never earlier). At least `ttlSeconds` away, never past the
+ * session's end.
+ */
+export function tokenExpiry(now: Date, ttlSeconds: number, sessionEnd: Date): Date {
+  const end = Math.min(Math.ceil(now.getTime() / 1000) + ttlSeconds, Math.floor(sessionEnd.getTime() / 1000))
+  return new Date(end * 1000)
+}
+
 export function createTokenService(secret: string): TokenService {
   const key = new TextEncoder().encode(secret)
   return {

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm'
 import type { Queryable } from '../db/openDatabase'
 import { sessions } from '../db/schema'
 import type { AuthenticatedSession } from './authenticateToken'
-import type { TokenService } from './createTokenService'
+import { type TokenService, tokenExpiry } from './createTokenService'
 
 /** A fresh token for a live session, never outliving the session itself. */
 export async function refreshToken(
@@ -16,7 +16,7 @@ export async function refreshToken(
     .from(sessions)
     .where(eq(sessions.id, params.session.sessionId))
   const sessionEnd = row?.expiresAt.getTime() ?? now.getTime()
-  const expiresAt = new Date(Math.min(now.getTime() + params.tokenTtlSeconds * 1000, sessionEnd))
+  const expiresAt = tokenExpiry(now, params.tokenTtlSeconds, new Date(sessionEnd))
   const token = await tokens.sign({ ...params.session, expiresAt: expiresAt.getTime() })
   return { token, expiresAt }
 }

@@ -5,7 +5,7 @@ import type { Database } from '../db/openDatabase'
 import { sessions, siweNonces, users } from '../db/schema'
 import { HeraldError } from '../errors'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
-import type { TokenService } from './createTokenService'
+import { type TokenService, tokenExpiry } from './createTokenService'
 
 export interface SignInPolicy {
   domains: string[]
@@ -93,9 +93,7 @@ export async function verifySignIn(
     .values({ userId: user.id, expiresAt: sessionExpiresAt })
     .returning({ id: sessions.id })
   await db.update(users).set({ lastSignInAt: now }).where(eq(users.id, user.id))
-  const expiresAt = new Date(
-    Math.min(now.getTime() + policy.tokenTtlSeconds * 1000, sessionExpiresAt.getTime()),
-  )
+  const expiresAt = tokenExpiry(now, policy.tokenTtlSeconds, sessionExpiresAt)
   const token = await tokens.sign({
     userId: String(user.id),
     sessionId: session!.id,

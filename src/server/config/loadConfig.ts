@@ -18,9 +18,20 @@ export interface Config {
   nonceTtlSeconds: number
   /** Unset: the host:port the server listens on, plus localhost:port. */
   siweDomains: string[] | null
-  chainId: number
-  siweChainIds: number[]
+  /** Null: taken from the chain at start-up (31337 for the local anvil). */
+  chainId: number | null
+  /** Null: the chain's id. */
+  siweChainIds: number[] | null
   chainRpcUrl: string | null
+  /** With no CHAIN_RPC_URL: spawn anvil (true) or run without a chain (false). */
+  localChain: boolean
+  deployerPrivateKey: `0x${string}` | null
+  confirmations: number
+  jobRetryLimit: number
+  jobTimeoutSeconds: number
+  jobConcurrency: number
+  watcherIntervalMs: number
+  watcherMaxBlockRange: number
   maxConnections: number
   maxConnectionsPerUser: number
   maxFrameBytes: number
@@ -49,9 +60,21 @@ export const ConfigVariables = [
   ['SESSION_TTL_SECONDS', '604800', 'how long a sign-in lasts across token refreshes'],
   ['NONCE_TTL_SECONDS', '600', 'lifetime of a SIWE nonce'],
   ['SIWE_DOMAINS', '(HOST:PORT and localhost:PORT)', 'comma-separated domains accepted in SIWE messages'],
-  ['CHAIN_ID', '31337', 'chain the app talks to'],
+  ['CHAIN_RPC_URL', '(unset: spawn a local anvil)', 'JSON-RPC endpoint of the chain tokens are deployed on'],
+  [
+    'LOCAL_CHAIN',
+    'true',
+    'with no CHAIN_RPC_URL: spawn anvil (state in DATA_DIR), or false to run without a chain',
+  ],
+  ['CHAIN_ID', "(the chain's own id)", 'expected chain id; start-up fails if the RPC reports another'],
   ['SIWE_CHAIN_IDS', '(CHAIN_ID)', 'comma-separated chain ids accepted in SIWE messages'],
-  ['CHAIN_RPC_URL', '(unset)', 'JSON-RPC endpoint, used for contract-wallet (EIP-1271/6492) sign-in'],
+  ['DEPLOYER_PRIVATE_KEY', '(anvil dev account 0)', 'key that deploys tokens; required with CHAIN_RPC_URL'],
+  ['TX_BLOCK_CONFIRMATIONS_REQUIRED', '1', 'blocks a deployment or transfer needs before it counts'],
+  ['JOB_RETRY_LIMIT', '3', 'retries of a failed job (exponential backoff) before it fails for good'],
+  ['JOB_TIMEOUT_SECONDS', '300', 'a job running longer is abandoned and retried'],
+  ['JOB_CONCURRENCY', '4', 'jobs one worker process runs at once'],
+  ['WATCHER_INTERVAL_MS', '1000', 'how often the transfer watcher polls the chain'],
+  ['WATCHER_MAX_BLOCK_RANGE', '500', 'most blocks the transfer watcher reads in one request'],
   ['MAX_CONNECTIONS', '10000', 'WebSocket connections per server instance'],
   ['MAX_CONNECTIONS_PER_USER', '10', 'WebSocket connections per user per instance'],
   ['MAX_FRAME_BYTES', '65536', 'largest WebSocket frame accepted (larger closes 1009)'],
@@ -120,12 +143,23 @@ export function loadConfig(env: Env = process.env): Config {
   if (adminKey !== null && adminKey.length < 16)
     throw new ConfigError('HERALD_ADMIN_KEY must be at least 16 characters long.')
 
-  const chainId = int(env, 'CHAIN_ID', 31337, 1, Number.MAX_SAFE_INTEGER)
-  const siweChainIds = (list(env, 'SIWE_CHAIN_IDS') ?? [String(chainId)]).map((id) => {
-    if (!/^\d+$/.test(id) || Number(id) < 1)
-      throw new ConfigError(`SIWE_CHAIN_IDS must list positive whole numbers, got "${id}".`)
-    return Number(id)
-  })
+  const chainId = env.CHAIN_ID?.trim() ? int(env, 'CHAIN_ID', 0, 1, Number.MAX_SAFE_INTEGER) : null
+  const siweChainIds =
+    list(env, 'SIWE_CHAIN_IDS')?.map((id) => {
+      if (!/^\d+$/.test(id) || Number(id) < 1)
+        throw new ConfigError(`SIWE_CHAIN_IDS must list positive whole numbers, got "${id}".`)
+      return Number(id)
+    }) ?? null
+  const chainRpcUrl = url(env, 'CHAIN_RPC_URL', ['http:', 'https:', 'ws:', 'wss:'])
+  const deployerPrivateKey = env.DEPLOYER_PRIVATE_KEY?.trim() || null
+  if (deployerPrivateKey !== null && !/^0x[0-9a-fA-F]{64}$/.test(deployerPrivateKey))
+    throw new ConfigError('DEPLOYER_PRIVATE_KEY must be 0x followed by 64 hex digits.')
+  const role = oneOf(env, 'ROLE', ['all', 'server', 'worker'] as const, 'all')
+  if (chainRpcUrl !== null && deployerPrivateKey === null && role !== 'server')
+    throw new ConfigError(
+      'DEPLOYER_PRIVATE_KEY must be set when CHAIN_RPC_URL is set (it pays for deployments).',
+    )
+  const localChain = oneOf(env, 'LOCAL_CHAIN', ['true', 'false'] as const, 'true') === 'true'
   const siweDomains = list(env, 'SIWE_DOMAINS')
   for (const domain of siweDomains ?? []) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain))
@@ -136,7 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return {
     env: nodeEnv,
-    role: oneOf(env, 'ROLE', ['all', 'server', 'worker'] as const, 'all'),
+    role,
     host,
     port: int(env, 'PORT', 3000, 0, 65535),
     dataDir: resolve(env.DATA_DIR?.trim() || './data'),
@@ -148,7 +182,15 @@ export function loadConfig(env: Env = process.env): Config {
     siweDomains,
     chainId,
     siweChainIds,
-    chainRpcUrl: url(env, 'CHAIN_RPC_URL', ['http:', 'https:', 'ws:', 'wss:']),
+    chainRpcUrl,
+    localChain,
+    deployerPrivateKey: deployerPrivateKey as `0x${string}` | null,
+    confirmations: int(env, 'TX_BLOCK_CONFIRMATIONS_REQUIRED', 1, 1, 1000),
+    jobRetryLimit: int(env, 'JOB_RETRY_LIMIT', 3, 0, 100),
+    jobTimeoutSeconds: int(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 86400),
+    jobConcurrency: int(env, 'JOB_CONCURRENCY', 4, 1, 100),
+    watcherIntervalMs: int(env, 'WATCHER_INTERVAL_MS', 1000, 50, 3_600_000),
+    watcherMaxBlockRange: int(env, 'WATCHER_MAX_BLOCK_RANGE', 500, 1, 100_000),
     maxConnections,
     maxConnectionsPerUser: int(env, 'MAX_CONNECTIONS_PER_USER', 10, 1, maxConnections),
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 64 * 1024, 128, 16 * 1024 * 1024),

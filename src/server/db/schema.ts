@@ -71,3 +71,121 @@ export const notifications = pgTable(
 
 export type UserRow = typeof users.$inferSelect
 export type NotificationRow = typeof notifications.$inferSelect
+
+/** A background job as the API shows it; pg-boss holds the queue, this holds ownership and the outcome. */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    status: text('status', { enum: ['pending', 'running', 'completed', 'failed'] })
+      .notNull()
+      .default('pending'),
+    data: jsonb('data').notNull(),
+    result: jsonb('result'),
+    error: text('error'),
+    /** Which steps have been announced, so a retried job never notifies twice. */
+    progress: jsonb('progress').$type<Record<string, true>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('jobs_user_id_idx').on(table.userId, table.id)],
+)
+
+/**
+ * Every transaction Herald signs, recorded before it is broadcast: a job retried after a crash finds its
+ * transaction here and waits for it (or rebroadcasts the same bytes) instead of sending another.
+ */
+export const chainTransactions = pgTable(
+  'chain_transactions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    fromAddress: text('from_address').notNull(),
+    nonce: bigint('nonce', { mode: 'number' }).notNull(),
+    hash: text('hash').notNull(),
+    raw: text('raw').notNull(),
+    jobId: bigint('job_id', { mode: 'number' }).references(() => jobs.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('chain_transactions_nonce_idx').on(table.chainId, table.fromAddress, table.nonce),
+    uniqueIndex('chain_transactions_hash_idx').on(table.hash),
+    uniqueIndex('chain_transactions_job_idx').on(table.jobId),
+  ],
+)
+
+export const tokens = pgTable(
+  'tokens',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    /** EIP-55 checksummed. */
+    address: text('address').notNull(),
+    name: text('name').notNull(),
+    symbol: text('symbol').notNull(),
+    /** Whole tokens, as a decimal string (it can exceed any JS number). */
+    initialSupply: text('initial_supply').notNull(),
+    ownerAddress: text('owner_address').notNull(),
+    deploymentTx: text('deployment_tx').notNull(),
+    deployedBlock: bigint('deployed_block', { mode: 'number' }).notNull(),
+    jobId: bigint('job_id', { mode: 'number' }).references(() => jobs.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('tokens_chain_address_idx').on(table.chainId, table.address),
+    uniqueIndex('tokens_job_idx').on(table.jobId),
+    index('tokens_user_id_idx').on(table.userId, table.id),
+  ],
+)
+
+/** One row per Transfer log seen: the unique key makes each log notify exactly once. */
+export const tokenTransfers = pgTable(
+  'token_transfers',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    txHash: text('tx_hash').notNull(),
+    logIndex: bigint('log_index', { mode: 'number' }).notNull(),
+    blockNumber: bigint('block_number', { mode: 'number' }).notNull(),
+    tokenAddress: text('token_address').notNull(),
+    fromAddress: text('from_address').notNull(),
+    toAddress: text('to_address').notNull(),
+    /** Base units, as a decimal string. */
+    value: text('value').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex('token_transfers_log_idx').on(table.chainId, table.txHash, table.logIndex)],
+)
+
+/** How far a chain watcher has read, so a restart resumes where it stopped. */
+export const chainCursors = pgTable(
+  'chain_cursors',
+  {
+    name: text('name').notNull(),
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    block: bigint('block', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex('chain_cursors_pk').on(table.name, table.chainId)],
+)
+
+export type JobRow = typeof jobs.$inferSelect
+export type TokenRow = typeof tokens.$inferSelect
+
+/** Bus messages too large for a NOTIFY payload (8000 bytes) travel by id through this table. */
+export const busPayloads = pgTable(
+  'bus_payloads',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    payload: jsonb('payload').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('bus_payloads_created_at_idx').on(table.createdAt)],
+)

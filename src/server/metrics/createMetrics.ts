@@ -9,13 +9,16 @@ export interface Metrics {
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
+  /** Read at scrape time for the jobs gauge; set by the composition root when there is a job table. */
+  countJobs: (() => Promise<{ state: string; n: number }[]>) | null
 }
 
 /** One registry per app, so two servers in one process (tests) keep separate counts. */
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' })
-  return {
+  const metrics: Metrics = {
+    countJobs: null,
     registry,
     connections: new Gauge({
       name: 'herald_ws_connections',
@@ -53,6 +56,12 @@ export function createMetrics(): Metrics {
       help: 'Background jobs by state',
       labelNames: ['state'] as const,
       registers: [registry],
+      async collect() {
+        if (!metrics.countJobs) return
+        this.reset()
+        for (const { state, n } of await metrics.countJobs()) this.set({ state }, n)
+      },
     }),
   }
+  return metrics
 }

@@ -54,6 +54,8 @@ interface Connection {
   expiryTimer: Timer | null
   graceTimer: Timer | null
   replay: Replay | null
+  /** Resumes queued behind the message being handled: auth then leaves the topic to them. */
+  queuedResumes: number
   /** Messages of one connection are handled one after another, so an auth finishes before a resume. */
   queue: Promise<void>
   tokens: number
@@ -159,6 +161,7 @@ export class SocketManager {
       expiryTimer: null,
       graceTimer: null,
       replay: null,
+      queuedResumes: 0,
       queue: Promise.resolve(),
       tokens: this.deps.options.wsMessagesPerSecond * 2,
       refilledAt: performance.now(),
@@ -211,7 +214,11 @@ export class SocketManager {
         return
       }
       const since = data.since
-      this.enqueue(connection, () => this.handleResume(connection, since))
+      connection.queuedResumes++
+      this.enqueue(connection, () => {
+        connection.queuedResumes--
+        return this.handleResume(connection, since)
+      })
       return
     }
     this.invalid(
@@ -272,7 +279,9 @@ export class SocketManager {
       }
       state.connections.add(connection)
       connection.userId = session.userId
-      connection.ws.subscribe(userTopic(session.userId))
+      // With a resume right behind, joining the topic now could push a live notification that the replay
+      // then sends again: the resume joins it when its replay is done.
+      if (connection.queuedResumes === 0) connection.ws.subscribe(userTopic(session.userId))
     }
     if (connection.sessionId !== session.sessionId) {
       if (connection.sessionId) this.sessions.get(connection.sessionId)?.delete(connection)

@@ -21,7 +21,7 @@ export type SessionResponse = typeof SessionResponseSchema.static
 
 export const ListNotificationsQuerySchema = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  before: t.Optional(t.Integer({ minimum: 1 })),
+  before: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   unread: t.Optional(t.Boolean()),
 })
 export const ListNotificationsResponseSchema = t.Object({
@@ -34,11 +34,16 @@ export type ListNotificationsResponse = typeof ListNotificationsResponseSchema.s
 export const UnreadCountResponseSchema = t.Object({ unreadCount: t.Integer(), seq: t.Integer() })
 export const MarkReadResponseSchema = t.Object({ notification: NotificationSchema, unreadCount: t.Integer() })
 export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unreadCount: t.Literal(0) })
-export const IdParamsSchema = t.Object({ id: t.String({ pattern: '^[1-9][0-9]{0,18}$' }) })
+/**
+ * A row id in decimal: 1 to 15 digits. The server handles ids as JavaScript numbers, so longer ones (beyond
+ * 2^53, or beyond bigint) cannot name a row; they are bad input (422) rather than a database error.
+ */
+const ID_PATTERN = '^[1-9][0-9]{0,14}$'
+export const IdParamsSchema = t.Object({ id: t.String({ pattern: ID_PATTERN }) })
 
 /** Exactly one of userId and address names the recipient (checked by the route). */
 export const AdminPublishBodySchema = t.Object({
-  userId: t.Optional(t.String({ pattern: '^[1-9][0-9]{0,18}$' })),
+  userId: t.Optional(t.String({ pattern: ID_PATTERN })),
   address: t.Optional(t.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
   type: t.String({ minLength: 1, maxLength: 100 }),
   title: t.String({ maxLength: 500 }),
@@ -64,3 +69,37 @@ export const ConfigResponseSchema = t.Object({
   siweDomain: t.String(),
   version: t.String(),
 })
+
+export const CreateTokenBodySchema = t.Object({
+  name: t.String({ minLength: 1, maxLength: 256, description: '1–64 characters' }),
+  symbol: t.String({ pattern: '^[A-Z0-9]{1,11}$', description: '1–11 of A–Z and 0–9' }),
+  initialSupply: t.String({
+    pattern: '^[1-9][0-9]{0,77}$',
+    description: 'whole tokens in decimal digits; × 10^18 must fit in uint256',
+  }),
+})
+export type CreateTokenBody = typeof CreateTokenBodySchema.static
+export const CreateTokenResponseSchema = t.Object({ jobId: t.String() })
+export const TokenSchema = t.Object({
+  id: t.String(),
+  address: t.String(),
+  name: t.String(),
+  symbol: t.String(),
+  initialSupply: t.String(),
+  ownerAddress: t.String(),
+  deploymentTx: t.String(),
+  createdAt: t.String(),
+})
+export type Token = typeof TokenSchema.static
+export const ListTokensResponseSchema = t.Object({ tokens: t.Array(TokenSchema) })
+export const JobSchema = t.Object({
+  id: t.String(),
+  type: t.String(),
+  status: t.Union([t.Literal('pending'), t.Literal('running'), t.Literal('completed'), t.Literal('failed')]),
+  data: t.Unknown(),
+  result: t.Union([t.Unknown(), t.Null()]),
+  error: t.Union([t.String(), t.Null()]),
+  createdAt: t.String(),
+  updatedAt: t.String(),
+})
+export type Job = typeof JobSchema.static

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox'
 import { type Static, t } from 'elysia'
 
 // The wire contract (docs/protocol.md), one schema per message. Server and client share these; the
@@ -20,7 +21,8 @@ export type Notification = Static<typeof NotificationSchema>
 export const AuthMessageSchema = t.Object({ type: t.Literal('auth'), token: t.String({ minLength: 1 }) })
 export const ResumeMessageSchema = t.Object({
   type: t.Literal('resume'),
-  since: t.Integer({ minimum: 0 }),
+  // TypeBox's own Integer: Elysia's t.Integer also accepts numeric strings ("5"), which the contract does not.
+  since: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
 })
 export const PingMessageSchema = t.Object({ type: t.Literal('ping') })
 

@@ -1,0 +1,26 @@
+import { HeraldError } from '../errors'
+
+const MAX_JSON_DEPTH = 64
+
+/**
+ * Why PostgreSQL could not store a value (text and jsonb hold no U+0000; very deep jsonb exhausts its stack),
+ * or null. Checked before anything is written, so such input is a 422 and never a 500 or a partial write.
+ */
+function unstorable(value: unknown, depth = 0): string | null {
+  if (typeof value === 'string')
+    return value.includes('\u0000') ? 'contains the NUL character (U+0000)' : null
+  if (value === null || typeof value !== 'object') return null
+  if (depth >= MAX_JSON_DEPTH) return `is nested deeper than ${MAX_JSON_DEPTH} levels`
+  for (const [key, item] of Object.entries(value)) {
+    const problem = unstorable(key, depth + 1) ?? unstorable(item, depth + 1)
+    if (problem) return problem
+  }
+  return null
+}
+
+export function assertStorable(fields: Record<string, unknown>) {
+  for (const [name, value] of Object.entries(fields)) {
+    const problem = unstorable(value)
+    if (problem) throw new HeraldError('INVALID_INPUT', `body.${name}: ${problem}.`)
+  }
+}

@@ -1,0 +1,196 @@
+import { and, eq, sql } from 'drizzle-orm'
+import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
+import type { Notification } from '../../shared/protocol'
+import type { Bus, BusEvent } from '../bus/types'
+import type { ChainContext } from '../chain/connectChain'
+import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
+import { sendRecordedTransaction } from '../chain/sendRecordedTransaction'
+import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
+import type { Database, Transaction } from '../db/openDatabase'
+import { chainCursors, jobs, tokens } from '../db/schema'
+import { insertNotification } from '../notifications/insertNotification'
+import { toTokenView } from '../tokens/toTokenView'
+import { JobFailure } from './JobFailure'
+import { jobStatusEvent } from './setJobStatus'
+
+export interface DeployTokenData {
+  name: string
+  symbol: string
+  /** Whole tokens, decimal digits; minted ×10^18 to the owner. */
+  initialSupply: string
+  ownerAddress: string
+}
+
+export interface DeployTokenDeps {
+  db: Database
+  bus: Bus
+  chain: ChainContext
+  /** How long to wait for the receipt before handing the job back for a retry. */
+  receiptTimeoutMs: number
+}
+
+export const DEPLOY_TOKEN = 'deploy_token'
+
+/**
+ * Deploys the ERC-20 of one request, announcing each step once: started, pending (with the transaction
+ * hash), then success (with the address) or failure. Each announcement is stored in the same transaction
+ * as the job's progress, so a retried job skips what it already said; the deployment transaction itself is
+ * recorded before it is sent (sendRecordedTransaction), so a retry waits for it instead of deploying again.
+ */
+export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise<void> {
+  const { db, bus, chain } = deps
+  const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId))
+  if (!job || job.status === 'completed' || job.status === 'failed') return
+  const userId = String(job.userId)
+  const data = job.data as DeployTokenData
+  const label = `${data.name} (${data.symbol})`
+
+  if (job.status === 'pending') {
+    await db.update(jobs).set({ status: 'running', updatedAt: sql`now()` }).where(eq(jobs.id, jobId))
+    await bus.publish(jobStatusEvent({ jobId, userId, type: job.type, status: 'running' }))
+  }
+  await announceOnce(deps, jobId, userId, 'started', {
+    type: 'token_deployment_started',
+    title: `Deploying ${label}`,
+    message: `Your token ${label} is being deployed.`,
+    data: { jobId: String(jobId), name: data.name, symbol: data.symbol, initialSupply: data.initialSupply },
+  })
+
+  const deployData = encodeDeployData({
+    abi: heraldTokenAbi,
+    bytecode: heraldTokenBytecode,
+    args: [data.name, data.symbol, BigInt(data.initialSupply) * 10n ** 18n, getAddress(data.ownerAddress)],
+  })
+  let sent: Awaited<ReturnType<typeof sendRecordedTransaction>>
+  try {
+    sent = await sendRecordedTransaction(db, chain, { jobId, data: deployData })
+  } catch (error) {
+    if (isRevert(error))
+      throw new JobFailure(`The deployment would revert: ${shortReason(error)}`, { cause: error })
+    throw error
+  }
+  await announceOnce(deps, jobId, userId, 'pending', {
+    type: 'token_deployment_pending',
+    title: `${label}: transaction sent`,
+    message: `Waiting for ${chain.confirmations} confirmation${chain.confirmations === 1 ? '' : 's'}.`,
+    data: { jobId: String(jobId), txHash: sent.hash },
+  })
+
+  const receipt = await chain.publicClient.waitForTransactionReceipt({
+    hash: sent.hash,
+    confirmations: chain.confirmations,
+    timeout: deps.receiptTimeoutMs,
+    pollingInterval: chain.pollingIntervalMs,
+  })
+  if (receipt.status !== 'success' || !receipt.contractAddress)
+    throw new JobFailure(`The deployment transaction ${sent.hash} reverted.`)
+  const address = getAddress(receipt.contractAddress)
+  const deployedBlock = Number(receipt.blockNumber)
+
+  const events: BusEvent[] = []
+  const result = await db.transaction(async (tx) => {
+    const [token] = await tx
+      .insert(tokens)
+      .values({
+        userId: job.userId,
+        chainId: chain.chainId,
+        address,
+        name: data.name,
+        symbol: data.symbol,
+        initialSupply: data.initialSupply,
+        ownerAddress: getAddress(data.ownerAddress),
+        deploymentTx: sent.hash,
+        deployedBlock,
+        jobId,
+      })
+      .returning()
+    // The transfer watcher may already be past this block: rewind it so it reads the new token's history.
+    await tx
+      .update(chainCursors)
+      .set({ block: sql`least(${chainCursors.block}, ${deployedBlock - 1})` })
+      .where(and(eq(chainCursors.name, TRANSFER_CURSOR), eq(chainCursors.chainId, chain.chainId)))
+    const result = { tokenId: String(token!.id), address, txHash: sent.hash, blockNumber: deployedBlock }
+    const notification = await insertNotification(tx, {
+      userId,
+      type: 'token_deployment_success',
+      title: `${label} deployed`,
+      message: `${data.symbol} is live at ${address}.`,
+      data: { jobId: String(jobId), ...result },
+    })
+    await tx
+      .update(jobs)
+      .set({ status: 'completed', result, updatedAt: sql`now()` })
+      .where(eq(jobs.id, jobId))
+    events.push({ kind: 'notification', userId, notification })
+    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
+    events.push({
+      kind: 'user',
+      userId,
+      message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
+    })
+    return result
+  })
+  for (const event of events) await bus.publish(event)
+  return void result
+}
+
+/** Marks the job failed and tells the owner why, once. */
+export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: number, reason: string) {
+  const { db, bus } = deps
+  const events: BusEvent[] = []
+  await db.transaction(async (tx) => {
+    const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for('update')
+    if (!job || job.status === 'completed' || job.status === 'failed') return
+    const userId = String(job.userId)
+    const data = job.data as DeployTokenData
+    const notification = await insertNotification(tx, {
+      userId,
+      type: 'token_deployment_failed',
+      title: `${data.name} (${data.symbol}) was not deployed`,
+      message: reason,
+      data: { jobId: String(jobId), reason },
+    })
+    await tx
+      .update(jobs)
+      .set({ status: 'failed', error: reason, updatedAt: sql`now()` })
+      .where(eq(jobs.id, jobId))
+    events.push({ kind: 'notification', userId, notification })
+    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }))
+  })
+  for (const event of events) await bus.publish(event)
+}
+
+async function announceOnce(
+  deps: { db: Database; bus: Bus },
+  jobId: number,
+  userId: string,
+  step: string,
+  params: { type: string; title: string; message: string; data: unknown },
+): Promise<void> {
+  const notification: Notification | null = await deps.db.transaction(async (tx: Transaction) => {
+    const [job] = await tx
+      .select({ progress: jobs.progress })
+      .from(jobs)
+      .where(eq(jobs.id, jobId))
+      .for('update')
+    if (!job || job.progress[step]) return null
+    const stored = await insertNotification(tx, { userId, ...params })
+    await tx
+      .update(jobs)
+      .set({ progress: { ...job.progress, [step]: true }, updatedAt: sql`now()` })
+      .where(eq(jobs.id, jobId))
+    return stored
+  })
+  if (notification) await deps.bus.publish({ kind: 'notification', userId, notification })
+}
+
+function isRevert(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false
+  if (error.walk((e) => e instanceof ContractFunctionRevertedError)) return true
+  return /revert/i.test(error.message)
+}
+
+function shortReason(error: unknown): string {
+  if (error instanceof BaseError) return error.shortMessage
+  return (error as Error).message
+}

@@ -1,0 +1,30 @@
+import type { Hex } from 'viem'
+import { type AnvilInstance, type StartAnvilOptions, startAnvil } from '../../src/server/chain/startAnvil'
+
+/** Anvil's first three dev keys (from the "test test … junk" mnemonic), each funded with 10 000 ETH. */
+export const ANVIL_KEYS = [
+  '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
+  '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+  '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
+] as const satisfies readonly Hex[]
+
+/** The addresses of ANVIL_KEYS, in the same order. */
+export const ANVIL_ADDRESSES = [
+  '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
+  '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+  '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
+] as const satisfies readonly Hex[]
+
+export type TestChain = AnvilInstance
+
+/**
+ * A throwaway anvil for one test file: chain 31337, automine, no state file, the standard dev accounts.
+ * Unexpected exits are printed rather than thrown. Call stop() in afterAll.
+ */
+export function startTestChain(options: StartAnvilOptions = {}): Promise<TestChain> {
+  return startAnvil({
+    chainId: 31337,
+    onError: (error, context) => console.error(`[test anvil] ${context}:`, error),
+    ...options,
+  })
+}
