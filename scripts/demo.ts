@@ -2,6 +2,7 @@
 // or publishes through the admin API.
 //
 //   bun scripts/demo.ts listen               (DEMO_PRIVATE_KEY=0x… to be the same user every time)
+//   bun scripts/demo.ts deploy "Name" SYMBOL 1000000   (signs in, deploys a token, prints every step live)
 //   bun scripts/demo.ts publish 0xADDRESS "Title" "Message"
 //
 // HERALD_URL defaults to http://127.0.0.1:3000; the admin key comes from HERALD_ADMIN_KEY or, in development,
@@ -15,7 +16,7 @@ import { createSiweMessage } from 'viem/siwe'
 const url = process.env.HERALD_URL ?? 'http://127.0.0.1:3000'
 const [command, ...args] = process.argv.slice(2)
 
-async function listen() {
+async function signIn() {
   const account = privateKeyToAccount(
     (process.env.DEMO_PRIVATE_KEY as Hex | undefined) ?? generatePrivateKey(),
   )
@@ -41,6 +42,47 @@ async function listen() {
   if (!response.ok) throw new Error(`sign-in failed: ${await response.text()}`)
   const { token } = (await response.json()) as { token: string }
   console.log(`signed in as ${account.address}`)
+  return { account, token }
+}
+
+async function deploy(name = 'Demo Token', symbol = 'DEMO', initialSupply = '1000000') {
+  const { token } = await signIn()
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)
+  await new Promise((resolve) => {
+    ws.onopen = resolve
+  })
+  ws.send(JSON.stringify({ type: 'auth', token }))
+  let jobId: string | null = null
+  ws.onmessage = async (event) => {
+    const msg = JSON.parse(String(event.data))
+    if (msg.type === 'authenticated') {
+      const response = await fetch(`${url}/api/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, symbol, initialSupply }),
+      })
+      const body = await response.json()
+      if (!response.ok) {
+        console.log(response.status, body)
+        process.exit(1)
+      }
+      jobId = body.jobId
+      console.log(`job ${jobId} queued`)
+    } else if (msg.type === 'job_status') {
+      console.log(`job ${msg.jobId}: ${msg.status}`)
+      if (msg.jobId === jobId && (msg.status === 'completed' || msg.status === 'failed')) {
+        ws.close()
+        process.exit(msg.status === 'completed' ? 0 : 1)
+      }
+    } else if (msg.type === 'notification') {
+      console.log(`#${msg.notification.seq} ${msg.notification.type}: ${msg.notification.message}`)
+    } else if (msg.type === 'data_update')
+      console.log(`data_update ${msg.entity} ${msg.action}: ${msg.data.address}`)
+  }
+}
+
+async function listen() {
+  const { account, token } = await signIn()
   console.log(`publish to it: bun scripts/demo.ts publish ${account.address} "Hello" "From the admin API"`)
 
   let lastSeq = 0
@@ -84,5 +126,9 @@ async function publish(address: string | undefined, title = 'Hello', text = 'Fro
 }
 
 if (command === 'listen') await listen()
+else if (command === 'deploy') await deploy(args[0], args[1], args[2])
 else if (command === 'publish') await publish(args[0], args[1], args[2])
-else console.log('usage: bun scripts/demo.ts listen | publish 0xADDRESS "Title" "Message"')
+else
+  console.log(
+    'usage: bun scripts/demo.ts listen | deploy "Name" SYMBOL SUPPLY | publish 0xADDRESS "Title" "Message"',
+  )

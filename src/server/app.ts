@@ -24,7 +24,7 @@ import { ensureJwtSecret } from './config/ensureJwtSecret'
 import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
 import { jobs } from './db/schema'
-import { describeError, HeraldError } from './errors'
+import { ConfigError, describeError, HeraldError } from './errors'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger } from './log/createLogger'
@@ -58,6 +58,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
   const config: Config = { ...loaded, adminKey: ensureAdminKey(loaded) }
   const log = options.logger ?? createLogger(config.logLevel)
   const onError = (error: unknown, context: string) => log.error(context, { error: describeError(error) })
+  if (!options.database && !config.databaseUrl && config.role !== 'all')
+    throw new ConfigError(
+      `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
+    )
   const jwtSecret = ensureJwtSecret(config)
   const database =
     options.database ??

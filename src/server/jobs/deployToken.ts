@@ -122,12 +122,14 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
       .set({ status: 'completed', result, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
     events.push({ kind: 'notification', userId, notification })
-    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
+    // The list changes before the job says it is done, so a client that stops listening at "completed"
+    // already has the new token.
     events.push({
       kind: 'user',
       userId,
       message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
     })
+    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
     return result
   })
   for (const event of events) await bus.publish(event)

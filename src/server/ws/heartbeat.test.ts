@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { connect, type Socket } from 'node:net'
+import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { connectSocket } from '../../../test/helpers/wsClient'
+
+let server: TestServer
+beforeAll(async () => {
+  server = await startTestServer({ IDLE_TIMEOUT_SECONDS: '5' })
+}, 30_000)
+afterAll(async () => {
+  await server?.stop()
+}, 30_000)
+
+/** A peer that upgrades and then never answers anything, like a laptop whose lid closed mid-connection. */
+function deadPeer(port: number): Promise<{ socket: Socket; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      )
+    })
+    const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - started)))
+    let upgraded = false
+    socket.on('data', (chunk) => {
+      if (!upgraded && chunk.toString('latin1').startsWith('HTTP/1.1 101')) {
+        upgraded = true
+        resolve({ socket, closed })
+      }
+    })
+    socket.on('error', reject)
+  })
+}
+
+test('heartbeats close a peer that stops answering, and keep a live one open', async () => {
+  const live = connectSocket(server.wsUrl)
+  await live.next('connected')
+  const { closed } = await deadPeer(server.herald.port)
+  expect(server.herald.hub.connectionCount).toBe(2)
+  const after = await closed
+  // Closed by the server once pings went unanswered for the idle timeout, well before the test's own limit.
+  expect(after).toBeGreaterThanOrEqual(4000)
+  expect(after).toBeLessThan(15_000)
+  // The live client answered the same pings (its WebSocket does so by itself) and is still served.
+  live.send({ type: 'ping' })
+  expect(await live.next('pong')).toEqual({ type: 'pong' })
+  expect(server.herald.hub.connectionCount).toBe(1)
+  live.close()
+}, 30_000)
