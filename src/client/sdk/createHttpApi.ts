@@ -1,0 +1,117 @@
+import type {
+  CreateTokenBody,
+  ErrorBody,
+  Job,
+  ListNotificationsResponse,
+  Notification,
+  SessionResponse,
+  Token,
+  User,
+} from '../../shared/protocol'
+
+/** An HTTP error in the contract's shape: `code` is the machine-readable part, `status` the HTTP status. */
+export class HeraldApiError extends Error {
+  readonly code: string
+  readonly status: number
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.name = 'HeraldApiError'
+    this.status = status
+    this.code = code
+  }
+}
+
+export interface HttpApiOptions {
+  /** Base URL of Herald, e.g. http://127.0.0.1:3000. */
+  url: string
+  /** The current session token, or null when signed out. */
+  token: () => string | null | Promise<string | null>
+  fetch?: typeof fetch
+}
+
+export interface HttpApi {
+  auth: {
+    config(): Promise<{ chainId: number; rpcUrl: string | null; siweDomain: string; version: string }>
+    nonce(): Promise<{ nonce: string; expiresAt: string }>
+    verify(message: string, signature: string): Promise<SessionResponse>
+    refresh(): Promise<SessionResponse>
+    logout(): Promise<void>
+    me(): Promise<User>
+  }
+  notifications: {
+    list(params?: { limit?: number; before?: number; unread?: boolean }): Promise<ListNotificationsResponse>
+    unreadCount(): Promise<{ unreadCount: number; seq: number }>
+    markRead(id: string): Promise<{ notification: Notification; unreadCount: number }>
+    markAllRead(): Promise<{ updated: number; unreadCount: 0 }>
+  }
+  tokens: {
+    deploy(body: CreateTokenBody): Promise<{ jobId: string }>
+    list(): Promise<{ tokens: Token[] }>
+  }
+  jobs: { get(id: string): Promise<Job> }
+}
+
+/** Typed calls for every route of the contract; errors become HeraldApiError. */
+export function createHttpApi(options: HttpApiOptions): HttpApi {
+  const base = options.url.replace(/\/+$/, '')
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
+
+  async function call<T>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (authenticated) {
+      const token = await options.token()
+      if (!token) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
+      headers.authorization = `Bearer ${token}`
+    }
+    const response = await doFetch(`${base}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (response.status === 204) return undefined as T
+    const text = await response.text()
+    let parsed: unknown = null
+    try {
+      parsed = text ? JSON.parse(text) : null
+    } catch {
+      // A proxy's HTML error page, say: reported below with the status.
+    }
+    if (!response.ok) {
+      const error = (parsed as ErrorBody | null)?.error
+      throw new HeraldApiError(
+        response.status,
+        error?.code ?? 'HTTP_ERROR',
+        error?.message ?? `HTTP ${response.status} from ${path}`,
+      )
+    }
+    return parsed as T
+  }
+
+  const query = (params: Record<string, string | number | boolean | undefined>) => {
+    const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string][]
+    return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : ''
+  }
+
+  return {
+    auth: {
+      config: () => call('GET', '/api/config', undefined, false),
+      nonce: () => call('POST', '/api/auth/nonce', undefined, false),
+      verify: (message, signature) => call('POST', '/api/auth/verify', { message, signature }, false),
+      refresh: () => call('POST', '/api/auth/refresh'),
+      logout: () => call('POST', '/api/auth/logout'),
+      me: () => call('GET', '/api/me'),
+    },
+    notifications: {
+      list: (params = {}) => call('GET', `/api/notifications${query(params)}`),
+      unreadCount: () => call('GET', '/api/notifications/unread-count'),
+      markRead: (id) => call('POST', `/api/notifications/${encodeURIComponent(id)}/read`),
+      markAllRead: () => call('POST', '/api/notifications/read-all'),
+    },
+    tokens: {
+      deploy: (body) => call('POST', '/api/tokens', body),
+      list: () => call('GET', '/api/tokens'),
+    },
+    jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
+  }
+}
