@@ -1,6 +1,7 @@
 // Compiles contracts/HeraldToken.sol with the solc-js compiler bundled in node_modules/solc (never a downloaded
 // one) and returns the artifact and the generated TypeScript module, without writing anything.
 // scripts/build-contracts.ts writes them; contracts/buildHeraldToken.test.ts checks the committed copies.
+// compileContracts does the same compilation for other sources (the test contracts under contracts/test/).
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -124,8 +125,28 @@ function renderModule(artifact: HeraldTokenArtifact): string {
   ].join('\n')
 }
 
-/** Compiles HeraldToken and returns the artifact and generated files; throws on any compiler error. */
-export function buildHeraldToken(): HeraldTokenBuild {
+export interface CompiledContract {
+  abi: AbiItem[]
+  bytecode: `0x${string}`
+}
+
+export interface Compilation {
+  /** solc's full version string. */
+  compiler: string
+  /** The requested contracts, by name. */
+  contracts: Record<string, CompiledContract>
+  /** Every source compiled, by source unit name, with its content. */
+  sources: Record<string, string>
+  /** Compiler warnings (formatted); errors throw instead. */
+  warnings: string[]
+}
+
+/**
+ * Compiles `mainSource` (a path relative to the repository root, e.g. contracts/test/X.sol) with the bundled solc and
+ * COMPILER_SETTINGS, imports only from @openzeppelin/contracts, and returns the named contracts; throws on any
+ * compiler error or a contract without bytecode.
+ */
+export function compileContracts(mainSource: string, contractNames: readonly string[]): Compilation {
   const compiler: string = solc.version()
   if (!compiler.startsWith(`${SOLC_VERSION}+`))
     throw new Error(
@@ -133,7 +154,7 @@ export function buildHeraldToken(): HeraldTokenBuild {
     )
 
   const sources: Record<string, string> = {
-    [MAIN_SOURCE]: readFileSync(join(repoRoot, MAIN_SOURCE), 'utf8'),
+    [mainSource]: readFileSync(join(repoRoot, mainSource), 'utf8'),
   }
   const importErrors: string[] = []
   const findImports = (path: string) => {
@@ -144,35 +165,45 @@ export function buildHeraldToken(): HeraldTokenBuild {
   }
   const input = {
     language: 'Solidity',
-    sources: { [MAIN_SOURCE]: { content: sources[MAIN_SOURCE] } },
+    sources: { [mainSource]: { content: sources[mainSource] } },
     settings: {
       ...COMPILER_SETTINGS,
-      outputSelection: { [MAIN_SOURCE]: { [CONTRACT_NAME]: ['abi', 'evm.bytecode.object'] } },
+      outputSelection: {
+        [mainSource]: Object.fromEntries(contractNames.map((name) => [name, ['abi', 'evm.bytecode.object']])),
+      },
     },
   }
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as SolcOutput
   const messages = output.errors ?? []
   const errors = messages.filter((m) => m.severity === 'error').map((m) => m.formattedMessage ?? m.message)
   if (errors.length > 0 || importErrors.length > 0)
-    throw new Error(`Compiling ${MAIN_SOURCE} failed:\n${[...importErrors, ...errors].join('\n')}`)
+    throw new Error(`Compiling ${mainSource} failed:\n${[...importErrors, ...errors].join('\n')}`)
   const warnings = messages
     .filter((m) => m.severity === 'warning')
     .map((m) => m.formattedMessage ?? m.message)
 
-  const contract = output.contracts?.[MAIN_SOURCE]?.[CONTRACT_NAME]
-  const object = contract?.evm.bytecode.object
-  if (!contract || !object || !/^[0-9a-f]+$/.test(object))
-    throw new Error(
-      `solc returned no bytecode for ${CONTRACT_NAME} (unlinked libraries or abstract contract?)`,
-    )
+  const contracts: Record<string, CompiledContract> = {}
+  for (const name of contractNames) {
+    const contract = output.contracts?.[mainSource]?.[name]
+    const object = contract?.evm.bytecode.object
+    if (!contract || !object || !/^[0-9a-f]+$/.test(object))
+      throw new Error(`solc returned no bytecode for ${name} (unlinked libraries or abstract contract?)`)
+    contracts[name] = { abi: contract.abi, bytecode: `0x${object}` }
+  }
+  return { compiler, contracts, sources, warnings }
+}
 
+/** Compiles HeraldToken and returns the artifact and generated files; throws on any compiler error. */
+export function buildHeraldToken(): HeraldTokenBuild {
+  const { compiler, contracts, sources, warnings } = compileContracts(MAIN_SOURCE, [CONTRACT_NAME])
+  const contract = contracts[CONTRACT_NAME]!
   const artifact: HeraldTokenArtifact = {
     contractName: CONTRACT_NAME,
     compiler,
     settings: COMPILER_SETTINGS,
     sourceHash: hashSources(sources),
     abi: contract.abi,
-    bytecode: `0x${object}`,
+    bytecode: contract.bytecode,
   }
   return {
     artifact,

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { openapi } from '@elysiajs/openapi'
 import { count } from 'drizzle-orm'
 import { Elysia } from 'elysia'
@@ -11,11 +12,13 @@ import { bodyTooLarge, limitBody } from './api/limitBody'
 import { notificationRoutes } from './api/notificationRoutes'
 import { systemRoutes } from './api/systemRoutes'
 import { tokenRoutes } from './api/tokenRoutes'
+import { webRoutes } from './api/webRoutes'
 import { authenticateToken } from './auth/authenticateToken'
 import { createTokenService } from './auth/createTokenService'
 import type { SignInPolicy } from './auth/verifySignIn'
 import { createInProcessBus } from './bus/createInProcessBus'
 import { createPostgresBus } from './bus/createPostgresBus'
+import { createRedisBus } from './bus/createRedisBus'
 import type { Bus } from './bus/types'
 import { type ChainContext, connectChain } from './chain/connectChain'
 import { startTransferWatcher, type TransferWatcher } from './chain/startTransferWatcher'
@@ -51,6 +54,8 @@ export interface StartOptions {
   /** A database opened by the caller (tests share one per file); otherwise opened from the config. */
   database?: DatabaseHandle
   logger?: Logger
+  /** The built web app (default: web/dist). */
+  webDir?: string
 }
 
 /** The composition root: the only place that wires modules together. */
@@ -71,12 +76,19 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
   const ownsDatabase = !options.database
   const db = database.db
   const metrics = createMetrics()
-  // One process: the in-process bus. On PostgreSQL, LISTEN/NOTIFY, so servers and workers in other
-  // processes reach each other's connections.
+  // One process: the in-process bus. On PostgreSQL, LISTEN/NOTIFY by default, so servers and workers in
+  // other processes reach each other's connections; Redis when NOTIFY throughput is the limit.
+  const busKind = config.bus === 'auto' ? (database.kind === 'postgres' ? 'postgres' : 'memory') : config.bus
+  if (busKind === 'postgres' && database.kind !== 'postgres')
+    throw new ConfigError(
+      'BUS=postgres needs DATABASE_URL (the embedded database has no LISTEN/NOTIFY across processes).',
+    )
   const bus =
-    database.kind === 'postgres'
+    busKind === 'postgres'
       ? createPostgresBus({ url: database.url!, db, onError })
-      : createInProcessBus(onError)
+      : busKind === 'redis'
+        ? createRedisBus({ url: config.redisUrl!, onError })
+        : createInProcessBus(onError)
   const tokens = createTokenService(jwtSecret)
   const authenticate = (token: string) => authenticateToken(db, tokens, token)
   await bus.start()
@@ -191,25 +203,27 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         context.request = limitBody(context.request, config.maxBodyBytes)
       }
     })
-    .use(
-      openapi({
-        path: '/openapi',
-        documentation: {
-          info: { title: 'Herald', version: packageJson.version, description: 'See docs/protocol.md' },
-          components: {
-            securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-          },
-        },
-      }),
-    )
-    .use(systemRoutes(ctx))
+    .use(systemRoutes(ctx, { withConfig: runsApi }))
+  // A worker serves only /health and /metrics; the API, its description and the web app live on servers.
   if (runsApi) {
     app
+      .use(
+        openapi({
+          path: '/openapi',
+          documentation: {
+            info: { title: 'Herald', version: packageJson.version, description: 'See docs/protocol.md' },
+            components: {
+              securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+            },
+          },
+        }),
+      )
       .use(authRoutes(ctx))
       .use(notificationRoutes(ctx))
       .use(tokenRoutes(ctx))
       .use(adminRoutes(ctx))
       .use(wsRoute(hub, authenticate))
+      .use(webRoutes(options.webDir ?? join(import.meta.dir, '../../web/dist')))
   }
 
   app.listen({ hostname: config.host, port: config.port })

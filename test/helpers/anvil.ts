@@ -1,4 +1,16 @@
-import type { Hex } from 'viem'
+import {
+  type Address,
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  getAddress,
+  type Hex,
+  http,
+  parseEther,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
+import { heraldTokenAbi, heraldTokenBytecode } from '../../src/server/chain/heraldToken'
 import { type AnvilInstance, type StartAnvilOptions, startAnvil } from '../../src/server/chain/startAnvil'
 
 /** Anvil's first three dev keys (from the "test test … junk" mnemonic), each funded with 10 000 ETH. */
@@ -27,4 +39,52 @@ export function startTestChain(options: StartAnvilOptions = {}): Promise<TestCha
     onError: (error, context) => console.error(`[test anvil] ${context}:`, error),
     ...options,
   })
+}
+
+const testClientOf = (rpcUrl: string) =>
+  createTestClient({ mode: 'anvil', chain: foundry, transport: http(rpcUrl) })
+
+/** Gives `address` this much ETH (anvil_setBalance); default 10 ETH. */
+export async function fund(rpcUrl: string, address: Address, wei: bigint = parseEther('10')): Promise<void> {
+  await testClientOf(rpcUrl).setBalance({ address, value: wei })
+}
+
+/** Mines `blocks` empty blocks (anvil_mine). */
+export async function mine(rpcUrl: string, blocks = 1): Promise<void> {
+  await testClientOf(rpcUrl).mine({ blocks })
+}
+
+/** Turns anvil's automine (a block per transaction) on or off. */
+export async function setAutomine(rpcUrl: string, enabled: boolean): Promise<void> {
+  await testClientOf(rpcUrl).setAutomine(enabled)
+}
+
+/**
+ * Deploys the HeraldToken bytecode straight from `privateKey`, not through Herald: a look-alike Herald
+ * never recorded. Returns the contract's address once mined.
+ */
+export async function deployDirect(
+  rpcUrl: string,
+  privateKey: Hex,
+  token: { name: string; symbol: string; supply: bigint; recipient: Address },
+): Promise<Address> {
+  const wallet = createWalletClient({
+    account: privateKeyToAccount(privateKey),
+    chain: foundry,
+    transport: http(rpcUrl),
+  })
+  const hash = await wallet.deployContract({
+    abi: heraldTokenAbi,
+    bytecode: heraldTokenBytecode,
+    args: [token.name, token.symbol, token.supply, token.recipient],
+  })
+  const receipt = await createPublicClient({
+    chain: foundry,
+    transport: http(rpcUrl),
+  }).waitForTransactionReceipt({
+    hash,
+    pollingInterval: 50,
+  })
+  if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment ${hash} failed`)
+  return getAddress(receipt.contractAddress)
 }

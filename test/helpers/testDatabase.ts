@@ -27,3 +27,32 @@ export async function createTestDatabase(): Promise<DatabaseHandle> {
 }
 
 export const usingPostgres = () => Boolean(process.env.HERALD_TEST_DATABASE_URL)
+
+/**
+ * A fresh, empty database on HERALD_TEST_DATABASE_URL's server, for Herald processes to share (the first to
+ * start migrates it). `drop()` removes it, disconnecting whoever is still connected (a killed process's
+ * sessions included). Throws when HERALD_TEST_DATABASE_URL is not set.
+ */
+export async function createTestDatabaseUrl(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.HERALD_TEST_DATABASE_URL
+  if (!adminUrl) throw new Error('createTestDatabaseUrl needs HERALD_TEST_DATABASE_URL')
+  const name = `herald_test_${randomBytes(6).toString('hex')}`
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  let dropped: Promise<void> | null = null
+  return {
+    url: url.toString(),
+    drop() {
+      dropped ??= (async () => {
+        try {
+          await admin.unsafe(`drop database if exists ${name} with (force)`)
+        } finally {
+          await admin.end({ timeout: 5 })
+        }
+      })()
+      return dropped
+    },
+  }
+}

@@ -1,4 +1,4 @@
-import type { PrivateKeyAccount } from 'viem'
+import type { Address, Hex, PrivateKeyAccount } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
 
@@ -19,10 +19,24 @@ export async function getNonce(url: string): Promise<string> {
 
 /** Builds and signs a SIWE message for `url`'s server; returns the verify call's raw response. */
 export async function trySignIn(url: string, account: PrivateKeyAccount, options: SignInOptions = {}) {
+  const signer = options.signer ?? account
+  return trySignInAs(url, account.address, (message) => signer.signMessage({ message }), options)
+}
+
+/**
+ * Like trySignIn, but the message names `address` while `sign` produces the signature: a contract wallet's
+ * address with its owner's signature, or an EIP-6492 wrapped one. `options.signer` is ignored.
+ */
+export async function trySignInAs(
+  url: string,
+  address: Address,
+  sign: (message: string) => Promise<Hex>,
+  options: Omit<SignInOptions, 'signer'> = {},
+) {
   const config = (await (await fetch(`${url}/api/config`)).json()) as { chainId: number; siweDomain: string }
   const nonce = options.nonce ?? (await getNonce(url))
   const message = createSiweMessage({
-    address: account.address,
+    address,
     chainId: config.chainId,
     domain: config.siweDomain,
     nonce,
@@ -32,7 +46,7 @@ export async function trySignIn(url: string, account: PrivateKeyAccount, options
     issuedAt: new Date(),
     ...options.message,
   })
-  const signature = await (options.signer ?? account).signMessage({ message })
+  const signature = await sign(message)
   const response = await fetch(`${url}/api/auth/verify`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

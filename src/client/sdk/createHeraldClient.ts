@@ -51,7 +51,10 @@ export interface HeraldClientOptions {
   getToken?: () => string | null | Promise<string | null>
   /** Resume from this seq on the first connection; by default the client starts from "now". */
   since?: number
-  /** Refresh the token this long before it expires (default: a tenth of its lifetime, 5 s to 60 s). */
+  /**
+   * Refresh the token this long before it expires (default: a tenth of its lifetime, 5 s to 60 s; never
+   * more than half of what is left).
+   */
   refreshBeforeMs?: number
   minReconnectDelayMs?: number
   maxReconnectDelayMs?: number
@@ -108,6 +111,9 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   const handlers = new Map<keyof HeraldClientEvents, Set<(...args: never[]) => void>>()
 
   let token: string | null | undefined // undefined: ask getToken
+  // A token given to setToken and sent on the open socket, not yet accepted: if that socket refuses it (it
+  // belongs to another user), a fresh connection tries it before getToken is asked.
+  let switchingTo: string | null = null
   let lastSeq: number | null = options.since ?? null
   let userId: string | null = null
   let state: ConnectionState = 'idle'
@@ -116,6 +122,9 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   let authFailures = 0
   let refreshTimer: ReturnType<typeof setTimeout> | null = null
   let socket: RWS | null = null
+  // Notifications that arrive between `authenticated` and `resumed`: live ones pushed before the server took
+  // the resume are also in its replay, so both are held and sent on in seq order, once, when `resumed` comes.
+  let held: Notification[] = []
 
   const emit = <E extends keyof HeraldClientEvents>(event: E, ...args: Parameters<HeraldClientEvents[E]>) => {
     for (const handler of handlers.get(event) ?? []) {
@@ -150,7 +159,12 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   const scheduleRefresh = (expiresAt: string) => {
     clearRefresh()
     const remaining = Date.parse(expiresAt) - Date.now()
-    const before = options.refreshBeforeMs ?? Math.min(60_000, Math.max(5_000, remaining / 10))
+    // Never before half the remaining lifetime: a window as long as the token (a 3 s token against the 5 s
+    // floor) would refresh again the moment each refresh lands, in a loop.
+    const before = Math.min(
+      remaining / 2,
+      options.refreshBeforeMs ?? Math.min(60_000, Math.max(5_000, remaining / 10)),
+    )
     refreshTimer = setTimeout(
       () => {
         refreshTimer = null
@@ -180,15 +194,24 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   }
 
   const onOpenFrame = async () => {
+    held = []
     const current = await currentToken()
     if (current) {
       setState('authenticating')
       sendRaw({ type: 'auth', token: current })
-    } else setState('connected')
+    } else {
+      // Anonymous now (no token after a refusal, say): the previous user's identity and seq do not carry over.
+      if (userId !== null) {
+        userId = null
+        lastSeq = null
+      }
+      setState('connected')
+    }
   }
 
   const onAuthenticated = async (message: AuthenticatedMessage) => {
     authFailures = 0
+    switchingTo = null
     if (userId !== null && userId !== message.userId) lastSeq = null
     userId = message.userId
     scheduleRefresh(message.expiresAt)
@@ -222,18 +245,34 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
         break
       case 'notification': {
         const { notification } = message as { notification: Notification }
+        if (state === 'authenticating') {
+          held.push(notification)
+          break
+        }
         // Resume makes delivery exactly-once; this guards against a replay racing a live copy anyway.
         if (lastSeq !== null && notification.seq <= lastSeq) return
         lastSeq = notification.seq
         emit('notification', notification)
         break
       }
-      case 'resumed':
+      case 'resumed': {
+        // Everything held is in since+1..seq (the replay, and live copies of part of it): in order, once each.
+        const since = (message as ResumedMessage).since
+        const replay = held.sort((a, b) => a.seq - b.seq)
+        held = []
+        for (const notification of replay) {
+          if (notification.seq <= since || (lastSeq !== null && notification.seq <= lastSeq)) continue
+          lastSeq = notification.seq
+          emit('notification', notification)
+        }
         lastSeq = Math.max(lastSeq ?? 0, (message as ResumedMessage).seq)
         setState('connected')
         emit('resumed', message as ResumedMessage)
         break
+      }
       case 'reset':
+        // Whatever was held is at or below the reset's seq: the app re-fetches it over HTTP.
+        held = []
         lastSeq = (message as ResetMessage).seq
         setState('connected')
         emit('reset', message as ResetMessage)
@@ -269,7 +308,8 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
     }
     if (event.code === 4001) {
       // The token was refused or expired: ask for a fresh one once; a second refusal in a row is final.
-      token = undefined
+      if (token && token === switchingTo) switchingTo = null
+      else token = undefined
       if (++authFailures >= 2) {
         stop('UNAUTHORIZED', error?.message ?? 'The session is no longer valid; sign in again.')
         return
@@ -347,8 +387,10 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
     setToken(next) {
       const previous = token
       token = next
+      switchingTo = null
       if (next && previous && socket?.readyState === 1 && userId !== null) {
         // Same socket, fresh token (the server refuses another user's: then it closes and we reconnect).
+        switchingTo = next
         sendRaw({ type: 'auth', token: next })
         return
       }

@@ -359,9 +359,15 @@ describe('HTTP: ids, query parameters, routes and methods', () => {
     }
   })
 
+  test('any other GET path is the web app (client-side routes survive a reload)', async () => {
+    const response = await fetch(`${server.url}/some/app/route`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('text/html')
+  })
+
   test('unknown routes → 404 NOT_FOUND', async () => {
     const requests: [string, string][] = [
-      ['GET', '/nope'],
+      ['POST', '/nope'],
       ['GET', '/api'],
       ['GET', '/api/'],
       ['POST', '/api/nope'],

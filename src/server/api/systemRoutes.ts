@@ -2,8 +2,8 @@ import { Elysia } from 'elysia'
 import { ConfigResponseSchema, HealthResponseSchema } from '../../shared/protocol'
 import type { ApiContext } from './context'
 
-export function systemRoutes(ctx: ApiContext) {
-  return new Elysia({ name: 'herald/system' })
+export function systemRoutes(ctx: ApiContext, options: { withConfig: boolean }) {
+  const routes = new Elysia({ name: 'herald/system' })
     .get(
       '/health',
       async ({ set }) => {
@@ -22,20 +22,6 @@ export function systemRoutes(ctx: ApiContext) {
       },
     )
     .get(
-      '/api/config',
-      () => {
-        const { chainId, rpcUrl } = ctx.chain()
-        return { chainId, rpcUrl, siweDomain: ctx.signInPolicy().domains[0]!, version: ctx.version }
-      },
-      {
-        response: ConfigResponseSchema,
-        detail: {
-          tags: ['system'],
-          summary: 'What a browser needs to reach the chain and build a SIWE message',
-        },
-      },
-    )
-    .get(
       '/metrics',
       async () =>
         new Response(await ctx.metrics.registry.metrics(), {
@@ -43,4 +29,19 @@ export function systemRoutes(ctx: ApiContext) {
         }),
       { detail: { tags: ['system'], summary: 'Prometheus metrics' } },
     )
+  if (!options.withConfig) return routes
+  return routes.get(
+    '/api/config',
+    () => {
+      const { chainId, rpcUrl } = ctx.chain()
+      return { chainId, rpcUrl, siweDomain: ctx.signInPolicy().domains[0]!, version: ctx.version }
+    },
+    {
+      response: ConfigResponseSchema,
+      detail: {
+        tags: ['system'],
+        summary: 'What a browser needs to reach the chain and build a SIWE message',
+      },
+    },
+  )
 }

@@ -1,6 +1,6 @@
 import { eq, lt, sql } from 'drizzle-orm'
 import postgres from 'postgres'
-import type { Database } from '../db/openDatabase'
+import type { Database, Transaction } from '../db/openDatabase'
 import { busPayloads } from '../db/schema'
 import type { ErrorReporter } from '../errors'
 import type { Bus, BusEvent, BusListener } from './types'
@@ -45,19 +45,22 @@ export function createPostgresBus(params: { url: string; db: Database; onError: 
     }
   }
 
+  // NOTIFY inside a transaction is delivered at its commit, in commit order, and never if it rolls back.
+  const announce = async (tx: Transaction, event: BusEvent) => {
+    let payload = JSON.stringify(event)
+    if (Buffer.byteLength(payload) > MAX_INLINE_BYTES) {
+      const [row] = await tx.insert(busPayloads).values({ payload: event }).returning({ id: busPayloads.id })
+      payload = JSON.stringify({ ref: row!.id })
+    }
+    await tx.execute(sql`select pg_notify(${CHANNEL}, ${payload})`)
+  }
+
   return {
     kind: 'postgres',
     async publish(event) {
-      let payload = JSON.stringify(event)
-      if (Buffer.byteLength(payload) > MAX_INLINE_BYTES) {
-        const [row] = await db
-          .insert(busPayloads)
-          .values({ payload: event })
-          .returning({ id: busPayloads.id })
-        payload = JSON.stringify({ ref: row!.id })
-      }
-      await db.execute(sql`select pg_notify(${CHANNEL}, ${payload})`)
+      await db.transaction((tx) => announce(tx, event))
     },
+    publishWithin: (tx, event) => announce(tx, event),
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

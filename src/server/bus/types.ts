@@ -1,4 +1,5 @@
 import type { BroadcastMessage, Notification, ServerMessage } from '../../shared/protocol'
+import type { Transaction } from '../db/openDatabase'
 
 /**
  * Everything the hub pushes travels as one of these, through a Bus. The hub never learns which bus it has:
@@ -26,6 +27,12 @@ export interface BusListener {
 export interface Bus {
   readonly kind: string
   publish(event: BusEvent): Promise<void>
+  /**
+   * Announces inside the caller's transaction, so the event goes out exactly when (and only if) it commits.
+   * Buses that cannot take part in a transaction leave this out; transactWithEvents then publishes after
+   * the commit.
+   */
+  publishWithin?(tx: Transaction, event: BusEvent): Promise<void>
   subscribe(listener: BusListener): () => void
   start(): Promise<void>
   stop(): Promise<void>

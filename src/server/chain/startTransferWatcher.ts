@@ -41,7 +41,9 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
   let active = false
 
   const poll = async (): Promise<number | null> => {
-    const head = Number(await chain.publicClient.getBlockNumber())
+    // Uncached: the client caches the block number for its polling interval (2 s on a remote chain), which
+    // would hold the watcher that long behind WATCHER_INTERVAL_MS and make poll() read a stale head.
+    const head = Number(await chain.publicClient.getBlockNumber({ cacheTime: 0 }))
     const safeHead = head - (chain.confirmations - 1)
     const cursor = await readCursor(safeHead)
     const from = cursor + 1
@@ -170,7 +172,8 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
     try {
       // Catch up in bounded steps while behind, then wait for new blocks.
       for (let i = 0; i < 20 && active; i++) {
-        const head = Number(await chain.publicClient.getBlockNumber()) - (chain.confirmations - 1)
+        const head =
+          Number(await chain.publicClient.getBlockNumber({ cacheTime: 0 })) - (chain.confirmations - 1)
         const reached = await poll()
         if (reached === null || reached >= head) break
       }

@@ -74,6 +74,8 @@ describe('loadConfig', () => {
       sendBufferLimitBytes: 1_048_576,
       adminKey: null,
       logLevel: 'info',
+      bus: 'auto',
+      redisUrl: null,
     })
   })
 

@@ -43,6 +43,9 @@ export interface Config {
   sendBufferLimitBytes: number
   adminKey: string | null
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  /** How instances reach each other's connections; 'auto' is postgres with DATABASE_URL, else memory. */
+  bus: 'auto' | 'memory' | 'postgres' | 'redis'
+  redisUrl: string | null
 }
 
 type Env = Record<string, string | undefined>
@@ -86,6 +89,8 @@ export const ConfigVariables = [
   ['SEND_BUFFER_LIMIT_BYTES', '1048576', 'unsent bytes a slow client may hold before close 4009'],
   ['HERALD_ADMIN_KEY', '(unset: admin routes answer 404)', 'Bearer key for the publishing routes'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or silent'],
+  ['BUS', 'auto', 'auto (postgres with DATABASE_URL, else memory), memory, postgres or redis'],
+  ['REDIS_URL', '(unset)', 'Redis for BUS=redis, e.g. redis://127.0.0.1:6379'],
 ] as const
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -159,6 +164,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(
       'DEPLOYER_PRIVATE_KEY must be set when CHAIN_RPC_URL is set (it pays for deployments).',
     )
+  const bus = oneOf(env, 'BUS', ['auto', 'memory', 'postgres', 'redis'] as const, 'auto')
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:', 'valkey:', 'valkeys:'])
+  if (bus === 'redis' && redisUrl === null) throw new ConfigError('REDIS_URL must be set when BUS is redis.')
   const localChain = oneOf(env, 'LOCAL_CHAIN', ['true', 'false'] as const, 'true') === 'true'
   const siweDomains = list(env, 'SIWE_DOMAINS')
   for (const domain of siweDomains ?? []) {
@@ -202,5 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     adminKey,
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    bus,
+    redisUrl,
   }
 }

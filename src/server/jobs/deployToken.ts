@@ -1,12 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
-import type { Notification } from '../../shared/protocol'
-import type { Bus, BusEvent } from '../bus/types'
+import { transactWithEvents } from '../bus/transactWithEvents'
+import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
 import { sendRecordedTransaction } from '../chain/sendRecordedTransaction'
 import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
-import type { Database, Transaction } from '../db/openDatabase'
+import type { Database } from '../db/openDatabase'
 import { chainCursors, jobs, tokens } from '../db/schema'
 import { insertNotification } from '../notifications/insertNotification'
 import { toTokenView } from '../tokens/toTokenView'
@@ -87,8 +87,7 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
   const address = getAddress(receipt.contractAddress)
   const deployedBlock = Number(receipt.blockNumber)
 
-  const events: BusEvent[] = []
-  const result = await db.transaction(async (tx) => {
+  await transactWithEvents(db, bus, async (tx, announce) => {
     const [token] = await tx
       .insert(tokens)
       .values({
@@ -121,26 +120,22 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
       .update(jobs)
       .set({ status: 'completed', result, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    events.push({ kind: 'notification', userId, notification })
+    await announce({ kind: 'notification', userId, notification })
     // The list changes before the job says it is done, so a client that stops listening at "completed"
     // already has the new token.
-    events.push({
+    await announce({
       kind: 'user',
       userId,
       message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
     })
-    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
-    return result
+    await announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
   })
-  for (const event of events) await bus.publish(event)
-  return void result
 }
 
 /** Marks the job failed and tells the owner why, once. */
 export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: number, reason: string) {
   const { db, bus } = deps
-  const events: BusEvent[] = []
-  await db.transaction(async (tx) => {
+  await transactWithEvents(db, bus, async (tx, announce) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for('update')
     if (!job || job.status === 'completed' || job.status === 'failed') return
     const userId = String(job.userId)
@@ -156,10 +151,9 @@ export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: n
       .update(jobs)
       .set({ status: 'failed', error: reason, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    events.push({ kind: 'notification', userId, notification })
-    events.push(jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }))
+    await announce({ kind: 'notification', userId, notification })
+    await announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }))
   })
-  for (const event of events) await bus.publish(event)
 }
 
 async function announceOnce(
@@ -169,21 +163,20 @@ async function announceOnce(
   step: string,
   params: { type: string; title: string; message: string; data: unknown },
 ): Promise<void> {
-  const notification: Notification | null = await deps.db.transaction(async (tx: Transaction) => {
+  await transactWithEvents(deps.db, deps.bus, async (tx, announce) => {
     const [job] = await tx
       .select({ progress: jobs.progress })
       .from(jobs)
       .where(eq(jobs.id, jobId))
       .for('update')
-    if (!job || job.progress[step]) return null
-    const stored = await insertNotification(tx, { userId, ...params })
+    if (!job || job.progress[step]) return
+    const notification = await insertNotification(tx, { userId, ...params })
     await tx
       .update(jobs)
       .set({ progress: { ...job.progress, [step]: true }, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    return stored
+    await announce({ kind: 'notification', userId, notification })
   })
-  if (notification) await deps.bus.publish({ kind: 'notification', userId, notification })
 }
 
 function isRevert(error: unknown): boolean {

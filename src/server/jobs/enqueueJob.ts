@@ -4,6 +4,7 @@ import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
 import { jobs } from '../db/schema'
 import { HeraldError } from '../errors'
+import { jobStatusEvent } from './setJobStatus'
 
 /** Records a job for its owner, queues it and tells the owner it is pending. */
 export async function enqueueJob(
@@ -17,21 +18,19 @@ export async function enqueueJob(
     .values({ userId: Number(params.userId), type: params.type, data: params.data })
     .returning({ id: jobs.id })
   const jobId = row!.id
+  const status = { jobId, userId: params.userId, type: params.type }
   try {
+    // Announced before it is queued: a worker (in another process too) may start the job at once, and its
+    // "running" must not reach the owner ahead of "pending".
+    await bus.publish(jobStatusEvent({ ...status, status: 'pending' }))
     await boss.send(params.queue, { jobId })
   } catch (error) {
-    await db
-      .update(jobs)
-      .set({ status: 'failed', error: 'The job could not be queued.' })
-      .where(eq(jobs.id, jobId))
+    const reason = 'The job could not be queued.'
+    await db.update(jobs).set({ status: 'failed', error: reason }).where(eq(jobs.id, jobId))
+    await bus.publish(jobStatusEvent({ ...status, status: 'failed', error: reason })).catch(() => {})
     throw new HeraldError('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', {
       cause: error,
     })
   }
-  await bus.publish({
-    kind: 'user',
-    userId: params.userId,
-    message: { type: 'job_status', jobId: String(jobId), status: 'pending', data: { type: params.type } },
-  })
   return { jobId: String(jobId) }
 }

@@ -14,14 +14,24 @@ export async function startJobBoss(
   config: Config,
   onError: ErrorReporter,
 ): Promise<PgBoss> {
+  // A job whose worker died is only expired (and retried) on a supervise pass, which also needs the monitor
+  // claim: check a few times per job timeout, never less often than pg-boss's default of 60 s.
+  const checkSeconds = Math.max(1, Math.min(60, Math.floor(config.jobTimeoutSeconds / 4)))
+  const supervision = { superviseIntervalSeconds: checkSeconds, monitorIntervalSeconds: checkSeconds }
   const boss =
     database.kind === 'pglite'
-      ? new PgBoss({ db: fromPglite(database.pglite!), backend: 'pglite', useListenNotify: true })
+      ? new PgBoss({
+          db: fromPglite(database.pglite!),
+          backend: 'pglite',
+          useListenNotify: true,
+          ...supervision,
+        })
       : new PgBoss({
           connectionString: database.url!,
           max: 4,
           useListenNotify: true,
           application_name: 'herald-jobs',
+          ...supervision,
         })
   boss.on('error', (error) => onError(error, 'pg-boss'))
   boss.on('warning', (warning) => onError(new Error(warning.message), 'pg-boss warning'))

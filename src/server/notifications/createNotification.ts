@@ -1,4 +1,5 @@
 import type { Notification } from '../../shared/protocol'
+import { transactWithEvents } from '../bus/transactWithEvents'
 import type { Bus } from '../bus/types'
 import type { Database, Transaction } from '../db/openDatabase'
 import { insertNotification, type NotificationParams } from './insertNotification'
@@ -6,8 +7,8 @@ import { insertNotification, type NotificationParams } from './insertNotificatio
 export type CreateNotificationParams = NotificationParams
 
 /**
- * Stores a notification and announces it after the commit. `within` runs more statements in the same
- * transaction (a job recording that it sent this step, say), so both happen or neither does.
+ * Stores a notification and announces it when the transaction commits. `within` runs more statements in the
+ * same transaction (a job recording that it sent this step, say), so both happen or neither does.
  */
 export async function createNotification(
   db: Database,
@@ -15,11 +16,10 @@ export async function createNotification(
   params: CreateNotificationParams,
   within?: (tx: Transaction) => Promise<void>,
 ): Promise<Notification> {
-  const notification = await db.transaction(async (tx) => {
-    const stored = await insertNotification(tx, params)
+  return transactWithEvents(db, bus, async (tx, announce) => {
+    const notification = await insertNotification(tx, params)
     if (within) await within(tx)
-    return stored
+    await announce({ kind: 'notification', userId: params.userId, notification })
+    return notification
   })
-  await bus.publish({ kind: 'notification', userId: params.userId, notification })
-  return notification
 }

@@ -1,0 +1,22 @@
+export {
+  BrowserNotificationsToggle,
+  type BrowserNotificationsToggleProps,
+} from './components/BrowserNotificationsToggle'
+export { ConnectionStatus } from './components/ConnectionStatus'
+export { formatFullDate, formatRelativeTime } from './components/formatRelativeTime'
+export { NotificationBell, type NotificationBellProps } from './components/NotificationBell'
+export { NotificationCenter, type NotificationCenterProps } from './components/NotificationCenter'
+export { NotificationIcon } from './components/NotificationIcon'
+export { RelativeTime, type RelativeTimeProps } from './components/RelativeTime'
+export { Toasts, type ToastsProps } from './components/Toasts'
+export { HeraldProvider, type HeraldProviderProps } from './HeraldProvider'
+export { useConnectionState } from './useConnectionState'
+export { type DataUpdate, useDataUpdates } from './useDataUpdates'
+export { useHeraldClient } from './useHeraldClient'
+export { type UseJobStatusResult, useJobStatus } from './useJobStatus'
+export {
+  type UseNotificationsOptions,
+  type UseNotificationsResult,
+  useNotifications,
+} from './useNotifications'
+export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

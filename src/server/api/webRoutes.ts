@@ -1,0 +1,54 @@
+import { existsSync, statSync } from 'node:fs'
+import { join, normalize, resolve, sep } from 'node:path'
+import { Elysia } from 'elysia'
+import { HeraldError } from '../errors'
+
+const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Herald</title>
+<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;line-height:1.5">
+<h1>Herald is running</h1><p>The web app has not been built. Run <code>npm run build:web</code> (npm install does
+it for you) and reload. The API is at <a href="/openapi">/openapi</a>.</p></body>`
+
+// The server's own namespaces never fall back to the app: an unknown API route stays a JSON 404.
+const RESERVED = /^(api|ws|health|metrics|openapi)(\/|$)/
+
+/**
+ * The web app (web/dist): files as they are, anything else under / falls back to index.html so client-side
+ * routes survive a reload.
+ */
+export function webRoutes(dir: string) {
+  const root = resolve(dir)
+  const index = join(root, 'index.html')
+  return new Elysia({ name: 'herald/web' }).get(
+    '/*',
+    ({ params, set }) => {
+      const path = params['*'] ?? ''
+      if (RESERVED.test(path)) throw new HeraldError('NOT_FOUND', 'No such route.')
+      let decoded: string
+      try {
+        decoded = decodeURIComponent(path)
+      } catch {
+        throw new HeraldError('NOT_FOUND', 'No such route.')
+      }
+      if (!existsSync(index)) {
+        set.headers['content-type'] = 'text/html; charset=utf-8'
+        return NOT_BUILT
+      }
+      const file = normalize(join(root, decoded))
+      if (
+        path &&
+        (file === root || file.startsWith(root + sep)) &&
+        existsSync(file) &&
+        statSync(file).isFile()
+      ) {
+        // Vite puts content hashes in asset names: those never change.
+        set.headers['cache-control'] = path.startsWith('assets/')
+          ? 'public, max-age=31536000, immutable'
+          : 'public, max-age=300'
+        return Bun.file(file)
+      }
+      set.headers['cache-control'] = 'no-cache'
+      return Bun.file(index)
+    },
+    { detail: { hide: true } },
+  )
+}

@@ -1,0 +1,138 @@
+import { type FormEvent, useRef, useState } from 'react'
+import { useHeraldClient } from '../../../src/client/react'
+import { HeraldApiError } from '../../../src/client/sdk'
+import { useApp } from '../AppContext'
+import { errorMessage } from '../lib/format'
+import type { RecentJob } from '../lib/recentJobs'
+import { type TokenFormValues, validateTokenForm } from '../lib/validateTokenForm'
+import { Field } from './Field'
+
+const EMPTY: TokenFormValues = { name: '', symbol: '', initialSupply: '' }
+const FIELDS = ['name', 'symbol', 'initialSupply'] as const
+
+/** Deploys an ERC-20 minted to the signed-in address; checked with the server's own rules before sending. */
+export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => void }) {
+  const client = useHeraldClient()
+  const { chain, sessionEnded } = useApp()
+  const [values, setValues] = useState(EMPTY)
+  const [touched, setTouched] = useState<Partial<Record<keyof TokenFormValues, boolean>>>({})
+  const [submitted, setSubmitted] = useState(false)
+  const [sending, setSending] = useState(false)
+  const [serverError, setServerError] = useState<string | null>(null)
+  const form = useRef<HTMLFormElement>(null)
+
+  const errors = validateTokenForm(values)
+  const shown = (field: keyof TokenFormValues) => (submitted || touched[field] ? errors[field] : undefined)
+  const set = (field: keyof TokenFormValues, value: string) => {
+    setValues((v) => ({ ...v, [field]: value }))
+    setServerError(null)
+  }
+  const blur = (field: keyof TokenFormValues) => () => {
+    if (values[field] !== '') setTouched((t) => ({ ...t, [field]: true }))
+  }
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault()
+    if (sending) return
+    setSubmitted(true)
+    const invalid = FIELDS.find((f) => errors[f])
+    if (invalid) {
+      form.current?.querySelector<HTMLInputElement>(`[name="${invalid}"]`)?.focus()
+      return
+    }
+    setSending(true)
+    setServerError(null)
+    try {
+      const { jobId } = await client.api.tokens.deploy(values)
+      onQueued({ jobId, ...values, submittedAt: new Date().toISOString() })
+      setValues(EMPTY)
+      setTouched({})
+      setSubmitted(false)
+    } catch (error) {
+      if (error instanceof HeraldApiError && error.status === 401) sessionEnded()
+      else setServerError(errorMessage(error))
+    } finally {
+      setSending(false)
+    }
+  }
+
+  const nameLength = [...values.name].length
+  return (
+    <section className="card" aria-labelledby="deploy-title">
+      <div className="card__head">
+        <h2 id="deploy-title">Deploy a token</h2>
+        <p className="muted">An ERC-20 with 18 decimals, minted to your address. Herald pays the gas.</p>
+      </div>
+      <form ref={form} className="form" onSubmit={submit} noValidate data-testid="deploy-form">
+        <Field
+          id="deploy-name"
+          name="name"
+          label="Name"
+          placeholder="My Token"
+          autoComplete="off"
+          value={values.name}
+          onChange={(e) => set('name', e.target.value)}
+          onBlur={blur('name')}
+          error={shown('name')}
+          hint={`${nameLength}/64 characters`}
+          testId="deploy-name"
+        />
+        <div className="form__row">
+          <Field
+            id="deploy-symbol"
+            name="symbol"
+            label="Symbol"
+            placeholder="MTK"
+            autoComplete="off"
+            autoCapitalize="characters"
+            spellCheck={false}
+            value={values.symbol}
+            onChange={(e) => {
+              // Upper case as typed, keeping the caret where it was.
+              const input = e.target
+              const { selectionStart, selectionEnd } = input
+              input.value = input.value.toUpperCase()
+              input.setSelectionRange(selectionStart, selectionEnd)
+              set('symbol', input.value)
+            }}
+            onBlur={blur('symbol')}
+            error={shown('symbol')}
+            hint="1–11 letters A–Z or digits"
+            testId="deploy-symbol"
+          />
+          <Field
+            id="deploy-supply"
+            name="initialSupply"
+            label="Initial supply"
+            placeholder="1000000"
+            inputMode="numeric"
+            autoComplete="off"
+            value={values.initialSupply}
+            onChange={(e) => set('initialSupply', e.target.value.trim())}
+            onBlur={blur('initialSupply')}
+            error={shown('initialSupply')}
+            hint="Whole tokens"
+            testId="deploy-supply"
+          />
+        </div>
+        {serverError && (
+          <p className="form-error" role="alert" data-testid="deploy-error">
+            {serverError}
+          </p>
+        )}
+        {!chain && (
+          <p className="notice small">This server runs without a chain, so deployments are switched off.</p>
+        )}
+        <button
+          type="submit"
+          className="herald-button herald-button--large"
+          aria-disabled={sending || !chain}
+          disabled={!chain}
+          data-testid="deploy-submit"
+        >
+          {sending ? 'Submitting…' : 'Deploy token'}
+        </button>
+      </form>
+    </section>
+  )
+}
