@@ -1,6 +1,7 @@
-import { and, eq, inArray, lte, min } from 'drizzle-orm'
+import { and, eq, inArray, lte, min, notInArray } from 'drizzle-orm'
 import { formatUnits, getAddress, parseAbiItem, zeroAddress } from 'viem'
-import type { Bus, BusEvent } from '../bus/types'
+import { transactWithEvents } from '../bus/transactWithEvents'
+import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, tokens, tokenTransfers } from '../db/schema'
 import type { ErrorReporter } from '../errors'
@@ -63,8 +64,7 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
             toBlock: BigInt(to),
             strict: true,
           })
-    const events: BusEvent[] = []
-    await db.transaction(async (tx) => {
+    return transactWithEvents(db, bus, async (tx, announce) => {
       const symbols = new Map<string, string>()
       if (logs.length > 0) {
         const rows = await tx
@@ -120,7 +120,7 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
             message: `From ${data.from}.`,
             data,
           })
-          events.push({ kind: 'notification', userId: String(receiver.id), notification })
+          await announce({ kind: 'notification', userId: String(receiver.id), notification })
           const payer = await upsertUserByAddress(tx, sender)
           const sent = await insertNotification(tx, {
             userId: String(payer.id),
@@ -129,14 +129,28 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
             message: `To ${data.to}.`,
             data,
           })
-          events.push({ kind: 'notification', userId: String(payer.id), notification: sent })
+          await announce({ kind: 'notification', userId: String(payer.id), notification: sent })
         }
       }
+      // A token that committed after this pass read its list, deployed inside the range, has logs this pass
+      // did not ask for: stop just before its deployment so the next pass reads them.
+      const known = new Set(watched.map((t) => t.address))
+      const [late] = await tx
+        .select({ block: min(tokens.deployedBlock) })
+        .from(tokens)
+        .where(
+          and(
+            eq(tokens.chainId, chain.chainId),
+            lte(tokens.deployedBlock, to),
+            known.size > 0 ? notInArray(tokens.address, [...known]) : undefined,
+          ),
+        )
+      const reached = late?.block != null ? Math.max(cursor, Math.min(to, late.block - 1)) : to
       // Advances only from where this pass started: a deployment that rewound the cursor meanwhile wins,
       // and the next pass reads the new token's blocks (the unique key drops logs already seen).
       await tx
         .update(chainCursors)
-        .set({ block: to })
+        .set({ block: reached })
         .where(
           and(
             eq(chainCursors.name, TRANSFER_CURSOR),
@@ -144,9 +158,8 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
             eq(chainCursors.block, cursor),
           ),
         )
+      return reached
     })
-    for (const event of events) await bus.publish(event)
-    return to
   }
 
   /** The stored cursor; a new one starts just before the earliest token Herald deployed. */
