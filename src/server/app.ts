@@ -87,7 +87,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     busKind === 'postgres'
       ? createPostgresBus({ url: database.url!, db, onError })
       : busKind === 'redis'
-        ? createRedisBus({ url: config.redisUrl!, onError })
+        ? createRedisBus({ url: config.redisUrl!, channel: config.redisChannel, onError })
         : createInProcessBus(onError)
   const tokens = createTokenService(jwtSecret)
   const authenticate = (token: string) => authenticateToken(db, tokens, token)

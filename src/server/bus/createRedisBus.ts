@@ -2,16 +2,14 @@ import { RedisClient } from 'bun'
 import type { ErrorReporter } from '../errors'
 import type { Bus, BusEvent, BusListener } from './types'
 
-const CHANNEL = 'herald:bus'
-
 /**
  * Redis pub/sub for deployments where NOTIFY throughput is the limit. Events are published after their
  * transaction commits (Redis cannot take part in it), so the hub's gap filling from the database covers a
  * process that dies between the two. The subscriber reconnects with jittered exponential backoff and asks
  * the listeners to resync afterwards, since messages published while it was away are gone.
  */
-export function createRedisBus(params: { url: string; onError: ErrorReporter }): Bus {
-  const { url, onError } = params
+export function createRedisBus(params: { url: string; channel: string; onError: ErrorReporter }): Bus {
+  const { url, channel, onError } = params
   const listeners = new Set<BusListener>()
   let publisher: RedisClient | null = null
   let subscriber: RedisClient | null = null
@@ -57,7 +55,7 @@ export function createRedisBus(params: { url: string; onError: ErrorReporter }):
     }
     try {
       await client.connect()
-      await client.subscribe(CHANNEL, (message) => dispatch(message))
+      await client.subscribe(channel, (message) => dispatch(message))
       attempt = 0
       if (everConnected) for (const listener of listeners) listener.onResync?.()
       everConnected = true
@@ -74,7 +72,7 @@ export function createRedisBus(params: { url: string; onError: ErrorReporter }):
     kind: 'redis',
     async publish(event) {
       if (!publisher) throw new Error('The Redis bus is not started.')
-      await publisher.publish(CHANNEL, JSON.stringify(event))
+      await publisher.publish(channel, JSON.stringify(event))
     },
     subscribe(listener) {
       listeners.add(listener)

@@ -76,6 +76,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       bus: 'auto',
       redisUrl: null,
+      redisChannel: 'herald:bus',
     })
   })
 

@@ -46,6 +46,8 @@ export interface Config {
   /** How instances reach each other's connections; 'auto' is postgres with DATABASE_URL, else memory. */
   bus: 'auto' | 'memory' | 'postgres' | 'redis'
   redisUrl: string | null
+  /** Redis pub/sub channel: deployments sharing one Redis need different ones. */
+  redisChannel: string
 }
 
 type Env = Record<string, string | undefined>
@@ -91,6 +93,7 @@ export const ConfigVariables = [
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or silent'],
   ['BUS', 'auto', 'auto (postgres with DATABASE_URL, else memory), memory, postgres or redis'],
   ['REDIS_URL', '(unset)', 'Redis for BUS=redis, e.g. redis://127.0.0.1:6379'],
+  ['REDIS_CHANNEL', 'herald:bus', 'pub/sub channel; give each deployment sharing a Redis its own'],
 ] as const
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -212,5 +215,6 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     bus,
     redisUrl,
+    redisChannel: env.REDIS_CHANNEL?.trim() || 'herald:bus',
   }
 }
