@@ -18,7 +18,10 @@ import { type ConnectedWallet, connectBurner, connectInjected, type InjectedWall
 const HERALD_URL = window.location.origin
 const publicApi = createHttpApi({ url: HERALD_URL, token: () => null })
 
-type Boot = { status: 'loading' } | { status: 'error'; message: string } | { status: 'ready'; config: ServerConfig }
+type Boot =
+  | { status: 'loading' }
+  | { status: 'error'; message: string }
+  | { status: 'ready'; config: ServerConfig }
 
 export function App() {
   const [boot, setBoot] = useState<Boot>({ status: 'loading' })
@@ -95,7 +98,15 @@ export function App() {
       const address = getAddress(first)
       setWallet((w) =>
         w && w.provider === provider
-          ? { ...w, address, client: createClient({ account: address, chain: chain ?? undefined, transport: custom(provider) }) }
+          ? {
+              ...w,
+              address,
+              client: createClient({
+                account: address,
+                chain: chain ?? undefined,
+                transport: custom(provider),
+              }),
+            }
           : w,
       )
     }

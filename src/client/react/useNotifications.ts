@@ -1,11 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useReducer, useRef, useState } from 'react'
-import {
-  type ConnectionState,
-  HeraldApiError,
-  type HeraldClient,
-  type ListNotificationsResponse,
-  type Notification,
-} from '../sdk'
+import { type ConnectionState, HeraldApiError, type HeraldClient, type Notification } from '../sdk'
+import { initialNotificationsState, notificationsReducer } from './notificationsState'
 import { useConnectionState } from './useConnectionState'
 import { useHeraldClient } from './useHeraldClient'
 
@@ -41,189 +36,6 @@ export interface UseNotificationsResult {
   connectionState: ConnectionState
 }
 
-interface State {
-  items: Notification[]
-  unreadCount: number
-  /** `before` for the next older page; null when everything older is loaded (or hidden by clearAll). */
-  nextBefore: number | null
-  /** A first page has been answered (or we learned we are signed out). */
-  fetched: boolean
-  loading: boolean
-  loadingMore: boolean
-  error: string | null
-  /** Every notification from the oldest loaded one up to this seq is in `items` (seqs have no gaps). */
-  completeThrough: number
-  /** Fetch the newest page when syncRequested > syncDone: at start, after every (re)connection, on a gap. */
-  syncRequested: number
-  syncDone: number
-  /** The sync asked for because a page left a gap below live ones (asked once, so a confused server cannot loop us). */
-  gapSync: number
-  /** Read state learned locally or from read_state, applied to pages that were on their way meanwhile. */
-  readIds: ReadonlySet<string>
-  readAllThrough: number
-  /** clearAll(): seqs up to here are hidden from this view. */
-  clearedThrough: number
-}
-
-type Action =
-  | { type: 'init' }
-  | { type: 'loading' }
-  | { type: 'page'; response: ListNotificationsResponse; request: number }
-  | { type: 'pageFailed'; request: number; error: string | null; signedOut: boolean }
-  | { type: 'loadingMore' }
-  | { type: 'more'; response: ListNotificationsResponse }
-  | { type: 'moreFailed'; error: string }
-  | { type: 'live'; notification: Notification }
-  | { type: 'resumed' }
-  | { type: 'sync' }
-  | { type: 'read'; ids: string[] | 'all'; unreadCount?: number }
-  | { type: 'clear' }
-  | { type: 'error'; error: string }
-
-const initialState = (): State => ({
-  items: [],
-  unreadCount: 0,
-  nextBefore: null,
-  fetched: false,
-  loading: true,
-  loadingMore: false,
-  error: null,
-  completeThrough: 0,
-  syncRequested: 1,
-  syncDone: 0,
-  gapSync: 0,
-  readIds: new Set(),
-  readAllThrough: 0,
-  clearedThrough: 0,
-})
-
-const highestSeq = (state: State) => Math.max(state.completeThrough, state.items[0]?.seq ?? 0)
-
-/** Newest first, each id once; `read` wins (nothing is ever marked unread again). */
-function merge(state: State, ...lists: Notification[][]): Notification[] {
-  const byId = new Map<string, Notification>()
-  for (const list of lists)
-    for (const n of list) {
-      if (n.seq <= state.clearedThrough) continue
-      const seen = byId.get(n.id)
-      const read = n.read || seen?.read || state.readIds.has(n.id) || n.seq <= state.readAllThrough || false
-      byId.set(n.id, read === n.read ? n : { ...n, read })
-    }
-  return [...byId.values()].sort((a, b) => b.seq - a.seq)
-}
-
-const visibleBefore = (state: State, nextBefore: number | null) =>
-  nextBefore !== null && nextBefore - 1 > state.clearedThrough ? nextBefore : null
-
-function reducer(state: State, action: Action): State {
-  switch (action.type) {
-    case 'init':
-      return initialState()
-    case 'loading':
-      return { ...state, loading: !state.fetched }
-    case 'page': {
-      const page = action.response.notifications
-      const top = page[0]?.seq ?? 0
-      const oldest = page.at(-1)?.seq ?? 1
-      // Arrived live while the request was out: newer than anything the server had when it answered.
-      const newer = state.items.filter((n) => n.seq > top)
-      // Older pages already loaded stay when this page reaches them (no hole between the two).
-      const keepOlder =
-        state.fetched && action.response.nextBefore !== null && oldest <= state.completeThrough + 1
-      const older = keepOlder ? state.items.filter((n) => n.seq < oldest) : []
-      const items = merge(state, newer, page, older)
-      let completeThrough = top
-      for (const n of [...newer].sort((a, b) => a.seq - b.seq))
-        if (n.seq === completeThrough + 1) completeThrough++
-      const gap =
-        newer.some((n) => n.seq > completeThrough) &&
-        action.request === state.syncRequested &&
-        action.request !== state.gapSync
-      return {
-        ...state,
-        items,
-        syncRequested: gap ? state.syncRequested + 1 : state.syncRequested,
-        gapSync: gap ? state.syncRequested + 1 : state.gapSync,
-        unreadCount: action.response.unreadCount + newer.filter((n) => !n.read).length,
-        nextBefore: visibleBefore(state, keepOlder ? state.nextBefore : action.response.nextBefore),
-        fetched: true,
-        loading: false,
-        error: null,
-        completeThrough,
-        syncDone: Math.max(state.syncDone, action.request),
-      }
-    }
-    case 'pageFailed':
-      return {
-        ...(action.signedOut ? { ...initialState(), syncRequested: state.syncRequested } : state),
-        fetched: true,
-        loading: false,
-        error: action.error,
-        syncDone: Math.max(state.syncDone, action.request),
-      }
-    case 'loadingMore':
-      return { ...state, loadingMore: true }
-    case 'more':
-      return {
-        ...state,
-        items: merge(state, state.items, action.response.notifications),
-        nextBefore: visibleBefore(state, action.response.nextBefore),
-        loadingMore: false,
-        error: null,
-      }
-    case 'moreFailed':
-      return { ...state, loadingMore: false, error: action.error }
-    case 'live': {
-      const n = action.notification
-      if (n.seq <= state.clearedThrough) return state
-      const known = state.items.some((item) => item.id === n.id)
-      const items = merge(state, [n], state.items)
-      const added = !known && !items.find((item) => item.id === n.id)?.read
-      // Live delivery has no gaps; a seq beyond the next one means something was missed before it.
-      const next = n.seq === state.completeThrough + 1
-      return {
-        ...state,
-        items,
-        unreadCount: state.unreadCount + (added ? 1 : 0),
-        completeThrough: next ? n.seq : state.completeThrough,
-        syncRequested:
-          state.fetched && n.seq > state.completeThrough + 1 ? state.syncRequested + 1 : state.syncRequested,
-      }
-    }
-    case 'resumed':
-    case 'sync':
-      return { ...state, syncRequested: state.syncRequested + 1 }
-    case 'read': {
-      let { readIds, readAllThrough } = state
-      if (action.ids === 'all') readAllThrough = Math.max(readAllThrough, highestSeq(state))
-      else readIds = new Set([...readIds, ...action.ids])
-      const next = { ...state, readIds, readAllThrough }
-      const items = merge(next, state.items)
-      const wasUnread = new Set(state.items.filter((n) => !n.read).map((n) => n.id))
-      const newlyRead = items.filter((n) => n.read && wasUnread.has(n.id)).length
-      return {
-        ...next,
-        items,
-        unreadCount:
-          action.unreadCount ?? (action.ids === 'all' ? 0 : Math.max(0, state.unreadCount - newlyRead)),
-      }
-    }
-    case 'clear': {
-      const through = highestSeq(state)
-      return {
-        ...state,
-        items: [],
-        nextBefore: null,
-        unreadCount: 0,
-        readAllThrough: Math.max(state.readAllThrough, through),
-        clearedThrough: Math.max(state.clearedThrough, through),
-      }
-    }
-    case 'error':
-      return { ...state, error: action.error }
-  }
-}
-
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 const isSignedOut = (error: unknown) => error instanceof HeraldApiError && error.status === 401
 
@@ -236,7 +48,7 @@ export function useNotifications(options: UseNotificationsOptions = {}): UseNoti
   const client = useHeraldClient()
   const connectionState = useConnectionState()
   const pageSize = Math.min(100, Math.max(1, options.pageSize ?? 20))
-  const [state, dispatch] = useReducer(reducer, undefined, initialState)
+  const [state, dispatch] = useReducer(notificationsReducer, undefined, initialNotificationsState)
   const stateRef = useRef(state)
   useLayoutEffect(() => {
     stateRef.current = state

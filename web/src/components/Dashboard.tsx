@@ -72,6 +72,7 @@ export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
                     saveRecentJobs(userId, [])
                     setJobs([])
                   }}
+                  data-testid="deployments-clear"
                 >
                   Clear
                 </button>

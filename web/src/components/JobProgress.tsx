@@ -42,7 +42,13 @@ export function JobProgress({ job, notifications }: { job: RecentJob; notificati
   const completed = !failed && (status.status === 'completed' || success !== undefined)
   const running = status.status === 'running' || started !== undefined || txHash !== undefined || completed
   const reason = status.error ?? str(dataOf(failedNote).reason)
-  const shownStatus = failed ? 'failed' : completed ? 'completed' : running ? 'running' : (status.status ?? 'pending')
+  const shownStatus = failed
+    ? 'failed'
+    : completed
+      ? 'completed'
+      : running
+        ? 'running'
+        : (status.status ?? 'pending')
 
   const steps: Step[] = [
     { id: 'queued', label: 'Queued', state: 'done', detail: `Job #${job.jobId}` },

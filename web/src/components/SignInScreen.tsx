@@ -65,7 +65,10 @@ export function SignInScreen({ notice }: { notice: string | null }) {
                       {w.icon ? (
                         <img src={w.icon} alt="" width={28} height={28} className="wallet-option__icon" />
                       ) : (
-                        <span className="wallet-option__icon wallet-option__icon--generic" aria-hidden="true" />
+                        <span
+                          className="wallet-option__icon wallet-option__icon--generic"
+                          aria-hidden="true"
+                        />
                       )}
                       <span className="wallet-option__text">
                         <span className="wallet-option__name">{w.name}</span>
@@ -86,7 +89,15 @@ export function SignInScreen({ notice }: { notice: string | null }) {
                       data-testid="connect-burner"
                     >
                       <span className="wallet-option__icon wallet-option__icon--burner" aria-hidden="true">
-                        <svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="2">
+                        <svg
+                          aria-hidden="true"
+                          viewBox="0 0 24 24"
+                          width="16"
+                          height="16"
+                          fill="none"
+                          stroke="currentColor"
+                          strokeWidth="2"
+                        >
                           <path d="M12 3c1 3.5 5 5.5 5 10a5 5 0 01-10 0c0-2 1-3.5 2-4.5.3 1.7 1.2 2.7 2.3 3C10.6 9 11 6 12 3z" />
                         </svg>
                       </span>

@@ -64,7 +64,8 @@ export function TransferForm({
     if (busy) return
     setSubmitted(true)
     if (errors.to || errors.amount) return
-    if (!chain || !publicClient) return setPhase({ step: 'error', text: 'This server has no chain configured.' })
+    if (!chain || !publicClient)
+      return setPhase({ step: 'error', text: 'This server has no chain configured.' })
     if (!wallet) return setPhase({ step: 'error', text: 'Connect your wallet to send tokens.' })
     if (mismatch)
       return setPhase({
@@ -77,12 +78,18 @@ export function TransferForm({
       if (wallet.kind === 'burner') {
         setPhase({ step: 'working', text: 'Checking the burner’s gas…' })
         if (await ensureBurnerFunds(publicClient, wallet.address))
-          setPhase({ step: 'working', text: 'Funded the burner with 10 test ETH (anvil_setBalance, dev only)…' })
+          setPhase({
+            step: 'working',
+            text: 'Funded the burner with 10 test ETH (anvil_setBalance, dev only)…',
+          })
       } else if (wallet.provider) {
         setPhase({ step: 'working', text: `Switching your wallet to ${chain.name}…` })
         await ensureWalletChain(wallet.provider, chain)
       }
-      setPhase({ step: 'working', text: wallet.kind === 'burner' ? 'Sending…' : 'Confirm the transfer in your wallet…' })
+      setPhase({
+        step: 'working',
+        text: wallet.kind === 'burner' ? 'Sending…' : 'Confirm the transfer in your wallet…',
+      })
       const hash = await writeContract(wallet.client, {
         address: token.address as Address,
         abi: heraldTokenAbi,
@@ -105,7 +112,13 @@ export function TransferForm({
   }
 
   return (
-    <form className="transfer" onSubmit={submit} noValidate data-testid="transfer-form" aria-label={`Send ${token.symbol}`}>
+    <form
+      className="transfer"
+      onSubmit={submit}
+      noValidate
+      data-testid="transfer-form"
+      aria-label={`Send ${token.symbol}`}
+    >
       <div className="form__row form__row--transfer">
         <Field
           id={`${id}-to`}
@@ -130,7 +143,11 @@ export function TransferForm({
           error={submitted ? errors.amount : undefined}
           hint={
             balance !== null ? (
-              <button type="button" className="herald-link-button max-button" onClick={() => setAmount(formatAmount(balance, 18, 18).replace(/,/g, ''))}>
+              <button
+                type="button"
+                className="herald-link-button max-button"
+                onClick={() => setAmount(formatAmount(balance, 18, 18).replace(/,/g, ''))}
+              >
                 Max: {formatAmount(balance)}
               </button>
             ) : undefined
@@ -144,7 +161,9 @@ export function TransferForm({
             type="button"
             className="herald-button herald-button--secondary"
             onClick={() =>
-              connect(reconnectTarget).catch((error) => setPhase({ step: 'error', text: errorMessage(error) }))
+              connect(reconnectTarget).catch((error) =>
+                setPhase({ step: 'error', text: errorMessage(error) }),
+              )
             }
             data-testid="transfer-reconnect"
           >
@@ -167,7 +186,9 @@ export function TransferForm({
         )}
       </div>
       {!wallet && !reconnectTarget && (
-        <p className="muted small">Your wallet is not connected in this tab; sign out and in again to send.</p>
+        <p className="muted small">
+          Your wallet is not connected in this tab; sign out and in again to send.
+        </p>
       )}
     </form>
   )

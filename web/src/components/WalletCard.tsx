@@ -46,8 +46,9 @@ export function WalletCard() {
       {burner && (
         <div className="callout callout--dev" data-testid="burner-panel">
           <p>
-            <strong>Development burner wallet.</strong> Its key is stored in this browser: never send it anything of
-            value. Deployments are paid by the server; sending tokens needs a little test ETH for gas.
+            <strong>Development burner wallet.</strong> Its key is stored in this browser: never send it
+            anything of value. Deployments are paid by the server; sending tokens needs a little test ETH for
+            gas.
           </p>
           <div className="callout__row">
             <span data-testid="burner-balance">
@@ -73,7 +74,9 @@ export function WalletCard() {
               {funding === 'busy' ? 'Funding…' : 'Add 10 test ETH'}
             </button>
           </div>
-          <p className="small muted">Uses anvil’s anvil_setBalance on the local chain; it does nothing elsewhere.</p>
+          <p className="small muted">
+            Uses anvil’s anvil_setBalance on the local chain; it does nothing elsewhere.
+          </p>
           {funding && funding !== 'busy' && (
             <p className="form-error" role="alert">
               {funding}

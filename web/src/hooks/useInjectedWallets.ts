@@ -36,7 +36,12 @@ export function useInjectedWallets(): { wallets: InjectedWallet[]; ready: boolea
       const legacy = (window as { ethereum?: Eip1193Provider & { isMetaMask?: boolean } }).ethereum
       if (found.size === 0 && legacy && typeof legacy.request === 'function')
         setWallets([
-          { id: 'injected', name: legacy.isMetaMask ? 'MetaMask' : 'Browser wallet', icon: null, provider: legacy },
+          {
+            id: 'injected',
+            name: legacy.isMetaMask ? 'MetaMask' : 'Browser wallet',
+            icon: null,
+            provider: legacy,
+          },
         ])
       setReady(true)
     }, FALLBACK_MS)

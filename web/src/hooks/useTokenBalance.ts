@@ -20,15 +20,15 @@ export function useTokenBalance(token: string, owner: Address | undefined, versi
       functionName: 'balanceOf',
       args: [owner],
     }).then(
-        (value) => {
-          if (!active) return
-          setBalance(value)
-          setError(null)
-        },
-        () => {
-          if (active) setError('Balance unavailable')
-        },
-      )
+      (value) => {
+        if (!active) return
+        setBalance(value)
+        setError(null)
+      },
+      () => {
+        if (active) setError('Balance unavailable')
+      },
+    )
     return () => {
       active = false
     }

@@ -1,4 +1,13 @@
-import { type Address, type Chain, type Client, createClient, defineChain, http, numberToHex, type Transport } from 'viem'
+import {
+  type Address,
+  type Chain,
+  type Client,
+  createClient,
+  defineChain,
+  http,
+  numberToHex,
+  type Transport,
+} from 'viem'
 import { getBalance } from 'viem/actions'
 
 /** GET /api/config */
@@ -83,7 +92,10 @@ const FUNDED_BALANCE = 10n ** 19n
  */
 export async function fundOnAnvil(publicClient: ChainClient, address: Address): Promise<void> {
   // A method outside viem's typed public RPC schema: called untyped.
-  const request = publicClient.request as unknown as (args: { method: string; params: unknown[] }) => Promise<unknown>
+  const request = publicClient.request as unknown as (args: {
+    method: string
+    params: unknown[]
+  }) => Promise<unknown>
   await request({ method: 'anvil_setBalance', params: [address, numberToHex(FUNDED_BALANCE)] })
 }
 

@@ -3,7 +3,8 @@ import { formatUnits } from 'viem'
 export const shortAddress = (address: string) =>
   address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address
 
-export const shortHash = (hash: string) => (hash.length > 14 ? `${hash.slice(0, 10)}…${hash.slice(-6)}` : hash)
+export const shortHash = (hash: string) =>
+  hash.length > 14 ? `${hash.slice(0, 10)}…${hash.slice(-6)}` : hash
 
 /** A whole number of any size, grouped: 1000000 → "1,000,000". */
 export function formatWhole(value: string | bigint): string {

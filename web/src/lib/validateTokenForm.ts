@@ -22,15 +22,18 @@ export function validateTokenForm(values: TokenFormValues): TokenFormErrors {
   if (length === 0) errors.name = 'Enter a name for the token.'
   else if (values.name.trim().length === 0) errors.name = 'The name cannot be blank.'
   else if (length > 64) errors.name = `At most 64 characters (this one has ${length}).`
-  else if (values.name.includes('\u0000')) errors.name = 'The name contains a character that cannot be stored.'
+  else if (values.name.includes('\u0000'))
+    errors.name = 'The name contains a character that cannot be stored.'
 
   if (values.symbol.length === 0) errors.symbol = 'Enter a symbol, e.g. MTK.'
   else if (!/^[A-Z0-9]*$/.test(values.symbol)) errors.symbol = 'Only letters A–Z and digits 0–9.'
-  else if (values.symbol.length > 11) errors.symbol = `At most 11 characters (this one has ${values.symbol.length}).`
+  else if (values.symbol.length > 11)
+    errors.symbol = `At most 11 characters (this one has ${values.symbol.length}).`
 
   const supply = values.initialSupply
   if (supply.length === 0) errors.initialSupply = 'Enter the initial supply.'
-  else if (!/^[0-9]+$/.test(supply)) errors.initialSupply = 'Whole tokens in digits only (no decimals, signs or separators).'
+  else if (!/^[0-9]+$/.test(supply))
+    errors.initialSupply = 'Whole tokens in digits only (no decimals, signs or separators).'
   else if (/^0+$/.test(supply)) errors.initialSupply = 'The supply must be at least 1.'
   else if (supply.startsWith('0')) errors.initialSupply = 'Remove the leading zeros.'
   else if (supply.length > 78 || BigInt(supply) > MAX_SUPPLY)

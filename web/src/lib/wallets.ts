@@ -37,6 +37,10 @@ export interface ConnectedWallet extends WalletRef {
 }
 
 export const BURNER_ID = 'burner'
+
+const noChain = custom({
+  request: () => Promise.reject(new Error('This server runs without a chain.')),
+})
 const BURNER_KEY = 'herald.burnerKey'
 
 /**
@@ -59,8 +63,8 @@ export function connectBurner(chain: Chain | null): ConnectedWallet {
     name: 'Burner wallet',
     icon: null,
     address: account.address,
-    // Without a chain the burner can still sign in; sending needs the chain's RPC.
-    client: createClient({ account, chain: chain ?? undefined, transport: http(chain?.rpcUrls.default.http[0]) }),
+    // Without a chain the burner can still sign in (signing is local); sending needs the chain's RPC.
+    client: createClient({ account, chain: chain ?? undefined, transport: chain ? http() : noChain }),
     provider: null,
   }
 }
