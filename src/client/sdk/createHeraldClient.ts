@@ -289,6 +289,18 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
       case 'error':
         lastError = message as ErrorMessage
         emit('error', lastError)
+        // The server could not read the replay (its database is down, say) and keeps the socket open: ask
+        // again shortly rather than wait in 'authenticating' forever.
+        if (state === 'authenticating' && userId !== null && lastError.code === 'INVALID_MESSAGE') {
+          const current = socket
+          setTimeout(
+            () => {
+              if (socket === current && state === 'authenticating')
+                sendRaw({ type: 'resume', since: lastSeq ?? 0 })
+            },
+            1000 + Math.random() * 1000,
+          )
+        }
         break
       case 'pong':
         break
