@@ -1,5 +1,5 @@
-// A scripted newcomer: signs in with a viem key, listens over WebSocket and resumes after every reconnect;
-// or publishes through the admin API.
+// A scripted newcomer, written with Herald's own client SDK: signs in with a viem key, listens live and resumes
+// after every reconnect, deploys a token and prints each step, or publishes through the admin API.
 //
 //   bun scripts/demo.ts listen               (DEMO_PRIVATE_KEY=0x… to be the same user every time)
 //   bun scripts/demo.ts deploy "Name" SYMBOL 1000000   (signs in, deploys a token, prints every step live)
@@ -11,105 +11,53 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { createSiweMessage } from 'viem/siwe'
+import { createHeraldClient, createHttpApi, type HeraldClient, signInWithEthereum } from '../src/client/sdk'
 
 const url = process.env.HERALD_URL ?? 'http://127.0.0.1:3000'
 const [command, ...args] = process.argv.slice(2)
 
-async function signIn() {
+async function connect(): Promise<{ client: HeraldClient; address: string }> {
   const account = privateKeyToAccount(
     (process.env.DEMO_PRIVATE_KEY as Hex | undefined) ?? generatePrivateKey(),
   )
-  const config = (await (await fetch(`${url}/api/config`)).json()) as { chainId: number; siweDomain: string }
-  const { nonce } = (await (await fetch(`${url}/api/auth/nonce`, { method: 'POST' })).json()) as {
-    nonce: string
-  }
-  const message = createSiweMessage({
+  const session = await signInWithEthereum(createHttpApi({ url, token: () => null }), {
     address: account.address,
-    chainId: config.chainId,
-    domain: config.siweDomain,
-    nonce,
-    uri: `http://${config.siweDomain}/`,
-    version: '1',
-    statement: 'Sign in to Herald',
+    signMessage: (message) => account.signMessage({ message }),
   })
-  const signature = await account.signMessage({ message })
-  const response = await fetch(`${url}/api/auth/verify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message, signature }),
-  })
-  if (!response.ok) throw new Error(`sign-in failed: ${await response.text()}`)
-  const { token } = (await response.json()) as { token: string }
-  console.log(`signed in as ${account.address}`)
-  return { account, token }
-}
-
-async function deploy(name = 'Demo Token', symbol = 'DEMO', initialSupply = '1000000') {
-  const { token } = await signIn()
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)
-  await new Promise((resolve) => {
-    ws.onopen = resolve
-  })
-  ws.send(JSON.stringify({ type: 'auth', token }))
-  let jobId: string | null = null
-  ws.onmessage = async (event) => {
-    const msg = JSON.parse(String(event.data))
-    if (msg.type === 'authenticated') {
-      const response = await fetch(`${url}/api/tokens`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name, symbol, initialSupply }),
-      })
-      const body = await response.json()
-      if (!response.ok) {
-        console.log(response.status, body)
-        process.exit(1)
-      }
-      jobId = body.jobId
-      console.log(`job ${jobId} queued`)
-    } else if (msg.type === 'job_status') {
-      console.log(`job ${msg.jobId}: ${msg.status}`)
-      if (msg.jobId === jobId && (msg.status === 'completed' || msg.status === 'failed')) {
-        ws.close()
-        process.exit(msg.status === 'completed' ? 0 : 1)
-      }
-    } else if (msg.type === 'notification') {
-      console.log(`#${msg.notification.seq} ${msg.notification.type}: ${msg.notification.message}`)
-    } else if (msg.type === 'data_update')
-      console.log(`data_update ${msg.entity} ${msg.action}: ${msg.data.address}`)
-  }
+  console.log(`signed in as ${session.user.address}`)
+  const client = createHeraldClient({ url, getToken: () => session.token })
+  client.on('notification', (n) => console.log(`#${n.seq} ${n.type}: ${n.title} — ${n.message}`))
+  client.on('state', (state) => console.log(`(${state})`))
+  client.on('resumed', (r) => console.log(`(caught up: ${r.replayed} replayed, now live)`))
+  client.on('broadcast', (message) => console.log('broadcast', message))
+  return { client, address: session.user.address }
 }
 
 async function listen() {
-  const { account, token } = await signIn()
-  console.log(`publish to it: bun scripts/demo.ts publish ${account.address} "Hello" "From the admin API"`)
+  const { address } = await connect()
+  console.log(`publish to it: bun scripts/demo.ts publish ${address} "Hello" "From the admin API"`)
+}
 
-  let lastSeq = 0
-  let attempt = 0
-  const connect = () => {
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`)
-    ws.onopen = () => {
-      attempt = 0
-      ws.send(JSON.stringify({ type: 'auth', token }))
+async function deploy(name = 'Demo Token', symbol = 'DEMO', initialSupply = '1000000') {
+  const { client } = await connect()
+  await new Promise<void>((resolve) => {
+    const off = client.on('state', (state) => {
+      if (state === 'connected') {
+        off()
+        resolve()
+      }
+    })
+  })
+  const { jobId } = await client.api.tokens.deploy({ name, symbol, initialSupply })
+  console.log(`job ${jobId} queued`)
+  client.on('data_update', (u) => console.log(`data_update ${u.entity} ${u.action}`))
+  client.on('job_status', (job) => {
+    console.log(`job ${job.jobId}: ${job.status}`)
+    if (job.jobId === jobId && (job.status === 'completed' || job.status === 'failed')) {
+      client.disconnect()
+      process.exit(job.status === 'completed' ? 0 : 1)
     }
-    ws.onmessage = (event) => {
-      const msg = JSON.parse(String(event.data))
-      if (msg.type === 'authenticated') ws.send(JSON.stringify({ type: 'resume', since: lastSeq }))
-      else if (msg.type === 'notification') {
-        lastSeq = msg.notification.seq
-        console.log(`#${msg.notification.seq} ${msg.notification.title}: ${msg.notification.message}`)
-      } else if (msg.type === 'resumed') console.log(`(caught up: ${msg.replayed} replayed, now live)`)
-      else if (msg.type === 'reset') lastSeq = msg.seq
-      else console.log(msg)
-    }
-    ws.onclose = (event) => {
-      const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random() / 2)
-      console.log(`(disconnected ${event.code}; reconnecting in ${Math.round(delay)} ms)`)
-      setTimeout(connect, delay)
-    }
-  }
-  connect()
+  })
 }
 
 async function publish(address: string | undefined, title = 'Hello', text = 'From the admin API') {
