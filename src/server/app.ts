@@ -10,6 +10,8 @@ import type { ApiContext } from './api/context'
 import { errorHandler, type Logger } from './api/errorHandler'
 import { bodyTooLarge, limitBody } from './api/limitBody'
 import { notificationRoutes } from './api/notificationRoutes'
+import { apiOrigins, createOriginCheck } from './api/origins'
+import { securityHeaders, webAppPolicy } from './api/securityHeaders'
 import { systemRoutes } from './api/systemRoutes'
 import { tokenRoutes } from './api/tokenRoutes'
 import { webRoutes } from './api/webRoutes'
@@ -137,8 +139,12 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       replayCap: config.replayCap,
       wsMessagesPerSecond: config.wsMessagesPerSecond,
       sendBufferLimitBytes: config.sendBufferLimitBytes,
+      authTimeoutSeconds: config.authTimeoutSeconds,
+      maxAnonymousConnectionsPerIp: config.maxAnonymousConnectionsPerIp,
+      wsUserMessagesPerSecond: config.wsUserMessagesPerSecond,
     },
   })
+  const checkOrigin = createOriginCheck(config.allowedOrigins, config.trustProxy)
 
   let policy: SignInPolicy | null = null
   const ctx: ApiContext = {
@@ -194,6 +200,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     },
   })
     .use(errorHandler(log))
+    .use(securityHeaders())
     .onRequest((context) => {
       const declared = context.request.headers.get('content-length')
       if (declared !== null) {
@@ -203,6 +210,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         context.request = limitBody(context.request, config.maxBodyBytes)
       }
     })
+    .use(apiOrigins(checkOrigin))
     .use(systemRoutes(ctx, { withConfig: runsApi }))
   // A worker serves only /health and /metrics; the API, its description and the web app live on servers.
   if (runsApi) {
@@ -222,8 +230,19 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       .use(notificationRoutes(ctx))
       .use(tokenRoutes(ctx))
       .use(adminRoutes(ctx))
-      .use(wsRoute(hub, authenticate))
-      .use(webRoutes(options.webDir ?? join(import.meta.dir, '../../web/dist')))
+      .use(
+        wsRoute(hub, authenticate, {
+          connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
+          trustProxy: config.trustProxy,
+          checkOrigin,
+        }),
+      )
+      .use(
+        webRoutes(
+          options.webDir ?? join(import.meta.dir, '../../web/dist'),
+          webAppPolicy(chain?.rpcUrl ?? null),
+        ),
+      )
   }
 
   app.listen({ hostname: config.host, port: config.port })

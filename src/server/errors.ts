@@ -21,10 +21,13 @@ export type ErrorCode = keyof typeof ErrorStatus
 
 export class HeraldError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** RATE_LIMITED: sent as the Retry-After header. */
+  readonly retryAfterSeconds: number | undefined
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options)
     this.name = 'HeraldError'
     this.code = code
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
   get status(): number {
     return ErrorStatus[this.code]

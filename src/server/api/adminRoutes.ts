@@ -12,6 +12,7 @@ import { createNotification } from '../notifications/createNotification'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
+import { createRateLimiter, rateLimited } from './createRateLimiter'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
@@ -25,12 +26,17 @@ export function adminRoutes(ctx: ApiContext) {
 
 /** The key is checked in transform, which runs before body validation: a caller without it learns nothing. */
 function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
+  const perSecond = ctx.config.adminRatePerSecond
+  // One budget per key; there is one key, so one for all publishing on this instance.
+  const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2 })
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
     .onTransform(({ headers }) => {
       const presented = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? ''
       // Compared as fixed-length digests in constant time, so timing reveals nothing about the key.
       if (!timingSafeEqual(digest(presented), expected))
         throw new HeraldError('UNAUTHORIZED', 'Send "Authorization: Bearer <HERALD_ADMIN_KEY>".')
+      const wait = publishes.take('admin')
+      if (wait > 0) throw rateLimited('Too many publishing requests; retry later.', wait)
     })
     .post(
       '/notifications',

@@ -1,3 +1,4 @@
+import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import {
   NonceResponseSchema,
@@ -9,10 +10,20 @@ import { createNonce } from '../auth/createNonce'
 import { refreshToken } from '../auth/refreshToken'
 import { revokeSession } from '../auth/revokeSession'
 import { SignInRejected, verifySignIn } from '../auth/verifySignIn'
+import { clientIp } from './clientIp'
 import type { ApiContext } from './context'
+import { createRateLimiter, rateLimited } from './createRateLimiter'
 import { requireSession } from './requireSession'
 
 export function authRoutes(ctx: ApiContext) {
+  // Nonces are rows and verification may call the chain (contract wallets): both routes share one budget per
+  // client IP, checked in transform, before the body is validated.
+  const perMinute = ctx.config.authRatePerMinute
+  const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  const limitSignIn = ({ request, server }: { request: Request; server: Server<unknown> | null }) => {
+    const wait = signIns.take(clientIp(request, server, ctx.config.trustProxy))
+    if (wait > 0) throw rateLimited('Too many sign-in requests from this address; retry later.', wait)
+  }
   return new Elysia({ name: 'herald/auth', prefix: '/api' })
     .post(
       '/auth/nonce',
@@ -20,7 +31,11 @@ export function authRoutes(ctx: ApiContext) {
         const { nonce, expiresAt } = await createNonce(ctx.db, { ttlSeconds: ctx.config.nonceTtlSeconds })
         return { nonce, expiresAt: expiresAt.toISOString() }
       },
-      { response: NonceResponseSchema, detail: { tags: ['auth'], summary: 'Issue a single-use SIWE nonce' } },
+      {
+        transform: limitSignIn,
+        response: NonceResponseSchema,
+        detail: { tags: ['auth'], summary: 'Issue a single-use SIWE nonce' },
+      },
     )
     .post(
       '/auth/verify',
@@ -34,6 +49,7 @@ export function authRoutes(ctx: ApiContext) {
         }
       },
       {
+        transform: limitSignIn,
         body: VerifyBodySchema,
         response: SessionResponseSchema,
         detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },

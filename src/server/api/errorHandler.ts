@@ -18,8 +18,9 @@ function describeValidation(error: ValidationError): string {
   return path ? `${where}.${path}: ${summary}` : `${where}: ${summary}`
 }
 
-function errorResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status })
+function errorResponse(status: number, code: string, message: string, retryAfterSeconds?: number): Response {
+  const headers = retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) }
+  return Response.json({ error: { code, message } }, { status, headers })
 }
 
 /**
@@ -28,7 +29,8 @@ function errorResponse(status: number, code: string, message: string): Response 
  */
 export function errorHandler(log: Logger) {
   return new Elysia({ name: 'herald/errors' }).onError({ as: 'global' }, ({ code, error }) => {
-    if (error instanceof HeraldError) return errorResponse(error.status, error.code, error.message)
+    if (error instanceof HeraldError)
+      return errorResponse(error.status, error.code, error.message, error.retryAfterSeconds)
     switch (code) {
       case 'VALIDATION':
         return errorResponse(422, 'INVALID_INPUT', describeValidation(error as ValidationError))

@@ -13,14 +13,14 @@ const RESERVED = /^(api|ws|health|metrics|openapi)(\/|$)/
 
 /**
  * The web app (web/dist): files as they are, anything else under / falls back to index.html so client-side
- * routes survive a reload.
+ * routes survive a reload. Its HTML carries `contentSecurityPolicy`, given the request's Host.
  */
-export function webRoutes(dir: string) {
+export function webRoutes(dir: string, contentSecurityPolicy: (host: string | null) => string) {
   const root = resolve(dir)
   const index = join(root, 'index.html')
   return new Elysia({ name: 'herald/web' }).get(
     '/*',
-    ({ params, set }) => {
+    ({ params, set, headers }) => {
       const path = params['*'] ?? ''
       if (RESERVED.test(path)) throw new HeraldError('NOT_FOUND', 'No such route.')
       let decoded: string
@@ -31,6 +31,7 @@ export function webRoutes(dir: string) {
       }
       if (!existsSync(index)) {
         set.headers['content-type'] = 'text/html; charset=utf-8'
+        set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return NOT_BUILT
       }
       const file = normalize(join(root, decoded))
@@ -44,9 +45,12 @@ export function webRoutes(dir: string) {
         set.headers['cache-control'] = path.startsWith('assets/')
           ? 'public, max-age=31536000, immutable'
           : 'public, max-age=300'
+        if (file.endsWith('.html'))
+          set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return Bun.file(file)
       }
       set.headers['cache-control'] = 'no-cache'
+      set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
       return Bun.file(index)
     },
     { detail: { hide: true } },

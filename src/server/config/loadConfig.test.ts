@@ -72,6 +72,14 @@ describe('loadConfig', () => {
       replayCap: 1000,
       wsMessagesPerSecond: 50,
       sendBufferLimitBytes: 1_048_576,
+      authTimeoutSeconds: 0,
+      maxAnonymousConnectionsPerIp: 20,
+      wsConnectionsPerSecondPerIp: 20,
+      wsUserMessagesPerSecond: 100,
+      authRatePerMinute: 60,
+      adminRatePerSecond: 1000,
+      allowedOrigins: null,
+      trustProxy: false,
       adminKey: null,
       logLevel: 'info',
       bus: 'auto',
@@ -96,6 +104,13 @@ describe('loadConfig', () => {
       REPLAY_CAP: 'replayCap',
       JOB_RETRY_LIMIT: 'jobRetryLimit',
       JOB_CONCURRENCY: 'jobConcurrency',
+      AUTH_TIMEOUT_SECONDS: 'authTimeoutSeconds',
+      MAX_ANONYMOUS_CONNECTIONS_PER_IP: 'maxAnonymousConnectionsPerIp',
+      WS_CONNECTIONS_PER_SECOND_PER_IP: 'wsConnectionsPerSecondPerIp',
+      WS_USER_MESSAGES_PER_SECOND: 'wsUserMessagesPerSecond',
+      AUTH_RATE_PER_MINUTE: 'authRatePerMinute',
+      ADMIN_RATE_PER_SECOND: 'adminRatePerSecond',
+      TRUST_PROXY: 'trustProxy',
     }
     for (const [variable, field] of Object.entries(numeric)) {
       expect({ variable, value: String(config[field]) }).toEqual({ variable, value: documented[variable]! })
@@ -129,6 +144,9 @@ describe('loadConfig', () => {
       TOKEN_EXPIRY_GRACE_SECONDS: '0',
       HERALD_ADMIN_KEY: 'sixteen-chars-ok',
       LOG_LEVEL: 'silent',
+      ALLOWED_ORIGINS: 'https://app.example.com/, HTTP://LOCALHOST:5173, https://x.example.com:443',
+      TRUST_PROXY: 'true',
+      AUTH_TIMEOUT_SECONDS: '10',
     })
     expect(config).toMatchObject({
       env: 'production',
@@ -150,7 +168,11 @@ describe('loadConfig', () => {
       tokenExpiryGraceSeconds: 0,
       adminKey: 'sixteen-chars-ok',
       logLevel: 'silent',
+      allowedOrigins: ['https://app.example.com', 'http://localhost:5173', 'https://x.example.com'],
+      trustProxy: true,
+      authTimeoutSeconds: 10,
     })
+    expect(loadConfig({ ALLOWED_ORIGINS: '*' }).allowedOrigins).toEqual(['*'])
     expect(loadConfig({ DATABASE_URL: 'postgres://localhost/herald' }).databaseUrl).toBe(
       'postgres://localhost/herald',
     )
@@ -202,6 +224,16 @@ describe('loadConfig', () => {
     ['IDLE_TIMEOUT_SECONDS', { IDLE_TIMEOUT_SECONDS: '1' }],
     ['TOKEN_EXPIRY_GRACE_SECONDS', { TOKEN_EXPIRY_GRACE_SECONDS: '-1' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'app.example.com' }],
+    ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'https://app.example.com/path' }],
+    ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'ws://app.example.com' }],
+    ['TRUST_PROXY', { TRUST_PROXY: 'yes' }],
+    ['AUTH_TIMEOUT_SECONDS', { AUTH_TIMEOUT_SECONDS: '-1' }],
+    ['MAX_ANONYMOUS_CONNECTIONS_PER_IP', { MAX_ANONYMOUS_CONNECTIONS_PER_IP: '0' }],
+    ['WS_CONNECTIONS_PER_SECOND_PER_IP', { WS_CONNECTIONS_PER_SECOND_PER_IP: '0' }],
+    ['WS_USER_MESSAGES_PER_SECOND', { WS_USER_MESSAGES_PER_SECOND: 'many' }],
+    ['AUTH_RATE_PER_MINUTE', { AUTH_RATE_PER_MINUTE: '0' }],
+    ['ADMIN_RATE_PER_SECOND', { ADMIN_RATE_PER_SECOND: '1.5' }],
   ]
   for (const [variable, env] of bad) {
     test(`${JSON.stringify(env)} is refused with a sentence naming ${variable}`, () => {

@@ -41,6 +41,21 @@ export interface Config {
   replayCap: number
   wsMessagesPerSecond: number
   sendBufferLimitBytes: number
+  /** Seconds a WebSocket may stay unauthenticated; 0: anonymous connections stay (they receive broadcasts). */
+  authTimeoutSeconds: number
+  maxAnonymousConnectionsPerIp: number
+  /** New WebSocket connections per second per client IP (bursts of twice that). */
+  wsConnectionsPerSecondPerIp: number
+  /** Client messages per second per user across all their connections (bursts of twice that). */
+  wsUserMessagesPerSecond: number
+  /** POST /api/auth/nonce and /api/auth/verify per client IP per minute (together). */
+  authRatePerMinute: number
+  /** Admin publishing requests per second (bursts of twice that). */
+  adminRatePerSecond: number
+  /** Browser origins allowed besides the server's own; null: same origin only; ['*']: any. */
+  allowedOrigins: string[] | null
+  /** Take the client IP from the first X-Forwarded-For address (only behind a proxy that sets it). */
+  trustProxy: boolean
   adminKey: string | null
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   /** How instances reach each other's connections; 'auto' is postgres with DATABASE_URL, else memory. */
@@ -89,6 +104,38 @@ export const ConfigVariables = [
   ['REPLAY_CAP', '1000', 'most notifications one resume replays before answering reset'],
   ['WS_MESSAGES_PER_SECOND', '50', 'client messages per second per connection (burst of twice that)'],
   ['SEND_BUFFER_LIMIT_BYTES', '1048576', 'unsent bytes a slow client may hold before close 4009'],
+  [
+    'AUTH_TIMEOUT_SECONDS',
+    '0',
+    'close (4001) sockets not authenticated this long after opening; 0: anonymous sockets may stay',
+  ],
+  [
+    'MAX_ANONYMOUS_CONNECTIONS_PER_IP',
+    '20',
+    'unauthenticated WebSocket connections per client IP per instance (more: RATE_LIMITED, close 4008)',
+  ],
+  [
+    'WS_CONNECTIONS_PER_SECOND_PER_IP',
+    '20',
+    'new WebSocket connections per second per client IP (burst of twice that; more: HTTP 429)',
+  ],
+  [
+    'WS_USER_MESSAGES_PER_SECOND',
+    '100',
+    'client messages per second per user over all their connections (burst of twice that)',
+  ],
+  [
+    'AUTH_RATE_PER_MINUTE',
+    '60',
+    'POST /api/auth/nonce and /api/auth/verify per client IP per minute (more: 429)',
+  ],
+  ['ADMIN_RATE_PER_SECOND', '1000', 'admin publishing requests per second (burst of twice that; more: 429)'],
+  [
+    'ALLOWED_ORIGINS',
+    '(unset: same origin only)',
+    'comma-separated browser origins allowed on /api (CORS) and /ws, or *; requests without Origin always pass',
+  ],
+  ['TRUST_PROXY', 'false', 'true: the client IP is the first X-Forwarded-For address (set by your proxy)'],
   ['HERALD_ADMIN_KEY', '(unset: admin routes answer 404)', 'Bearer key for the publishing routes'],
   ['LOG_LEVEL', 'info', 'debug, info, warn, error or silent'],
   ['BUS', 'auto', 'auto (postgres with DATABASE_URL, else memory), memory, postgres or redis'],
@@ -123,6 +170,22 @@ function list(env: Env, name: string): string[] | null {
     .filter(Boolean)
   if (items.length === 0) throw new ConfigError(`${name} must list at least one value.`)
   return items
+}
+
+function origins(env: Env, name: string): string[] | null {
+  const items = list(env, name)
+  if (items === null) return null
+  return items.map((item) => {
+    if (item === '*') return item
+    let parsed: URL | null = null
+    try {
+      parsed = new URL(item)
+    } catch {}
+    const bare = parsed && parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username
+    if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol))
+      throw new ConfigError(`${name} must list origins like https://app.example.com (or *), got "${item}".`)
+    return parsed.origin
+  })
 }
 
 function url(env: Env, name: string, protocols: string[]): string | null {
@@ -211,6 +274,14 @@ export function loadConfig(env: Env = process.env): Config {
     replayCap: int(env, 'REPLAY_CAP', 1000, 1, 100_000),
     wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 50, 1, 100_000),
     sendBufferLimitBytes: int(env, 'SEND_BUFFER_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    authTimeoutSeconds: int(env, 'AUTH_TIMEOUT_SECONDS', 0, 0, 3600),
+    maxAnonymousConnectionsPerIp: int(env, 'MAX_ANONYMOUS_CONNECTIONS_PER_IP', 20, 1, maxConnections),
+    wsConnectionsPerSecondPerIp: int(env, 'WS_CONNECTIONS_PER_SECOND_PER_IP', 20, 1, 100_000),
+    wsUserMessagesPerSecond: int(env, 'WS_USER_MESSAGES_PER_SECOND', 100, 1, 1_000_000),
+    authRatePerMinute: int(env, 'AUTH_RATE_PER_MINUTE', 60, 1, 1_000_000),
+    adminRatePerSecond: int(env, 'ADMIN_RATE_PER_SECOND', 1000, 1, 1_000_000),
+    allowedOrigins: origins(env, 'ALLOWED_ORIGINS'),
+    trustProxy: oneOf(env, 'TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
     adminKey,
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
     bus,

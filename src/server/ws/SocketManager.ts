@@ -10,6 +10,7 @@ import {
   type ServerMessage,
   type WsErrorCode,
 } from '../../shared/protocol'
+import { createRateLimiter, type RateLimiter } from '../api/createRateLimiter'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { Bus, BusEvent } from '../bus/types'
 import type { ErrorReporter } from '../errors'
@@ -22,6 +23,10 @@ export interface SocketManagerOptions {
   replayCap: number
   wsMessagesPerSecond: number
   sendBufferLimitBytes: number
+  /** 0: unauthenticated connections may stay (they receive broadcasts). */
+  authTimeoutSeconds: number
+  maxAnonymousConnectionsPerIp: number
+  wsUserMessagesPerSecond: number
   /** How long a hole in a user's seqs may stay open before it is filled from the database. */
   gapFillMs?: number
 }
@@ -48,6 +53,11 @@ interface Replay {
 interface Connection {
   id: string
   ws: Socket
+  /** The client address per-IP limits count. */
+  ip: string
+  /** Counted in anonymousByIp: open and not (yet) authenticated. */
+  anonymous: boolean
+  authTimer: Timer | null
   userId: string | null
   sessionId: string | null
   expiresAt: number
@@ -92,6 +102,9 @@ export class SocketManager {
   private readonly connections = new Map<string, Connection>()
   private readonly users = new Map<string, UserState>()
   private readonly sessions = new Map<string, Set<Connection>>()
+  private readonly anonymousByIp = new Map<string, number>()
+  /** Messages per user across their connections, on top of each connection's own bucket. */
+  private readonly userMessages: RateLimiter
   private server: Server<unknown> | null = null
   private unsubscribe: (() => void) | null = null
   private sweepTimer: Timer | null = null
@@ -99,6 +112,8 @@ export class SocketManager {
 
   constructor(private readonly deps: SocketManagerDeps) {
     this.gapFillMs = deps.options.gapFillMs ?? 1000
+    const perUser = deps.options.wsUserMessagesPerSecond
+    this.userMessages = createRateLimiter({ ratePerSecond: perUser, burst: perUser * 2 })
   }
 
   // ── Public surface ───────────────────────────────────────────────────────────────────────────────
@@ -151,10 +166,13 @@ export class SocketManager {
 
   // ── Transport callbacks (called by the route) ──────────────────────────────────────────────────────
 
-  open(ws: Socket, id: string, preAuthenticated: AuthenticatedSession | null): void {
+  open(ws: Socket, id: string, preAuthenticated: AuthenticatedSession | null, ip: string): void {
     const connection: Connection = {
       id,
       ws,
+      ip,
+      anonymous: false,
+      authTimer: null,
       userId: null,
       sessionId: null,
       expiresAt: 0,
@@ -171,6 +189,35 @@ export class SocketManager {
       this.reject(connection, 'CONNECTION_LIMIT_TOTAL_EXCEEDED', 'This server is at its connection limit.')
       return
     }
+    if (!preAuthenticated) {
+      // Anonymous sockets are allowed (broadcasts only) but bounded per address. The client should retry
+      // later, which the SDK does after 4008 (4029 is final for it).
+      const anonymous = this.anonymousByIp.get(ip) ?? 0
+      if (anonymous >= this.deps.options.maxAnonymousConnectionsPerIp) {
+        this.reject(
+          connection,
+          'RATE_LIMITED',
+          'Too many unauthenticated connections from this address; authenticate or close some.',
+          CloseCode.rateLimited,
+        )
+        return
+      }
+      this.anonymousByIp.set(ip, anonymous + 1)
+      connection.anonymous = true
+      const timeout = this.deps.options.authTimeoutSeconds
+      if (timeout > 0) {
+        connection.authTimer = setTimeout(() => {
+          connection.authTimer = null
+          if (connection.userId === null)
+            this.reject(
+              connection,
+              'UNAUTHORIZED',
+              `Authenticate within ${timeout} s of connecting.`,
+              CloseCode.unauthorized,
+            )
+        }, timeout * 1000)
+      }
+    }
     this.connections.set(id, connection)
     this.deps.metrics.connections.set(this.connections.size)
     ws.subscribe(ALL)
@@ -183,6 +230,15 @@ export class SocketManager {
     if (!connection || connection.closed) return
     if (!this.takeToken(connection)) {
       this.reject(connection, 'RATE_LIMITED', 'Too many messages; slow down.', CloseCode.rateLimited)
+      return
+    }
+    if (connection.userId !== null && this.userMessages.take(connection.userId) > 0) {
+      this.reject(
+        connection,
+        'RATE_LIMITED',
+        "Too many messages from this user's connections together; slow down.",
+        CloseCode.rateLimited,
+      )
       return
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
@@ -279,6 +335,7 @@ export class SocketManager {
       }
       state.connections.add(connection)
       connection.userId = session.userId
+      this.leaveAnonymous(connection)
       // With a resume right behind, joining the topic now could push a live notification that the replay
       // then sends again: the resume joins it when its replay is done.
       if (connection.queuedResumes === 0) connection.ws.subscribe(userTopic(session.userId))
@@ -539,9 +596,20 @@ export class SocketManager {
     } catch {}
   }
 
+  private leaveAnonymous(connection: Connection): void {
+    if (connection.authTimer) clearTimeout(connection.authTimer)
+    connection.authTimer = null
+    if (!connection.anonymous) return
+    connection.anonymous = false
+    const left = (this.anonymousByIp.get(connection.ip) ?? 1) - 1
+    if (left > 0) this.anonymousByIp.set(connection.ip, left)
+    else this.anonymousByIp.delete(connection.ip)
+  }
+
   private forget(connection: Connection): void {
     if (connection.closed) return
     connection.closed = true
+    this.leaveAnonymous(connection)
     if (connection.expiryTimer) clearTimeout(connection.expiryTimer)
     if (connection.graceTimer) clearTimeout(connection.graceTimer)
     if (this.connections.get(connection.id) === connection) this.connections.delete(connection.id)

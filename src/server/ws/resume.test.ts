@@ -95,7 +95,9 @@ async function waitForNotifications(socket: TestSocket, upTo: number, timeoutMs 
 describe('resume', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer()
+    // The stress test reconnects as fast as it can from one address: WS_CONNECTIONS_PER_SECOND_PER_IP has
+    // tests of its own (abuse.test.ts).
+    server = await startTestServer({ WS_CONNECTIONS_PER_SECOND_PER_IP: '10000' })
   }, 30_000)
   afterAll(async () => {
     await server.stop()

@@ -1,0 +1,104 @@
+/** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
+export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
+
+export interface DeliveryResult {
+  /** Messages the server sent (broadcasts, or per-user sends). */
+  sent: number
+  /** Deliveries the client should receive (sent × receivers). */
+  expected: number
+  received: number
+  /** Deliveries per second, from the first send to the last receipt. */
+  ratePerSec: number
+  /** How long the server's send loop took. */
+  sendMs: number
+  /** Latency from the server's send call to the client's receipt, over every delivery. */
+  p50: number
+  p99: number
+  max: number
+  cpu: Cpu
+}
+
+/**
+ * CPU over a phase in percent of one core (100 = one full core, 200 = this whole 2-core machine): the server
+ * process, the load client, interrupt handling (`kernel`, loopback TCP in softirqs; it partly overlaps the
+ * processes' own time) and a lower bound for every other process (`others`: PostgreSQL, anything else that
+ * ran); `machine` is the percent of all cores that were busy. See lib/proc.ts.
+ */
+export interface Cpu {
+  server: number
+  client: number
+  kernel: number
+  others: number
+  machine: number
+}
+
+export interface HubCell {
+  server: Kind
+  n: number
+  rep: number
+  connected: number
+  failed: number
+  firstError: string | null
+  connectsPerSec: number
+  connectCpu: Cpu
+  rssBaselineKiB: number
+  rssConnectedKiB: number
+  /** Server RSS growth per idle authenticated connection, in bytes. */
+  bytesPerConnection: number
+  broadcastPaced: DeliveryResult
+  broadcastFlood: DeliveryResult
+  perUserPaced: DeliveryResult
+  perUserFlood: DeliveryResult
+  error?: string
+}
+
+export interface StoredCell {
+  db: 'pglite' | 'postgres'
+  rep: number
+  connected: number
+  created: number
+  failed: number
+  createdPerSec: number
+  httpP50: number
+  httpP99: number
+  delivered: number
+  /** From the start of the admin API request to the client's receipt of the notification. */
+  deliveryP50: number
+  deliveryP99: number
+  deliveryMax: number
+  cpu: Cpu
+  /** The same at a steady rate (STORED.pacedRatePerSec, open loop). */
+  paced?: {
+    createdPerSec: number
+    httpP50: number
+    httpP99: number
+    deliveryP50: number
+    deliveryP99: number
+  }
+  /** Median of three resumes of 1,000 missed notifications (send resume → receive resumed). */
+  replayMs: number
+  replayAllMs: number[]
+  /** PostgreSQL only: the same row as single-statement inserts (its own commit each), the ceiling. */
+  bare?: BareResult
+  /** PostgreSQL only: Herald's transaction (seq bump, insert, NOTIFY) from bare postgres-js. */
+  bareTransaction?: BareResult
+  error?: string
+}
+
+export interface BareResult {
+  inserted: number
+  insertsPerSec: number
+  p50: number
+  p99: number
+  cpu: Omit<Cpu, 'server'>
+}
+
+export interface BenchResults {
+  startedAt: string
+  finishedAt: string
+  command: string
+  machine: Record<string, string | number>
+  settings: Record<string, unknown>
+  hub: HubCell[]
+  stored: StoredCell[]
+}

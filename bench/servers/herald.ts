@@ -1,0 +1,33 @@
+// Herald as it runs in production (startHerald with the configuration from the environment), driven by the
+// bench: broadcasts and per-user pushes go through the hub's public surface (sendToAll, sendToUser), the
+// calls the admin broadcast route and the job workers make. Users, sessions and tokens were created by the
+// orchestrator in the same database with the same JWT secret (bench/lib/seedHerald.ts).
+import { startHerald } from '../../src/server/app'
+import { loadConfig } from '../../src/server/config/loadConfig'
+import type { ServerMessage } from '../../src/shared/protocol'
+import { emit, serveCommands } from '../lib/childIo'
+import { heapSnapshot } from '../lib/heap'
+import { sendLoops } from '../lib/sendLoops'
+import { readUserIds } from '../lib/users'
+
+const config = loadConfig(process.env)
+const herald = await startHerald(config)
+const userIds = readUserIds()
+const loops = sendLoops(
+  {
+    broadcast: (message) => herald.hub.sendToAll(message),
+    toUser: (userId, message) => herald.hub.sendToUser(userId, message as ServerMessage),
+  },
+  userIds,
+)
+
+serveCommands({
+  gc: () => {
+    Bun.gc(true)
+  },
+  heap: () => heapSnapshot(),
+  info: () => ({ connections: herald.hub.connectionCount, users: herald.hub.authenticatedUserCount }),
+  broadcast: (args) => loops.broadcast(args),
+  perUser: (args) => loops.perUser(args),
+})
+emit({ event: 'ready', port: herald.port, pid: process.pid })

@@ -1,0 +1,51 @@
+// A minimal Socket.IO 4 server on Node, WebSocket transport only: the token in the handshake's auth, checked
+// by a middleware (HMAC), a room per user, io.emit for broadcasts. Run by Node after `bun build --target node`.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Server } from 'socket.io'
+import { emit, serveCommands } from '../lib/childIo'
+import { verifyPeerToken } from '../lib/peerToken'
+import { sendLoops } from '../lib/sendLoops'
+import { readUserIds } from '../lib/users'
+
+const secret = process.env.BENCH_PEER_SECRET!
+const http = createServer()
+const io = new Server(http, {
+  transports: ['websocket'],
+  serveClient: false,
+  perMessageDeflate: false,
+  maxHttpBufferSize: 65536,
+})
+
+io.use((socket, next) => {
+  const userId = verifyPeerToken(secret, (socket.handshake.auth as { token?: unknown }).token)
+  if (!userId) {
+    next(new Error('unauthorized'))
+    return
+  }
+  socket.data.userId = userId
+  next()
+})
+io.on('connection', (socket) => {
+  socket.join(`u:${socket.data.userId}`)
+})
+
+const loops = sendLoops(
+  {
+    broadcast: (message) => io.emit('m', message),
+    toUser: (userId, message) => io.to(`u:${userId}`).emit('m', message),
+  },
+  readUserIds(),
+)
+
+http.listen(0, '127.0.0.1', () => {
+  serveCommands({
+    gc: () => {
+      ;(globalThis as { gc?: () => void }).gc?.()
+    },
+    info: () => ({ connections: io.engine.clientsCount }),
+    broadcast: (args) => loops.broadcast(args),
+    perUser: (args) => loops.perUser(args),
+  })
+  emit({ event: 'ready', port: (http.address() as AddressInfo).port, pid: process.pid })
+})

@@ -1,0 +1,280 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { connect } from 'node:net'
+import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { signIn } from '../../../test/helpers/wallet'
+import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
+
+// WebSocket abuse limits, each against a real server through real sockets: new connections per IP per second
+// (HTTP 429 at the upgrade), unauthenticated connections per IP (RATE_LIMITED, 4008), the optional
+// authentication deadline (UNAUTHORIZED, 4001), messages per user across connections (RATE_LIMITED, 4008)
+// and the Origin check (HTTP 403).
+
+type ErrorFrame = { type: 'error'; code: string; message: string }
+
+interface RawResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** A real HTTP/1.1 upgrade request with extra headers; the status, headers and (for a refusal) the body. */
+function upgrade(wsUrl: string, extra: Record<string, string> = {}): Promise<RawResponse> {
+  const url = new URL(wsUrl)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => {
+      socket.write(
+        [
+          `GET ${url.pathname}${url.search} HTTP/1.1`,
+          `Host: ${url.host}`,
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+          'Sec-WebSocket-Version: 13',
+          ...Object.entries(extra).map(([name, value]) => `${name}: ${value}`),
+          '',
+          '',
+        ].join('\r\n'),
+      )
+    })
+    let received = ''
+    const finish = (result: RawResponse) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(result)
+    }
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1')
+      const end = received.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const [statusLine, ...lines] = received.slice(0, end).split('\r\n')
+      const headers = Object.fromEntries(
+        lines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+      )
+      const status = Number(statusLine!.split(' ')[1])
+      const body = received.slice(end + 4)
+      if (status === 101 || body.length >= Number(headers['content-length'] ?? 0))
+        finish({ status, headers, body })
+    })
+    socket.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no complete answer from ${wsUrl}; got ${JSON.stringify(received)}`))
+    }, 5000)
+  })
+}
+
+/** A WebSocket with request headers (Bun's client takes them), recorded like the helpers' sockets. */
+function connectWith(wsUrl: string, headers: Record<string, string>) {
+  const ws = new WebSocket(wsUrl, { headers } as unknown as string[])
+  const messages: { type: string; [key: string]: unknown }[] = []
+  ws.onmessage = (event) => messages.push(JSON.parse(String(event.data)))
+  const closed = new Promise<{ code: number }>((resolve) => {
+    ws.onclose = (event) => resolve({ code: event.code })
+  })
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve()
+    ws.onerror = () => reject(new Error('WebSocket failed'))
+  })
+  return { ws, messages, closed, opened }
+}
+
+async function waitUntil(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(5)
+  }
+}
+
+const isOpen = (socket: TestSocket) => socket.ws.readyState === WebSocket.OPEN
+
+async function closeAll(sockets: TestSocket[]): Promise<void> {
+  for (const s of sockets) s.close()
+  await Promise.all(sockets.map((s) => s.closed))
+}
+
+const servers: TestServer[] = []
+async function serve(env: Record<string, string>): Promise<TestServer> {
+  const server = await startTestServer(env)
+  servers.push(server)
+  return server
+}
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()))
+}, 30_000)
+
+describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
+  test('past the burst the upgrade answers 429 RATE_LIMITED with Retry-After; the budget refills', async () => {
+    const server = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '2' })
+    // Burst of twice the rate: four upgrades at once, then one is refused.
+    for (let i = 0; i < 4; i++) expect((await upgrade(server.wsUrl)).status).toBe(101)
+    const refused = await upgrade(server.wsUrl)
+    expect(refused.status).toBe(429)
+    expect(refused.headers['retry-after']).toBe('1')
+    expect(refused.headers['content-type']).toContain('application/json')
+    expect(JSON.parse(refused.body)).toEqual({
+      error: { code: 'RATE_LIMITED', message: expect.any(String) },
+    })
+    // Two per second come back.
+    await Bun.sleep(600)
+    expect((await upgrade(server.wsUrl)).status).toBe(101)
+  })
+
+  test('X-Forwarded-For counts only with TRUST_PROXY: each forwarded address has its own budget', async () => {
+    const untrusting = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1' })
+    for (let i = 0; i < 2; i++)
+      expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': `203.0.113.${i}` })).status).toBe(101)
+    // A client cannot pick a fresh address for itself.
+    expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': '203.0.113.9' })).status).toBe(429)
+
+    const behindProxy = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1', TRUST_PROXY: 'true' })
+    const from = (ip: string) => upgrade(behindProxy.wsUrl, { 'X-Forwarded-For': `${ip}, 10.0.0.1` })
+    expect((await from('203.0.113.1')).status).toBe(101)
+    expect((await from('203.0.113.1')).status).toBe(101)
+    expect((await from('203.0.113.1')).status).toBe(429)
+    expect((await from('203.0.113.2')).status).toBe(101)
+  })
+})
+
+describe('Origin', () => {
+  test('an upgrade from another site is refused with 403 FORBIDDEN; same origin and no Origin pass', async () => {
+    const server = await serve({})
+    const refused = await upgrade(server.wsUrl, { Origin: 'https://evil.example' })
+    expect(refused.status).toBe(403)
+    expect(JSON.parse(refused.body)).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } })
+    expect((await upgrade(server.wsUrl, { Origin: 'null' })).status).toBe(403)
+    // The web app served by this server: its Origin names the host the request went to.
+    expect((await upgrade(server.wsUrl, { Origin: server.url })).status).toBe(101)
+    const port = server.herald.port
+    expect(
+      (await upgrade(server.wsUrl.replace('127.0.0.1', 'localhost'), { Origin: `http://localhost:${port}` }))
+        .status,
+    ).toBe(101)
+    // Not a browser: no Origin at all.
+    expect((await upgrade(server.wsUrl)).status).toBe(101)
+  })
+
+  test('ALLOWED_ORIGINS admits the listed origins (and * any)', async () => {
+    const server = await serve({ ALLOWED_ORIGINS: 'https://app.example.com' })
+    expect((await upgrade(server.wsUrl, { Origin: 'https://app.example.com' })).status).toBe(101)
+    expect((await upgrade(server.wsUrl, { Origin: 'https://other.example.com' })).status).toBe(403)
+    expect((await upgrade(server.wsUrl, { Origin: server.url })).status).toBe(101)
+    const open = await serve({ ALLOWED_ORIGINS: '*' })
+    expect((await upgrade(open.wsUrl, { Origin: 'https://anyone.example' })).status).toBe(101)
+  })
+})
+
+describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
+  test('the next unauthenticated connection gets RATE_LIMITED and 4008; authenticating or closing frees a place', async () => {
+    const server = await serve({ MAX_ANONYMOUS_CONNECTIONS_PER_IP: '3' })
+    const session = await signIn(server.url)
+    const anonymous = [connectSocket(server.wsUrl), connectSocket(server.wsUrl), connectSocket(server.wsUrl)]
+    await Promise.all(anonymous.map((s) => s.next('connected')))
+
+    const fourth = connectSocket(server.wsUrl)
+    const error = await fourth.next<ErrorFrame>('error')
+    expect(error.code).toBe('RATE_LIMITED')
+    expect((await fourth.closed).code).toBe(4008)
+    // The others are untouched.
+    for (const socket of anonymous) expect(isOpen(socket)).toBe(true)
+
+    // Signed-in connections are not anonymous: ?token= never counts, and one that authenticates leaves the count.
+    const viaQuery = connectSocket(`${server.wsUrl}?token=${encodeURIComponent(session.token)}`)
+    await viaQuery.next('authenticated')
+    anonymous[0]!.send({ type: 'auth', token: session.token })
+    await anonymous[0]!.next('authenticated')
+    const fifth = connectSocket(server.wsUrl)
+    await fifth.next('connected')
+    const sixth = connectSocket(server.wsUrl)
+    expect((await sixth.closed).code).toBe(4008)
+
+    // Closing one frees its place.
+    fifth.close()
+    await waitUntil(() => server.herald.hub.connectionCount === 4, 'the server to drop the socket')
+    const seventh = connectSocket(server.wsUrl)
+    await seventh.next('connected')
+    await closeAll([...anonymous, viaQuery, seventh])
+  })
+
+  test('with TRUST_PROXY each forwarded address has its own count', async () => {
+    const server = await serve({ MAX_ANONYMOUS_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' })
+    const a = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
+    const b = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.2' })
+    await Promise.all([a.opened, b.opened])
+    await waitUntil(() => a.messages.length > 0 && b.messages.length > 0, 'connected on both')
+    expect([a.messages[0]!.type, b.messages[0]!.type]).toEqual(['connected', 'connected'])
+    const again = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
+    expect((await again.closed).code).toBe(4008)
+    expect(again.messages.map((m) => m.code)).toEqual(['RATE_LIMITED'])
+    a.ws.close()
+    b.ws.close()
+    await Promise.all([a.closed, b.closed])
+  })
+})
+
+describe('AUTH_TIMEOUT_SECONDS', () => {
+  test('off by default: an anonymous connection stays and receives broadcasts', async () => {
+    const server = await serve({})
+    expect(server.herald.config.authTimeoutSeconds).toBe(0)
+    const anonymous = connectSocket(server.wsUrl)
+    await anonymous.next('connected')
+    await Bun.sleep(1500)
+    expect((await server.broadcast({ type: 'announcement' })).status).toBe(202)
+    await anonymous.next('announcement')
+    await closeAll([anonymous])
+  })
+
+  test('when set, a connection not authenticated in time gets UNAUTHORIZED and 4001; authenticated ones stay', async () => {
+    const server = await serve({ AUTH_TIMEOUT_SECONDS: '1' })
+    const session = await signIn(server.url)
+    const started = Date.now()
+    const idle = connectSocket(server.wsUrl)
+    await idle.next('connected')
+    const authed = await connectAuthenticated(server.wsUrl, session.token)
+    const viaQuery = connectSocket(`${server.wsUrl}?token=${encodeURIComponent(session.token)}`)
+    await viaQuery.next('authenticated')
+
+    const error = await idle.next<ErrorFrame>('error', 5000)
+    expect(error.code).toBe('UNAUTHORIZED')
+    expect((await idle.closed).code).toBe(4001)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+
+    await Bun.sleep(500)
+    for (const socket of [authed, viaQuery]) {
+      socket.send({ type: 'ping' })
+      await socket.next('pong')
+    }
+    await closeAll([authed, viaQuery])
+  })
+})
+
+describe('WS_USER_MESSAGES_PER_SECOND', () => {
+  test("one user's connections share a budget: past it the sending one gets RATE_LIMITED and 4008", async () => {
+    const server = await serve({ WS_USER_MESSAGES_PER_SECOND: '5', WS_MESSAGES_PER_SECOND: '50' })
+    const [alice, bob] = await Promise.all([signIn(server.url), signIn(server.url)])
+    const first = await connectAuthenticated(server.wsUrl, alice.token)
+    const second = await connectAuthenticated(server.wsUrl, alice.token)
+    const other = await connectAuthenticated(server.wsUrl, bob.token)
+
+    // The burst is twice the rate: ten from the first connection pass (each well within its own budget) …
+    for (let i = 0; i < 10; i++) first.send({ type: 'ping' })
+    await first.collect('pong', 10)
+    // … and the second connection of the same user is over the user's budget.
+    for (let i = 0; i < 5; i++) second.send({ type: 'ping' })
+    const error = await second.next<ErrorFrame>('error')
+    expect(error.code).toBe('RATE_LIMITED')
+    expect((await second.closed).code).toBe(4008)
+
+    // Another user has a budget of their own.
+    for (let i = 0; i < 5; i++) other.send({ type: 'ping' })
+    await other.collect('pong', 5)
+    expect(isOpen(first)).toBe(true)
+    await closeAll([first, other])
+  })
+})
