@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { connect } from 'node:net'
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { getAddress, type PrivateKeyAccount } from 'viem'
 import { createSiweMessage } from 'viem/siwe'
+import { rawUpgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, getNonce, newAccount, type Session, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
@@ -83,44 +83,8 @@ async function expectUnauthorized(response: Response) {
   expect(body.error.message.length).toBeGreaterThan(0)
 }
 
-/** Sends a real HTTP/1.1 upgrade request and returns the status line's code (101 on success). */
-function upgradeStatus(wsUrl: string): Promise<number> {
-  const url = new URL(wsUrl)
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(url.port), url.hostname, () => {
-      socket.write(
-        [
-          `GET ${url.pathname}${url.search} HTTP/1.1`,
-          `Host: ${url.host}`,
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-          'Sec-WebSocket-Version: 13',
-          '',
-          '',
-        ].join('\r\n'),
-      )
-    })
-    let received = ''
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1')
-      const line = received.match(/^HTTP\/1\.1 (\d{3})/)
-      if (line) {
-        clearTimeout(timer)
-        socket.destroy()
-        resolve(Number(line[1]))
-      }
-    })
-    socket.on('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(new Error(`no status line from ${wsUrl}; got ${JSON.stringify(received)}`))
-    }, 5000)
-  })
-}
+/** The status of a real HTTP/1.1 upgrade request (101 on success). */
+const upgradeStatus = async (wsUrl: string) => (await rawUpgrade(wsUrl)).status
 
 const isOpen = (socket: TestSocket) => socket.ws.readyState === WebSocket.OPEN
 
