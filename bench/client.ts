@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { io, type Socket } from 'socket.io-client'
 import { emit, serveCommands } from './lib/childIo'
+import { churnClient } from './lib/churn'
 import { now, sleep } from './lib/clock'
 import { percentile } from './lib/stats'
 import type { BenchUser } from './lib/users'
@@ -179,7 +180,9 @@ async function closeAll() {
 /**
  * Stored path: notifications through the admin API for the connected users, round-robin. Closed loop
  * (`concurrency` requests in flight, as many as fit in `durationMs`, at most `maxCount`) or, with
- * `ratePerSec`, open loop (one request every 1/rate s, whatever the answers, `maxCount` in all).
+ * `ratePerSec`, open loop (one request every 1/rate s, whatever the answers, `maxCount` in all). With
+ * `batchSize` > 1 each request is one POST /api/admin/notifications/batch to that many users (the next ones
+ * round-robin), one shared notification; `created` then counts notifications, not requests.
  */
 async function stored(args: Record<string, unknown>) {
   const url = String(args.url)
@@ -190,7 +193,8 @@ async function stored(args: Record<string, unknown>) {
   const durationMs = Number(args.durationMs ?? 60_000)
   const ratePerSec = args.ratePerSec === undefined ? null : Number(args.ratePerSec)
   const deliveryTimeoutMs = Number(args.deliveryTimeoutMs ?? 20_000)
-  const delivered = arm(Number.POSITIVE_INFINITY, durationMs + deliveryTimeoutMs, maxCount)
+  const batchSize = Number(args.batchSize ?? 1)
+  const delivered = arm(Number.POSITIVE_INFINITY, durationMs + deliveryTimeoutMs, maxCount * batchSize)
   const http: number[] = []
   let issued = 0
   let created = 0
@@ -198,20 +202,29 @@ async function stored(args: Record<string, unknown>) {
   let firstError: string | null = null
   const publish = async (i: number) => {
     const t = now()
+    const content = {
+      type: 'bench',
+      title: 'Bench notification',
+      message: `Stored notification ${i} of the benchmark`,
+      data: { i, t },
+    }
     try {
-      const response = await fetch(`${url}/api/admin/notifications`, {
+      const response = await fetch(`${url}/api/admin/notifications${batchSize > 1 ? '/batch' : ''}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          userId: userIds[i % userIds.length],
-          type: 'bench',
-          title: 'Bench notification',
-          message: `Stored notification ${i} of the benchmark`,
-          data: { i, t },
-        }),
+        body: JSON.stringify(
+          batchSize > 1
+            ? {
+                recipients: Array.from({ length: batchSize }, (_, k) => ({
+                  userId: userIds[(i * batchSize + k) % userIds.length],
+                })),
+                notification: content,
+              }
+            : { userId: userIds[i % userIds.length], ...content },
+        ),
       })
       await response.arrayBuffer()
-      if (response.status === 201) created++
+      if (response.status === 201) created += batchSize
       else {
         failed++
         firstError ??= `HTTP ${response.status}`
@@ -379,5 +392,6 @@ serveCommands({
   stored,
   replay,
   bareInsert,
+  churn: churnClient,
 })
 emit({ event: 'ready', pid: process.pid })

@@ -1,7 +1,7 @@
 // `npm run bench`: Herald against Socket.IO, ws and bare Bun in one run, under the same load from the same
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
-// and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --profile, --pin,
-// --database-url).
+// and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --churn-seconds,
+// --churn-connections, --profile, --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { openDatabase } from '../src/server/db/openDatabase'
+import { CHURN_DEFAULTS, type ChurnSettings, runChurn } from './lib/churn'
 import { sleep } from './lib/clock'
 import { Child, killAllChildren } from './lib/control'
 import { type HeapSnapshot, heapPerConnection } from './lib/heap'
@@ -27,6 +28,9 @@ const { values: options } = parseArgs({
     max: { type: 'string' },
     'skip-hub': { type: 'boolean', default: false },
     'skip-stored': { type: 'boolean', default: false },
+    'skip-churn': { type: 'boolean', default: false },
+    'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
+    'churn-connections': { type: 'string', default: String(CHURN_DEFAULTS.connections) },
     servers: { type: 'string', default: 'herald,socketio,ws,bun' },
     profile: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
@@ -65,10 +69,21 @@ const settleMs = (n: number) => (n >= 5_000 ? 2_000 : 500)
 const STORED = {
   users: 100,
   concurrency: 16,
-  maxCount: 20_000,
+  // Far above what 4 s reach (about 6,000/s on the machine of docs/benchmarks.md), so time ends the phase.
+  maxCount: 50_000,
   durationMs: 4_000,
   pacedRatePerSec: 100,
   pacedCount: 200,
+  /** The batch route: this many recipients per request, this many requests in flight. */
+  batchSize: 100,
+  batchConcurrency: 4,
+}
+/** Churn: connections cycling (connect, authenticate, receive, disconnect) for a bounded time; see lib/churn.ts. */
+const CHURN: ChurnSettings = {
+  ...CHURN_DEFAULTS,
+  connections: Number(options['churn-connections']),
+  users: 2 * Number(options['churn-connections']),
+  durationMs: Number(options['churn-seconds']) * 1000,
 }
 const HARD_LIMIT_MS = 14 * 60_000
 const PROFILE_DIR = join(import.meta.dir, 'results/profiles')
@@ -384,6 +399,22 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
         },
         60_000,
       )
+      // The batch route: one request stores and pushes a notification for each of batchSize users.
+      const batchCpu = startCpuMeter({ server: server.pid, client: client.pid })
+      const batch = await client.request<Record<string, number>>(
+        'stored',
+        {
+          url: httpUrl,
+          adminKey: ADMIN_KEY,
+          userIds: users.map((u) => u.userId),
+          batchSize: STORED.batchSize,
+          concurrency: STORED.batchConcurrency,
+          maxCount: STORED.maxCount / 10,
+          durationMs: STORED.durationMs,
+        },
+        60_000,
+      )
+      cell.batch = { ...batch, cpu: batchCpu.stop() as unknown as Cpu } as NonNullable<StoredCell['batch']>
       // Resume 1,000 missed notifications: the user was away while they were stored.
       const replays: number[] = []
       for (let i = 0; i < 3; i++) {
@@ -429,6 +460,25 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
     rmSync(dataDir, { recursive: true, force: true })
   }
   return cell
+}
+
+// ── Churn ───────────────────────────────────────────────────────────────────────────────────────────────
+
+async function churnPhase(client: Child) {
+  const database = await createDatabase()
+  try {
+    const handle = await openDatabase({ databaseUrl: database.url })
+    const users = await seedHeraldUsers(handle.db, JWT_SECRET, CHURN.users)
+    await handle.close()
+    const usersFile = writeUsers('churn', users)
+    const env = heraldEnv({ DATABASE_URL: database.url, BUS: 'memory', DATA_DIR: work })
+    return await runChurn(
+      { client, usersFile, log, startHerald: () => startServer('herald', usersFile, env) },
+      CHURN,
+    )
+  } finally {
+    await database.drop()
+  }
 }
 
 // ── Main ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -508,6 +558,16 @@ async function main() {
     }
   }
 
+  // Part of the hub measurements: --skip-hub leaves it out too.
+  if (!options['skip-hub'] && !options['skip-churn']) {
+    const started = performance.now()
+    results.churn = await churnPhase(client)
+    const c = results.churn
+    log(
+      `bench: churn: ${c.error ?? `${c.measured.cycles} cycles (${Math.round(c.measured.ratePerSec)}/s, ${c.measured.failed} failed), RSS ${c.rssStartKiB} → ${c.rssEndKiB} KiB (${c.rssRatio.toFixed(3)}×)`} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    )
+  }
+
   if (!options['skip-stored']) {
     for (let rep = 1; rep <= reps; rep++) {
       for (const db of ['pglite', 'postgres'] as const) {
@@ -515,7 +575,7 @@ async function main() {
         const cell = await storedCell(client, db, rep)
         results.stored.push(cell)
         log(
-          `bench: stored ${db} rep ${rep}: ${cell.error ?? `${Math.round(cell.createdPerSec)}/s created, ${cell.delivered} delivered, p99 ${cell.deliveryP99?.toFixed(1)} ms, replay ${cell.replayMs?.toFixed(1)} ms${cell.bare ? `, bare insert ${Math.round(cell.bare.insertsPerSec)}/s` : ''}`} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+          `bench: stored ${db} rep ${rep}: ${cell.error ?? `${Math.round(cell.createdPerSec)}/s created, ${cell.delivered} delivered, batch route ${Math.round(cell.batch?.createdPerSec ?? 0)}/s, p99 ${cell.deliveryP99?.toFixed(1)} ms, replay ${cell.replayMs?.toFixed(1)} ms${cell.bare ? `, bare insert ${Math.round(cell.bare.insertsPerSec)}/s` : ''}`} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
         )
       }
     }

@@ -1,3 +1,4 @@
+import { churnTable, churnTarget } from './churn'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell } from './results'
 import { type Spread, spread } from './stats'
 
@@ -161,6 +162,27 @@ export function renderReport(results: BenchResults): string {
         )} | ${int(m((c) => c.cpu?.server))} / ${int(m((c) => c.cpu?.client))} / ${int(m((c) => (c.cpu ? Math.max(0, c.cpu.machine * cores - c.cpu.server - c.cpu.client) : undefined)))} |`,
       )
     }
+    for (const db of ['pglite', 'postgres'] as const) {
+      const cells = stored(db).filter((c) => c.batch)
+      if (cells.length === 0) continue
+      const delivered = cells.reduce((a, c) => a + (c.batch?.delivered ?? 0), 0)
+      const created = cells.reduce((a, c) => a + (c.batch?.created ?? 0), 0)
+      const m = (pick: (c: StoredCell) => number | undefined) => ss(db, pick).median
+      const size =
+        (results.settings.stored as { batchSize?: number; batchConcurrency?: number } | undefined) ?? {}
+      out.push(
+        `| ${db === 'pglite' ? 'PGlite' : 'PostgreSQL'}: batch route, ${size.batchSize ?? '?'} recipients per request (${size.batchConcurrency ?? '?'} in flight) | ${cell(
+          ss(db, (c) => c.batch?.createdPerSec),
+          int,
+        )} | ${int(delivered)} / ${int(created)} | ${ms(m((c) => c.batch?.httpP50))} / ${cell(
+          ss(db, (c) => c.batch?.httpP99),
+          ms,
+        )} (per request) | ${ms(m((c) => c.batch?.deliveryP50))} / ${cell(
+          ss(db, (c) => c.batch?.deliveryP99),
+          ms,
+        )} | – | – | ${int(m((c) => c.batch?.cpu?.server))} / ${int(m((c) => c.batch?.cpu?.client))} / ${int(m((c) => (c.batch?.cpu ? Math.max(0, c.batch.cpu.machine * cores - c.batch.cpu.server - c.batch.cpu.client) : undefined)))} |`,
+      )
+    }
     const ceilings: [string, (c: StoredCell) => BareResult | undefined][] = [
       ['PostgreSQL ceiling: bare single-row insert, postgres-js', (c) => c.bare],
       [
@@ -234,6 +256,13 @@ export function renderReport(results: BenchResults): string {
       ],
       ['stored path p99 (request → receipt) on PostgreSQL < 50 ms', `${ms(p99)} ms`, check(p99 < 50, p99)],
     )
+    const batchRate = ss('postgres', (c) => c.batch?.createdPerSec).median
+    if (Number.isFinite(batchRate))
+      rows.push([
+        'batch route on PostgreSQL well past the single-row rate (> the bare-insert ceiling)',
+        `${int(batchRate)} vs ${int(bare)}/s (${ratio(batchRate, bare)})`,
+        check(batchRate > bare, batchRate, bare),
+      ])
     for (const db of ['postgres', 'pglite'] as const) {
       const replay = ss(db, (c) => c.replayMs).median
       rows.push([
@@ -242,6 +271,10 @@ export function renderReport(results: BenchResults): string {
         check(replay < 100, replay),
       ])
     }
+  }
+  if (results.churn) {
+    out.push(...churnTable(results.churn))
+    rows.push(churnTarget(results.churn))
   }
   if (rows.length > 0) {
     out.push('### Targets of the issue (same run)', '', '| target | measured | holds |', '|---|---|---|')

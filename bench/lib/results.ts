@@ -1,3 +1,5 @@
+import type { ChurnResult } from './churn'
+
 /** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
 export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
 
@@ -75,6 +77,18 @@ export interface StoredCell {
     deliveryP50: number
     deliveryP99: number
   }
+  /** POST /api/admin/notifications/batch, STORED.batchSize recipients per request; counts notifications. */
+  batch?: {
+    created: number
+    failed: number
+    createdPerSec: number
+    httpP50: number
+    httpP99: number
+    delivered: number
+    deliveryP50: number
+    deliveryP99: number
+    cpu: Cpu
+  }
   /** Median of three resumes of 1,000 missed notifications (send resume → receive resumed). */
   replayMs: number
   replayAllMs: number[]
@@ -101,4 +115,6 @@ export interface BenchResults {
   settings: Record<string, unknown>
   hub: HubCell[]
   stored: StoredCell[]
+  /** The bounded churn run (bench/lib/churn.ts); absent with --skip-churn. */
+  churn?: ChurnResult
 }

@@ -229,7 +229,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       .use(authRoutes(ctx))
       .use(notificationRoutes(ctx))
       .use(tokenRoutes(ctx))
-      .use(adminRoutes(ctx))
+      .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
       .use(
         wsRoute(hub, authenticate, {
           connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
@@ -275,19 +275,29 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     boss,
     watcher,
     stop() {
-      // Sockets close with 1001 first so clients resume elsewhere; running jobs finish (or expire and are
-      // retried by another worker) before the database goes away.
+      // Sockets close with 1001 first so clients resume elsewhere, and the port closes so nothing new
+      // arrives. Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs,
+      // which hands it back for a retry by another worker, before the database goes away. Each step runs
+      // even when an earlier one failed: a half-stopped process must still release the database.
       stopping ??= (async () => {
-        hub.stop()
-        await app.stop(true)
-        await watcher?.stop()
-        await workers?.stop()
-        await boss
-          ?.stop({ graceful: true, timeout: 15_000 })
-          .catch((error) => onError(error, 'stopping pg-boss'))
-        await bus.stop()
-        await chain?.stop()
-        if (ownsDatabase) await database.close()
+        const step = async (what: string, run: () => Promise<unknown> | unknown) => {
+          try {
+            await run()
+          } catch (error) {
+            onError(error, `stopping: ${what}`)
+          }
+        }
+        await step('sockets', () => hub.stop())
+        await step('HTTP server', () => app.stop(true))
+        await step('transfer watcher', () => watcher?.stop())
+        await step('job workers', () => workers?.stop())
+        await step('pg-boss', () =>
+          boss?.stop({ graceful: true, timeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000) }),
+        )
+        await step('bus', () => bus.stop())
+        await step('chain', () => chain?.stop())
+        if (ownsDatabase) await step('database', () => database.close())
+        log.info('herald stopped')
       })()
       return stopping
     },

@@ -37,6 +37,45 @@ export class HeraldError extends Error {
   }
 }
 
+// Socket errors and postgres-js's own connection codes: the database (or the path to it) is not there.
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+])
+// SQLSTATEs of a server that is going away, starting, overloaded, or cancelled a statement on a timeout:
+// a retry later can succeed, so they are the client's 503, not a bug's 500.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014'])
+// node-postgres (pg-boss's pool) reports lost connections by message only.
+const UNREACHABLE_MESSAGE =
+  /connection terminated|timeout exceeded when trying to connect|connection timeout/i
+
+/**
+ * True when the error (or anything in its cause chain: drizzle wraps driver errors) says the database could
+ * not be reached or is refusing work for now, rather than that the query itself was wrong.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 8; depth++) {
+    if (typeof current !== 'object') return false
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown }
+    if (typeof code === 'string') {
+      if (UNREACHABLE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true
+    }
+    if (typeof message === 'string' && UNREACHABLE_MESSAGE.test(message)) return true
+    current = cause
+  }
+  return false
+}
+
 /** Startup configuration problems: one sentence naming the variable. */
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -12,9 +12,16 @@ try {
     if (stopping) return
     stopping = true
     console.log(`${signal}: closing connections and stopping`)
-    const timer = setTimeout(() => process.exit(1), 15_000)
+    // Running jobs get SHUTDOWN_TIMEOUT_SECONDS inside stop(); anything else that hangs past 15 s more
+    // (a database that never answers the close) ends the process with an error, not never.
+    const limitMs = (config.shutdownTimeoutSeconds + 15) * 1000
+    const timer = setTimeout(() => {
+      console.error(`${signal}: not stopped after ${limitMs / 1000} s, exiting`)
+      process.exit(1)
+    }, limitMs)
     await herald.stop()
     clearTimeout(timer)
+    console.log(`${signal}: stopped`)
     process.exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))

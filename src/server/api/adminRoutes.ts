@@ -3,32 +3,47 @@ import { Elysia } from 'elysia'
 import {
   AdminBroadcastBodySchema,
   AdminBroadcastResponseSchema,
+  AdminPublishBatchBodySchema,
+  AdminPublishBatchResponseSchema,
   AdminPublishBodySchema,
   AdminPublishResponseSchema,
   type BroadcastMessage,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
-import { createNotification } from '../notifications/createNotification'
+import { type BatchEntry, createNotificationBatch } from '../notifications/createNotificationBatch'
+import { createNotificationWriter } from '../notifications/createNotificationWriter'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
 import { createRateLimiter, rateLimited } from './createRateLimiter'
+import { validateBody } from './validateBody'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
+/** Most notifications one batch request may hold by default. */
+export const DEFAULT_MAX_BATCH = 1000
+
 /** Publishing from another backend. Without HERALD_ADMIN_KEY the routes do not exist (404). */
-export function adminRoutes(ctx: ApiContext) {
+export function adminRoutes(ctx: ApiContext, options: { maxBatch?: number } = {}) {
   // Not registered at all without a key, so they answer exactly like any unknown route, whatever the body.
   if (!ctx.config.adminKey)
     return new Elysia({ name: 'herald/admin' }) as unknown as ReturnType<typeof keyedAdminRoutes>
-  return keyedAdminRoutes(ctx, digest(ctx.config.adminKey))
+  return keyedAdminRoutes(ctx, digest(ctx.config.adminKey), options.maxBatch ?? DEFAULT_MAX_BATCH)
+}
+
+const exactlyOneRecipient = (entry: { userId?: string; address?: string }, where: string) => {
+  if ((entry.userId === undefined) === (entry.address === undefined))
+    throw new HeraldError('INVALID_INPUT', `${where}: give exactly one of "userId" and "address".`)
 }
 
 /** The key is checked in transform, which runs before body validation: a caller without it learns nothing. */
-function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
+function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
   const perSecond = ctx.config.adminRatePerSecond
-  // One budget per key; there is one key, so one for all publishing on this instance.
+  // One budget per key; there is one key, so one for all publishing on this instance. A batch request takes
+  // one token like any other: the budget bounds requests, the batch limit bounds the work in one.
   const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2 })
+  // Concurrent publishes share statements and commits (group commit).
+  const writer = createNotificationWriter({ db: ctx.db, bus: ctx.bus })
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
     .onTransform(({ headers }) => {
       const presented = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? ''
@@ -41,11 +56,10 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
     .post(
       '/notifications',
       async ({ body, set }) => {
-        if ((body.userId === undefined) === (body.address === undefined))
-          throw new HeraldError('INVALID_INPUT', 'body: give exactly one of "userId" and "address".')
+        exactlyOneRecipient(body, 'body')
         assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
         const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
-        const notification = await createNotification(ctx.db, ctx.bus, {
+        const notification = await writer.create({
           userId,
           type: body.type,
           title: body.title,
@@ -57,10 +71,78 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
       },
       {
         body: AdminPublishBodySchema,
+        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
+        transform: validateBody(AdminPublishBodySchema),
         response: { 201: AdminPublishResponseSchema },
         detail: {
           tags: ['admin'],
           summary: 'Store a notification for a user (by id or address) and push it',
+        },
+      },
+    )
+    .post(
+      '/notifications/batch',
+      async ({ body, set }) => {
+        const count = body.notifications?.length ?? body.recipients?.length ?? 0
+        if (count > maxBatch)
+          throw new HeraldError(
+            'INVALID_INPUT',
+            `body.${body.notifications ? 'notifications' : 'recipients'}: at most ${maxBatch} per request, got ${count}; split the batch.`,
+          )
+        const entries: BatchEntry[] = []
+        if (body.notifications !== undefined) {
+          if (body.recipients !== undefined || body.notification !== undefined)
+            throw new HeraldError(
+              'INVALID_INPUT',
+              'body: give either "notifications", or "recipients" with "notification", not both.',
+            )
+          for (const [i, entry] of body.notifications.entries()) {
+            exactlyOneRecipient(entry, `body.notifications[${i}]`)
+            entries.push(entry)
+          }
+        } else {
+          if (body.recipients === undefined || body.notification === undefined)
+            throw new HeraldError(
+              'INVALID_INPUT',
+              'body: give "notifications", or "recipients" with "notification".',
+            )
+          for (const [i, recipient] of body.recipients.entries()) {
+            exactlyOneRecipient(recipient, `body.recipients[${i}]`)
+            entries.push({ userId: recipient.userId, address: recipient.address, ...body.notification })
+          }
+        }
+        if (body.notification) {
+          const { type, title, message, data } = body.notification
+          assertStorable({
+            'notification.type': type,
+            'notification.title': title,
+            'notification.message': message,
+            'notification.data': data,
+          })
+        } else {
+          for (const [i, { type, title, message, data }] of entries.entries()) {
+            const at = `notifications[${i}]`
+            assertStorable({
+              [`${at}.type`]: type,
+              [`${at}.title`]: title,
+              [`${at}.message`]: message,
+              [`${at}.data`]: data,
+            })
+          }
+        }
+        const results = await createNotificationBatch(ctx.db, ctx.bus, entries)
+        set.status = 201
+        return { results }
+      },
+      {
+        body: AdminPublishBatchBodySchema,
+        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
+        transform: validateBody(AdminPublishBatchBodySchema),
+        response: { 201: AdminPublishBatchResponseSchema },
+        detail: {
+          tags: ['admin'],
+          summary:
+            'Store notifications for many users (by id or address) at once, all or nothing, and push them',
         },
       },
     )
@@ -75,6 +157,8 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer) {
       },
       {
         body: AdminBroadcastBodySchema,
+        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
+        transform: validateBody(AdminBroadcastBodySchema),
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
       },

@@ -14,6 +14,7 @@ import { clientIp } from './clientIp'
 import type { ApiContext } from './context'
 import { createRateLimiter, rateLimited } from './createRateLimiter'
 import { requireSession } from './requireSession'
+import { validateBody } from './validateBody'
 
 export function authRoutes(ctx: ApiContext) {
   // Nonces are rows and verification may call the chain (contract wallets): both routes share one budget per
@@ -49,7 +50,7 @@ export function authRoutes(ctx: ApiContext) {
         }
       },
       {
-        transform: limitSignIn,
+        transform: [limitSignIn, validateBody(VerifyBodySchema)],
         body: VerifyBodySchema,
         response: SessionResponseSchema,
         detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },

@@ -1,5 +1,5 @@
 import { Elysia, type ValidationError } from 'elysia'
-import { HeraldError } from '../errors'
+import { HeraldError, isDatabaseUnavailable } from '../errors'
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void
@@ -48,6 +48,14 @@ export function errorHandler(log: Logger) {
     const status = (error as { status?: unknown }).status
     if (typeof status === 'number' && status === 413)
       return errorResponse(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.')
+    // An outage is not a bug: the client may retry, and the answer must not look like a success or a 500.
+    if (isDatabaseUnavailable(error)) {
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause
+      log.warn('database unavailable', {
+        error: cause ? `${String(cause.code ?? '')} ${String(cause.message ?? '')}`.trim() : String(error),
+      })
+      return errorResponse(503, 'SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly.')
+    }
     log.error('unhandled request error', { error: error instanceof Error ? error.stack : String(error) })
     return errorResponse(500, 'INTERNAL', 'Something went wrong on our side.')
   })

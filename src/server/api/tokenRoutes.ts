@@ -16,6 +16,7 @@ import { validateTokenRequest } from '../tokens/validateTokenRequest'
 import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
 import { requireSession } from './requireSession'
+import { validateBody } from './validateBody'
 
 export function tokenRoutes(ctx: ApiContext) {
   return new Elysia({ name: 'herald/tokens', prefix: '/api' })
@@ -48,6 +49,7 @@ export function tokenRoutes(ctx: ApiContext) {
         return result
       },
       {
+        transform: validateBody(CreateTokenBodySchema),
         body: CreateTokenBodySchema,
         response: { 202: CreateTokenResponseSchema },
         detail: { tags: ['tokens'], summary: 'Deploy an ERC-20 minted to the caller; progress arrives live' },

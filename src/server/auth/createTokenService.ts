@@ -27,7 +27,14 @@ export function tokenExpiry(now: Date, ttlSeconds: number, sessionEnd: Date): Da
 }
 
 export function createTokenService(secret: string): TokenService {
-  const key = new TextEncoder().encode(secret)
+  // Imported once: given raw bytes, jose imports the HMAC key again on every sign and verify.
+  const key = crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign', 'verify'],
+  )
   return {
     async sign(claims) {
       return new SignJWT({ sid: claims.sessionId, addr: claims.address })
@@ -36,12 +43,12 @@ export function createTokenService(secret: string): TokenService {
         .setSubject(claims.userId)
         .setIssuedAt()
         .setExpirationTime(Math.floor(claims.expiresAt / 1000))
-        .sign(key)
+        .sign(await key)
     },
     async verify(token) {
       try {
         // The algorithm is pinned: a token claiming "none" or an asymmetric algorithm is refused.
-        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER })
+        const { payload } = await jwtVerify(token, await key, { algorithms: ['HS256'], issuer: ISSUER })
         if (
           typeof payload.sub !== 'string' ||
           typeof payload.sid !== 'string' ||

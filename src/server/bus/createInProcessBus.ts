@@ -1,12 +1,15 @@
 import type { ErrorReporter } from '../errors'
 import type { Bus, BusEvent, BusListener } from './types'
 
+const DONE: Promise<void> = Promise.resolve()
+
 /** A single process: events go straight to this process's listeners, in publish order. */
 export function createInProcessBus(onError: ErrorReporter): Bus {
   const listeners = new Set<BusListener>()
   return {
     kind: 'memory',
-    async publish(event: BusEvent) {
+    // Not async: a send on one process is then a plain call, with one shared settled promise to await.
+    publish(event: BusEvent) {
       for (const listener of listeners) {
         try {
           listener.onEvent(event)
@@ -14,6 +17,7 @@ export function createInProcessBus(onError: ErrorReporter): Bus {
           onError(error, `bus listener failed on ${event.kind}`)
         }
       }
+      return DONE
     },
     subscribe(listener) {
       listeners.add(listener)

@@ -1,13 +1,27 @@
 import { eq, lt, sql } from 'drizzle-orm'
 import postgres from 'postgres'
-import type { Database, Transaction } from '../db/openDatabase'
+import {
+  CONNECT_TIMEOUT_SECONDS,
+  type Database,
+  RECONNECT_BACKOFF_MAX_SECONDS,
+  type Transaction,
+} from '../db/openDatabase'
 import { busPayloads } from '../db/schema'
 import type { ErrorReporter } from '../errors'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const CHANNEL = 'herald_bus'
 // PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; keep a margin for the envelope.
-const MAX_INLINE_BYTES = 7000
+export const MAX_INLINE_BYTES = 7000
+
+/**
+ * The channel a statement can pg_notify on itself when the bus is this PostgreSQL bus (so the announcement
+ * commits with the statement, without a round trip of its own), or null for buses that publish after commit.
+ * A payload over MAX_INLINE_BYTES must then go into bus_payloads and be sent as `{"ref": id}`.
+ */
+export function statementChannel(bus: Bus): string | null {
+  return bus.kind === 'postgres' ? CHANNEL : null
+}
 
 /**
  * Many instances on one PostgreSQL: every event is a NOTIFY on one channel that every instance (this one
@@ -70,6 +84,10 @@ export function createPostgresBus(params: { url: string; db: Database; onError: 
       client = postgres(params.url, {
         max: 1,
         onnotice: () => {},
+        // As the pool's (openDatabase): after an outage the LISTEN connection comes back within about a
+        // second of the database, not after postgres-js's default back-off of up to 20 s.
+        connect_timeout: CONNECT_TIMEOUT_SECONDS,
+        backoff: (failures: number) => Math.min(0.05 * 2 ** failures, RECONNECT_BACKOFF_MAX_SECONDS),
         connection: { application_name: 'herald-bus' },
       })
       await client.listen(

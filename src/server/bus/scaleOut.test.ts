@@ -1,13 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { RedisClient } from 'bun'
 import postgres from 'postgres'
 import { ANVIL_KEYS, startTestChain, type TestChain } from '../../../test/helpers/anvil'
+import {
+  connectResumed as connectResumedSocket,
+  latestSeq,
+  notificationsOf,
+  paced,
+  range,
+  seqsOf,
+  tempDirs,
+  until,
+} from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
 import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
-import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
+import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import type { Notification } from '../../shared/protocol'
 
@@ -40,34 +47,11 @@ const redisUp = usingPostgres() ? await redisAnswers() : false
 
 // ── Shared helpers ───────────────────────────────────────────────────────────────────────────────────
 
-const dataDirs: string[] = []
-const dataDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-scale-'))
-  dataDirs.push(dir)
-  return dir
-}
+const dirs = tempDirs('herald-scale-')
+const dataDir = () => dirs.make()
 
 /** Every socket a test opened, closed in afterAll whatever happened. */
 const sockets: TestSocket[] = []
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-
-const notificationsOf = (socket: TestSocket) =>
-  socket.messages
-    .filter((m) => m.type === 'notification')
-    .map((m) => (m as { notification: Notification }).notification)
-
-const seqsOf = (socket: TestSocket) => notificationsOf(socket).map((n) => n.seq)
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000) {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await Bun.sleep(50)
-  }
-}
 
 /** Stores a notification through an instance's admin API. */
 async function publish(url: string, userId: string, label: string, data?: unknown): Promise<Notification> {
@@ -90,23 +74,10 @@ async function broadcast(url: string, message: Record<string, unknown>) {
   expect(response.status).toBe(202)
 }
 
-/** The user's latest seq as the database has it, through any live instance. */
-async function latestSeq(url: string, session: Session): Promise<number> {
-  const response = await fetch(`${url}/api/notifications/unread-count`, { headers: bearer(session.token) })
-  expect(response.status).toBe(200)
-  return ((await response.json()) as { seq: number }).seq
-}
-
-/** Connects like the SDK: auth, then resume right behind it; resolves once `resumed` arrives. */
+/** drill's connectResumed (which closes a socket whose handshake fails), kept for afterAll to close. */
 async function connectResumed(wsUrl: string, token: string, since = 0): Promise<TestSocket> {
-  const socket = connectSocket(wsUrl)
+  const socket = await connectResumedSocket(wsUrl, token, since)
   sockets.push(socket)
-  await socket.opened
-  await socket.next('connected')
-  socket.send({ type: 'auth', token })
-  socket.send({ type: 'resume', since })
-  await socket.next('authenticated')
-  await socket.next('resumed')
   return socket
 }
 
@@ -123,14 +94,6 @@ async function expectAll(list: TestSocket[], count: number, timeoutMs = 10_000, 
   await Promise.all(list.map((socket) => socket.collect('notification', count, timeoutMs)))
   await Bun.sleep(300)
   for (const socket of list) expect(seqsOf(socket)).toEqual(range(from, from + count - 1))
-}
-
-/** Runs `step(i)` for i in 0..count-1 with a pause between, bounded by construction. */
-async function paced(count: number, pauseMs: number, step: (i: number) => Promise<unknown>) {
-  for (let i = 0; i < count; i++) {
-    await step(i)
-    await Bun.sleep(pauseMs)
-  }
 }
 
 /** Two instances' delivery checks, shared by both buses. */
@@ -235,7 +198,7 @@ async function withDiagnostics(processes: () => (HeraldProcess | undefined)[], b
 
 afterAll(() => {
   for (const socket of sockets) socket.close()
-  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true })
+  dirs.cleanup()
 })
 
 // ── PostgreSQL LISTEN/NOTIFY ─────────────────────────────────────────────────────────────────────────

@@ -44,7 +44,9 @@ export async function connectChain(config: Config, onError: ErrorReporter): Prom
   const url: string = rpcUrl
   const pollingIntervalMs = local ? 100 : 2000
   const publicClient = createPublicClient({
-    transport: http(url, { timeout: 15_000, retryCount: 2 }),
+    // Bounded: a node that accepts and never answers fails the call (after the retries) instead of holding
+    // a job, a sign-in or /health for ever.
+    transport: http(url, { timeout: config.chainRpcTimeoutSeconds * 1000, retryCount: 2 }),
     pollingInterval: pollingIntervalMs,
   }) as PublicClient
   let chainId: number

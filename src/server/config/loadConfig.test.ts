@@ -61,6 +61,8 @@ describe('loadConfig', () => {
       jobRetryLimit: 3,
       jobTimeoutSeconds: 300,
       jobConcurrency: 4,
+      chainRpcTimeoutSeconds: 15,
+      shutdownTimeoutSeconds: 15,
       watcherIntervalMs: 1000,
       watcherMaxBlockRange: 500,
       maxConnections: 10_000,
@@ -78,6 +80,7 @@ describe('loadConfig', () => {
       wsUserMessagesPerSecond: 100,
       authRatePerMinute: 60,
       adminRatePerSecond: 1000,
+      adminBatchMax: 1000,
       allowedOrigins: null,
       trustProxy: false,
       adminKey: null,
@@ -110,6 +113,7 @@ describe('loadConfig', () => {
       WS_USER_MESSAGES_PER_SECOND: 'wsUserMessagesPerSecond',
       AUTH_RATE_PER_MINUTE: 'authRatePerMinute',
       ADMIN_RATE_PER_SECOND: 'adminRatePerSecond',
+      ADMIN_BATCH_MAX: 'adminBatchMax',
       TRUST_PROXY: 'trustProxy',
     }
     for (const [variable, field] of Object.entries(numeric)) {

@@ -30,6 +30,10 @@ export interface Config {
   jobRetryLimit: number
   jobTimeoutSeconds: number
   jobConcurrency: number
+  /** One chain RPC call (each of its retries) may take this long before it fails. */
+  chainRpcTimeoutSeconds: number
+  /** On SIGTERM: how long running jobs may take to finish before they are handed back. */
+  shutdownTimeoutSeconds: number
   watcherIntervalMs: number
   watcherMaxBlockRange: number
   maxConnections: number
@@ -52,6 +56,7 @@ export interface Config {
   authRatePerMinute: number
   /** Admin publishing requests per second (bursts of twice that). */
   adminRatePerSecond: number
+  adminBatchMax: number
   /** Browser origins allowed besides the server's own; null: same origin only; ['*']: any. */
   allowedOrigins: string[] | null
   /** Take the client IP from the first X-Forwarded-For address (only behind a proxy that sets it). */
@@ -93,6 +98,16 @@ export const ConfigVariables = [
   ['JOB_RETRY_LIMIT', '3', 'retries of a failed job (exponential backoff) before it fails for good'],
   ['JOB_TIMEOUT_SECONDS', '300', 'a job running longer is abandoned and retried'],
   ['JOB_CONCURRENCY', '4', 'jobs one worker process runs at once'],
+  [
+    'CHAIN_RPC_TIMEOUT_SECONDS',
+    '15',
+    'one chain RPC request fails after this long (tried 3 times), so a hung node cannot stall a job',
+  ],
+  [
+    'SHUTDOWN_TIMEOUT_SECONDS',
+    '15',
+    'on SIGTERM: time running jobs get to finish before they are handed back (exit 1 if 15 s more pass)',
+  ],
   ['WATCHER_INTERVAL_MS', '1000', 'how often the transfer watcher polls the chain'],
   ['WATCHER_MAX_BLOCK_RANGE', '500', 'most blocks the transfer watcher reads in one request'],
   ['MAX_CONNECTIONS', '10000', 'WebSocket connections per server instance'],
@@ -130,6 +145,7 @@ export const ConfigVariables = [
     'POST /api/auth/nonce and /api/auth/verify per client IP per minute (more: 429)',
   ],
   ['ADMIN_RATE_PER_SECOND', '1000', 'admin publishing requests per second (burst of twice that; more: 429)'],
+  ['ADMIN_BATCH_MAX', '1000', 'most notifications in one `POST /api/admin/notifications/batch` (more: 422)'],
   [
     'ALLOWED_ORIGINS',
     '(unset: same origin only)',
@@ -263,6 +279,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobRetryLimit: int(env, 'JOB_RETRY_LIMIT', 3, 0, 100),
     jobTimeoutSeconds: int(env, 'JOB_TIMEOUT_SECONDS', 300, 1, 86400),
     jobConcurrency: int(env, 'JOB_CONCURRENCY', 4, 1, 100),
+    chainRpcTimeoutSeconds: int(env, 'CHAIN_RPC_TIMEOUT_SECONDS', 15, 1, 600),
+    shutdownTimeoutSeconds: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 15, 0, 3600),
     watcherIntervalMs: int(env, 'WATCHER_INTERVAL_MS', 1000, 50, 3_600_000),
     watcherMaxBlockRange: int(env, 'WATCHER_MAX_BLOCK_RANGE', 500, 1, 100_000),
     maxConnections,
@@ -280,6 +298,7 @@ export function loadConfig(env: Env = process.env): Config {
     wsUserMessagesPerSecond: int(env, 'WS_USER_MESSAGES_PER_SECOND', 100, 1, 1_000_000),
     authRatePerMinute: int(env, 'AUTH_RATE_PER_MINUTE', 60, 1, 1_000_000),
     adminRatePerSecond: int(env, 'ADMIN_RATE_PER_SECOND', 1000, 1, 1_000_000),
+    adminBatchMax: int(env, 'ADMIN_BATCH_MAX', 1000, 1, 100_000),
     allowedOrigins: origins(env, 'ALLOWED_ORIGINS'),
     trustProxy: oneOf(env, 'TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
     adminKey,

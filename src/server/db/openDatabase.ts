@@ -29,6 +29,13 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
+/** How long opening one connection may take before the query fails as unavailable. */
+export const CONNECT_TIMEOUT_SECONDS = 5
+/** Longest wait between reconnection attempts of a pool connection. */
+export const RECONNECT_BACKOFF_MAX_SECONDS = 1
+/** Longest statement a request may run (server side); migrations use their own connection without it. */
+export const STATEMENT_TIMEOUT_MS = 30_000
+
 export const migrationsFolder = resolve(import.meta.dir, '../../../drizzle')
 
 export type OpenDatabaseOptions =
@@ -46,7 +53,18 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   const client = postgres(url, {
     max: poolSize,
     onnotice: () => {},
-    connection: { application_name: 'herald' },
+    // While the database is unreachable a request waits for a connection at most this long and then
+    // answers 503, instead of hanging for the driver's default 30 s (or for ever behind a dropped route).
+    connect_timeout: CONNECT_TIMEOUT_SECONDS,
+    // postgres-js waits before reconnecting by a back-off that grows with failures across the whole pool,
+    // up to 20 s by default: after an outage the pool would stay down long after the database is back.
+    backoff: (failures: number) => Math.min(0.05 * 2 ** failures, RECONNECT_BACKOFF_MAX_SECONDS),
+    connection: {
+      application_name: 'herald',
+      // A statement stuck behind a lock or an overloaded server ends (57014, a 503) rather than holding a
+      // request and a pool connection without bound.
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+    },
   })
   const db = drizzlePostgres(client, { schema }) as unknown as Database
   // Several instances may start together: one migrates, the others wait on the lock and find nothing to do.

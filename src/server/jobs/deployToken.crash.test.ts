@@ -7,6 +7,7 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { getAddress, type Hex, keccak256 } from 'viem'
 import { ANVIL_ADDRESSES, ANVIL_KEYS, startTestChain, type TestChain } from '../../../test/helpers/anvil'
+import { within } from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
 import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
@@ -60,17 +61,6 @@ const deployerNonce = async () =>
 
 /** Polled all the time by the receipt wait and the transfer watcher: left out of the proxy's record. */
 const NOISY = new Set(['eth_blockNumber', 'eth_getLogs', 'eth_getTransactionReceipt'])
-
-/** Rejects with `what` when the promise takes longer than `ms`: a failure with output, not a test timeout. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
-}
 
 interface RpcCall {
   method: string
@@ -204,8 +194,14 @@ async function requestDeployment(url: string, session: Session, symbol: string):
 }
 
 /** After the crash: a new process on the same data, a new socket resuming from 0, until the job is done. */
-async function recover(herald: HeraldProcess, session: Session, jobId: string) {
+async function recover(
+  herald: HeraldProcess,
+  session: Session,
+  jobId: string,
+  track: (s: TestSocket) => void,
+) {
   const socket = await connectAuthenticated(herald.wsUrl, session.token)
+  track(socket)
   socket.send({ type: 'resume', since: 0 })
   await socket.next('resumed')
   const { notification: success } = await socket.next<NotificationMessage>(
@@ -297,186 +293,161 @@ async function countRows(storage: Awaited<ReturnType<typeof createStorage>>, job
   })
 }
 
+type RpcProxy = ReturnType<typeof startRpcProxy>
+
+/** What a crash scenario's body works with: set up, and torn down whatever happens, by crashScenario. */
+interface CrashScenario {
+  /** Null unless the scenario asked for the RPC proxy. */
+  proxy: RpcProxy | null
+  /** The deployer's nonce before the first process started. */
+  nonceBefore: number
+  /** The process that will be killed, its user and that user's socket on it. */
+  first: HeraldProcess
+  session: Session
+  firstSocket: TestSocket
+  /** Starts the second process on the same data and checks it finishes the job with one deployment. */
+  recoverAndCheck(jobId: string, txHash?: Hex): Promise<void>
+}
+
+/**
+ * The part every crash scenario shares: fresh storage, the first process (straight on anvil, or behind the
+ * RPC proxy), a signed-in user with a socket; then, from the body, the restart and every check of one
+ * deployment. Whatever the body does, processes, sockets, the proxy and the storage are gone afterwards and
+ * anvil mines on its own again; on failure the processes' output (and the RPC calls seen) are printed.
+ */
+async function crashScenario(
+  options: { rpcProxy: boolean },
+  body: (scenario: CrashScenario) => Promise<void>,
+) {
+  const storage = await createStorage()
+  const proxy = options.rpcProxy ? startRpcProxy(anvil.rpcUrl) : null
+  if (proxy) cleanups.add(() => proxy.stop())
+  const env = { ...storage.env, CHAIN_RPC_URL: proxy?.url ?? anvil.rpcUrl }
+  const processes: HeraldProcess[] = []
+  const sockets: TestSocket[] = []
+  const start = async (label: string) => {
+    const herald = await spawn(env, label)
+    processes.push(herald)
+    return herald
+  }
+  try {
+    const nonceBefore = await deployerNonce()
+    const first = await start('herald-1')
+    const session = await signIn(first.url)
+    const firstSocket = await connectAuthenticated(first.wsUrl, session.token)
+    sockets.push(firstSocket)
+    await body({
+      proxy,
+      nonceBefore,
+      first,
+      session,
+      firstSocket,
+      async recoverAndCheck(jobId, txHash) {
+        const second = await start('herald-2')
+        const { socket } = await recover(second, session, jobId, (s) => sockets.push(s))
+        await expectOneDeployment({ herald: second, socket, session, jobId, nonceBefore, txHash })
+        socket.close()
+        expect(await second.kill('SIGTERM')).toEqual({ code: 0, signal: null })
+        expect(await countRows(storage, jobId)).toEqual({ tokens: 1, transactions: 1, allTokens: 1 })
+      },
+    })
+  } catch (error) {
+    const outputs = processes.map((p) => p.output())
+    if (proxy) outputs.push(`RPC calls: ${proxy.seen.join(' ')}`)
+    console.error(outputs.join('\n'))
+    throw error
+  } finally {
+    for (const socket of sockets) socket.close()
+    for (const herald of processes) await herald.kill('SIGKILL')
+    await proxy?.stop()
+    await rpc(anvil.rpcUrl, 'evm_setAutomine', [true]).catch(() => {})
+    await storage.cleanup()
+  }
+}
+
 describe('a worker killed during a deployment, then restarted', () => {
   test(
     'after the transaction is sent, before its receipt: one contract, one success',
-    async () => {
-      const storage = await createStorage()
-      const env = { ...storage.env, CHAIN_RPC_URL: anvil.rpcUrl }
-      let first: HeraldProcess | null = null
-      let second: HeraldProcess | null = null
-      let firstSocket: TestSocket | null = null
-      let secondSocket: TestSocket | null = null
-      // The deployment stays in the pool until the test mines it.
-      await rpc(anvil.rpcUrl, 'evm_setAutomine', [false])
-      try {
-        const nonceBefore = await deployerNonce()
-        first = await spawn(env, 'herald-1')
-        const session = await signIn(first.url)
-        firstSocket = await connectAuthenticated(first.wsUrl, session.token)
-        const jobId = await requestDeployment(first.url, session, 'CRASHA')
-        const { notification: pending } = await firstSocket.next<NotificationMessage>(
-          jobNotice(jobId, 'token_deployment_pending'),
-          20_000,
-        )
-        const txHash = (pending.data as { txHash: Hex }).txHash
-        const inPool = await rpc<{ blockNumber: string | null } | null>(
-          anvil.rpcUrl,
-          'eth_getTransactionByHash',
-          [txHash],
-        )
-        expect(inPool).not.toBeNull()
-        expect(inPool!.blockNumber).toBeNull()
+    () =>
+      crashScenario(
+        { rpcProxy: false },
+        async ({ first, session, firstSocket, nonceBefore, recoverAndCheck }) => {
+          // The deployment stays in the pool until the test mines it.
+          await rpc(anvil.rpcUrl, 'evm_setAutomine', [false])
+          const jobId = await requestDeployment(first.url, session, 'CRASHA')
+          const { notification: pending } = await firstSocket.next<NotificationMessage>(
+            jobNotice(jobId, 'token_deployment_pending'),
+            20_000,
+          )
+          const txHash = (pending.data as { txHash: Hex }).txHash
+          const inPool = await rpc<{ blockNumber: string | null } | null>(
+            anvil.rpcUrl,
+            'eth_getTransactionByHash',
+            [txHash],
+          )
+          expect(inPool).not.toBeNull()
+          expect(inPool!.blockNumber).toBeNull()
 
-        expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
-        await firstSocket.closed
-        // The dead worker's transaction is mined while no one waits for it.
-        await rpc(anvil.rpcUrl, 'evm_mine')
-        await rpc(anvil.rpcUrl, 'evm_setAutomine', [true])
-        expect(await deployerNonce()).toBe(nonceBefore + 1)
+          expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
+          await firstSocket.closed
+          // The dead worker's transaction is mined while no one waits for it.
+          await rpc(anvil.rpcUrl, 'evm_mine')
+          await rpc(anvil.rpcUrl, 'evm_setAutomine', [true])
+          expect(await deployerNonce()).toBe(nonceBefore + 1)
 
-        second = await spawn(env, 'herald-2')
-        const recovered = await recover(second, session, jobId)
-        secondSocket = recovered.socket
-        await expectOneDeployment({
-          herald: second,
-          socket: secondSocket,
-          session,
-          jobId,
-          nonceBefore,
-          txHash,
-        })
-
-        secondSocket.close()
-        expect(await second.kill('SIGTERM')).toEqual({ code: 0, signal: null })
-        expect(await countRows(storage, jobId)).toEqual({ tokens: 1, transactions: 1, allTokens: 1 })
-      } catch (error) {
-        console.error(`${first?.output() ?? ''}\n${second?.output() ?? ''}`)
-        throw error
-      } finally {
-        firstSocket?.close()
-        secondSocket?.close()
-        await first?.kill('SIGKILL')
-        await second?.kill('SIGKILL')
-        await rpc(anvil.rpcUrl, 'evm_setAutomine', [true]).catch(() => {})
-        await storage.cleanup()
-      }
-    },
+          await recoverAndCheck(jobId, txHash)
+        },
+      ),
     TEST_TIMEOUT_MS,
   )
 
   test(
     'after the transaction is signed and recorded, before it is broadcast: the same bytes are sent on retry',
-    async () => {
-      const storage = await createStorage()
-      const proxy = startRpcProxy(anvil.rpcUrl)
-      cleanups.add(() => proxy.stop())
-      const env = { ...storage.env, CHAIN_RPC_URL: proxy.url }
-      let first: HeraldProcess | null = null
-      let second: HeraldProcess | null = null
-      let firstSocket: TestSocket | null = null
-      let secondSocket: TestSocket | null = null
-      try {
-        const nonceBefore = await deployerNonce()
-        first = await spawn(env, 'herald-1')
-        const session = await signIn(first.url)
-        firstSocket = await connectAuthenticated(first.wsUrl, session.token)
-        const broadcast = proxy.hold('eth_sendRawTransaction')
-        const jobId = await requestDeployment(first.url, session, 'CRASHB')
-        const held = await within(broadcast, 20_000, 'the broadcast to be held')
-        await firstSocket.next(jobNotice(jobId, 'token_deployment_started'), 20_000)
-        const txHash = keccak256(held.params[0] as Hex)
+    () =>
+      crashScenario(
+        { rpcProxy: true },
+        async ({ proxy, first, session, firstSocket, nonceBefore, recoverAndCheck }) => {
+          const broadcast = proxy!.hold('eth_sendRawTransaction')
+          const jobId = await requestDeployment(first.url, session, 'CRASHB')
+          const held = await within(broadcast, 20_000, 'the broadcast to be held')
+          await firstSocket.next(jobNotice(jobId, 'token_deployment_started'), 20_000)
+          const txHash = keccak256(held.params[0] as Hex)
 
-        expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
-        await firstSocket.closed
-        proxy.passThrough()
-        // The node never saw it: only the database knows the transaction.
-        expect(await rpc(anvil.rpcUrl, 'eth_getTransactionByHash', [txHash])).toBeNull()
-        expect(await deployerNonce()).toBe(nonceBefore)
-        expect(firstSocket.messages.some(jobNotice(jobId, 'token_deployment_pending'))).toBe(false)
+          expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
+          await firstSocket.closed
+          proxy!.passThrough()
+          // The node never saw it: only the database knows the transaction.
+          expect(await rpc(anvil.rpcUrl, 'eth_getTransactionByHash', [txHash])).toBeNull()
+          expect(await deployerNonce()).toBe(nonceBefore)
+          expect(firstSocket.messages.some(jobNotice(jobId, 'token_deployment_pending'))).toBe(false)
 
-        second = await spawn(env, 'herald-2')
-        const recovered = await recover(second, session, jobId)
-        secondSocket = recovered.socket
-        await expectOneDeployment({
-          herald: second,
-          socket: secondSocket,
-          session,
-          jobId,
-          nonceBefore,
-          txHash,
-        })
-
-        secondSocket.close()
-        expect(await second.kill('SIGTERM')).toEqual({ code: 0, signal: null })
-        expect(await countRows(storage, jobId)).toEqual({ tokens: 1, transactions: 1, allTokens: 1 })
-      } catch (error) {
-        console.error(
-          `${first?.output() ?? ''}\n${second?.output() ?? ''}\nRPC calls: ${proxy.seen.join(' ')}`,
-        )
-        throw error
-      } finally {
-        firstSocket?.close()
-        secondSocket?.close()
-        await first?.kill('SIGKILL')
-        await second?.kill('SIGKILL')
-        await proxy.stop()
-        await storage.cleanup()
-      }
-    },
+          await recoverAndCheck(jobId, txHash)
+        },
+      ),
     TEST_TIMEOUT_MS,
   )
 
   test(
     'right after token_deployment_started, before anything is signed: one transaction after the retry',
-    async () => {
-      const storage = await createStorage()
-      const proxy = startRpcProxy(anvil.rpcUrl)
-      cleanups.add(() => proxy.stop())
-      const env = { ...storage.env, CHAIN_RPC_URL: proxy.url }
-      let first: HeraldProcess | null = null
-      let second: HeraldProcess | null = null
-      let firstSocket: TestSocket | null = null
-      let secondSocket: TestSocket | null = null
-      try {
-        const nonceBefore = await deployerNonce()
-        first = await spawn(env, 'herald-1')
-        const session = await signIn(first.url)
-        firstSocket = await connectAuthenticated(first.wsUrl, session.token)
-        // Gas estimation is the first chain call after the started notification is stored (viem asks
-        // eth_fillTransaction where it can, eth_estimateGas otherwise).
-        const estimate = proxy.hold('eth_estimateGas', 'eth_fillTransaction')
-        const jobId = await requestDeployment(first.url, session, 'CRASHC')
-        await firstSocket.next(jobNotice(jobId, 'token_deployment_started'), 20_000)
-        await within(estimate, 20_000, 'the gas estimate to be held')
+    () =>
+      crashScenario(
+        { rpcProxy: true },
+        async ({ proxy, first, session, firstSocket, nonceBefore, recoverAndCheck }) => {
+          // Gas estimation is the first chain call after the started notification is stored (viem asks
+          // eth_fillTransaction where it can, eth_estimateGas otherwise).
+          const estimate = proxy!.hold('eth_estimateGas', 'eth_fillTransaction')
+          const jobId = await requestDeployment(first.url, session, 'CRASHC')
+          await firstSocket.next(jobNotice(jobId, 'token_deployment_started'), 20_000)
+          await within(estimate, 20_000, 'the gas estimate to be held')
 
-        expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
-        await firstSocket.closed
-        proxy.passThrough()
-        expect(await deployerNonce()).toBe(nonceBefore)
+          expect(await first.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' })
+          await firstSocket.closed
+          proxy!.passThrough()
+          expect(await deployerNonce()).toBe(nonceBefore)
 
-        second = await spawn(env, 'herald-2')
-        const recovered = await recover(second, session, jobId)
-        secondSocket = recovered.socket
-        await expectOneDeployment({ herald: second, socket: secondSocket, session, jobId, nonceBefore })
-
-        secondSocket.close()
-        expect(await second.kill('SIGTERM')).toEqual({ code: 0, signal: null })
-        expect(await countRows(storage, jobId)).toEqual({ tokens: 1, transactions: 1, allTokens: 1 })
-      } catch (error) {
-        console.error(
-          `${first?.output() ?? ''}\n${second?.output() ?? ''}\nRPC calls: ${proxy.seen.join(' ')}`,
-        )
-        throw error
-      } finally {
-        firstSocket?.close()
-        secondSocket?.close()
-        await first?.kill('SIGKILL')
-        await second?.kill('SIGKILL')
-        await proxy.stop()
-        await storage.cleanup()
-      }
-    },
+          await recoverAndCheck(jobId)
+        },
+      ),
     TEST_TIMEOUT_MS,
   )
 })

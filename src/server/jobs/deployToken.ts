@@ -27,6 +27,8 @@ export interface DeployTokenDeps {
   chain: ChainContext
   /** How long to wait for the receipt before handing the job back for a retry. */
   receiptTimeoutMs: number
+  /** Told when a deployment lands after its job already ended (failed for good): nothing is recorded. */
+  onLateReceipt?: (message: string) => void
 }
 
 export const DEPLOY_TOKEN = 'deploy_token'
@@ -38,7 +40,7 @@ export const DEPLOY_TOKEN = 'deploy_token'
  * recorded before it is sent (sendRecordedTransaction), so a retry waits for it instead of deploying again.
  */
 export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise<void> {
-  const { db, bus, chain } = deps
+  const { db, bus, chain, onLateReceipt } = deps
   const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId))
   if (!job || job.status === 'completed' || job.status === 'failed') return
   const userId = String(job.userId)
@@ -88,6 +90,19 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
   const deployedBlock = Number(receipt.blockNumber)
 
   await transactWithEvents(db, bus, async (tx, announce) => {
+    // pg-boss may have given up on this attempt meanwhile (it expired; with no retries left the dead-letter
+    // worker marked the job failed): a job ends once, so a late receipt changes nothing and says nothing.
+    const [current] = await tx
+      .select({ status: jobs.status })
+      .from(jobs)
+      .where(eq(jobs.id, jobId))
+      .for('update')
+    if (current?.status !== 'running') {
+      onLateReceipt?.(
+        `job ${jobId} is ${current?.status ?? 'gone'}; its deployment ${sent.hash} landed at ${address}`,
+      )
+      return
+    }
     const [token] = await tx
       .insert(tokens)
       .values({

@@ -3,7 +3,7 @@ import type { Config } from '../config/loadConfig'
 import type { DatabaseHandle } from '../db/openDatabase'
 import type { ErrorReporter } from '../errors'
 
-export const QUEUES = { deployToken: 'deploy-token' } as const
+export const QUEUES = { deployToken: 'deploy-token', deployTokenDead: 'deploy-token-dead' } as const
 
 /**
  * pg-boss on the same database: embedded PGlite through its adapter, or its own small pool on PostgreSQL.
@@ -31,6 +31,8 @@ export async function startJobBoss(
           max: 4,
           useListenNotify: true,
           application_name: 'herald-jobs',
+          // Like the main pool: an unreachable database fails a send (503) instead of hanging it.
+          connectionTimeoutMillis: 5000,
           ...supervision,
         })
   boss.on('error', (error) => onError(error, 'pg-boss'))
@@ -44,10 +46,17 @@ export async function startJobBoss(
     expireInSeconds: config.jobTimeoutSeconds,
     notify: true,
   }
-  for (const name of Object.values(QUEUES)) {
+  // A job pg-boss fails for good without Herald's handler saying so (its last attempt expired, or its worker
+  // died or was stopped mid-attempt) lands on the dead-letter queue, whose worker marks it failed visibly;
+  // otherwise the owner would see "running" for ever. The dead-letter queue has no dead letter of its own.
+  const queues = [
+    [QUEUES.deployTokenDead, { ...options, retryLimit: 10 }],
+    [QUEUES.deployToken, { ...options, deadLetter: QUEUES.deployTokenDead }],
+  ] as const
+  for (const [name, queueOptions] of queues) {
     // createQueue never changes an existing queue: later option changes need updateQueue.
-    if (await boss.getQueue(name)) await boss.updateQueue(name, options)
-    else await boss.createQueue(name, options)
+    if (await boss.getQueue(name)) await boss.updateQueue(name, queueOptions)
+    else await boss.createQueue(name, queueOptions)
   }
   return boss
 }

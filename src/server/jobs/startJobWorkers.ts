@@ -42,22 +42,53 @@ export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Pr
       Promise.all(
         batch.map(async (job) => {
           const settled = await runAttempt(deps, job as JobWithMetadata<{ jobId: number }>, () =>
-            deployToken({ db: deps.db, bus: deps.bus, chain: deps.chain, receiptTimeoutMs }, job.data.jobId),
+            deployToken(
+              {
+                db: deps.db,
+                bus: deps.bus,
+                chain: deps.chain,
+                receiptTimeoutMs,
+                onLateReceipt: (message) =>
+                  deps.onError(new Error(message), 'a deployment after its job ended'),
+              },
+              job.data.jobId,
+            ),
           )
           return { id: job.id, status: settled ? ('completed' as const) : ('failed' as const) }
         }),
       ),
   )
+  // pg-boss moves a job here when it failed for good without the handler recording why (the last attempt
+  // expired, or its process died or was stopped during it): the owner must still see it fail. pg-boss's
+  // fail statement inserts the dead-letter copy without a NOTIFY, so on a notify queue only the backstop
+  // poll finds it: at the 30 s default, the owner would wait that long to see the failure.
+  await boss.work<{ jobId: number }>(
+    QUEUES.deployTokenDead,
+    { batchSize: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 },
+    async ([job]) => {
+      await failDeployToken(deps, job!.data.jobId, ABANDONED)
+    },
+  )
   let stopped: Promise<void> | null = null
   return {
+    /**
+     * Stops fetching new jobs and resolves at once: waiting for (and handing back) running ones is
+     * pg-boss's graceful stop, which bounds it by the shutdown timeout.
+     */
     stop() {
-      stopped ??= boss.offWork(QUEUES.deployToken, { wait: true }).catch((error) => {
-        deps.onError(error, 'stopping job workers')
-      })
+      stopped ??= Promise.all(
+        [QUEUES.deployToken, QUEUES.deployTokenDead].map((queue) => boss.offWork(queue, { wait: false })),
+      ).then(
+        () => {},
+        (error) => deps.onError(error, 'stopping job workers'),
+      )
       return stopped
     },
   }
 }
+
+export const ABANDONED =
+  'The deployment did not finish: its last attempt timed out or its worker stopped, and no retries are left.'
 
 /** True when the job is settled (done, or failed for good); false hands it back to pg-boss for a retry. */
 async function runAttempt(

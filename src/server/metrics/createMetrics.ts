@@ -5,6 +5,11 @@ export interface Metrics {
   connections: Gauge
   authenticatedUsers: Gauge
   messagesSent: Counter
+  /**
+   * Adds to messagesSent. Sends are counted in a plain number and moved into the counter when it is read
+   * (a scrape), so the hot send path does no prom-client work.
+   */
+  countSent(n: number): void
   sendFailures: Counter
   notificationsCreated: Counter
   deliveryLatency: Histogram
@@ -17,8 +22,12 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' })
+  let uncounted = 0
   const metrics: Metrics = {
     countJobs: null,
+    countSent(n) {
+      uncounted += n
+    },
     registry,
     connections: new Gauge({
       name: 'herald_ws_connections',
@@ -34,6 +43,11 @@ export function createMetrics(): Metrics {
       name: 'herald_ws_messages_sent_total',
       help: 'Messages sent to WebSocket connections (one per receiving connection)',
       registers: [registry],
+      collect() {
+        if (uncounted === 0) return
+        this.inc(uncounted)
+        uncounted = 0
+      },
     }),
     sendFailures: new Counter({
       name: 'herald_ws_send_failures_total',

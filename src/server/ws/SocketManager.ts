@@ -1,5 +1,5 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { Server, ServerWebSocket } from 'bun'
+import type { Server } from 'bun'
 import {
   AuthMessageSchema,
   type BroadcastMessage,
@@ -15,6 +15,8 @@ import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { Bus, BusEvent } from '../bus/types'
 import type { ErrorReporter } from '../errors'
 import type { Metrics } from '../metrics/createMetrics'
+import { Connection, type ConnectionHandler } from './Connection'
+import { DeadlineHeap } from './DeadlineHeap'
 
 export interface SocketManagerOptions {
   maxConnections: number
@@ -41,45 +43,18 @@ export interface SocketManagerDeps {
   options: SocketManagerOptions
 }
 
-type Socket = ServerWebSocket<unknown>
-
-interface Replay {
-  /** Live notification frames that arrived while the replay was read, sent after it if newer than `until`. */
-  buffer: { seq: number; frame: string }[]
-  /** The seq the replay reached; null while the database read is in flight. */
-  until: number | null
-}
-
-interface Connection {
-  id: string
-  ws: Socket
-  /** The client address per-IP limits count. */
-  ip: string
-  /** Counted in anonymousByIp: open and not (yet) authenticated. */
-  anonymous: boolean
-  authTimer: Timer | null
-  userId: string | null
-  sessionId: string | null
-  expiresAt: number
-  expiryTimer: Timer | null
-  graceTimer: Timer | null
-  replay: Replay | null
-  /** Resumes queued behind the message being handled: auth then leaves the topic to them. */
-  queuedResumes: number
-  /** Messages of one connection are handled one after another, so an auth finishes before a resume. */
-  queue: Promise<void>
-  tokens: number
-  refilledAt: number
-  closed: boolean
-}
-
 /** Per user on this instance: the connections, and the sequencer that keeps notifications in seq order. */
 interface UserState {
-  connections: Set<Connection>
+  /** The user's topic name, kept so a send does not build it again. */
+  topic: string
+  /** A handful at most (MAX_CONNECTIONS_PER_USER): an array is smaller and faster than a Set. */
+  connections: Connection[]
+  /** How many of them are replaying (off the topic, collecting live frames). */
+  replaying: number
   /** The last seq pushed to this user's connections here. */
   lastSeq: number
-  /** Notifications that arrived ahead of a missing seq. */
-  pending: Map<number, Notification>
+  /** Notifications that arrived ahead of a missing seq; created when the first one does. */
+  pending: Map<number, Notification> | null
   gapTimer: Timer | null
   filling: boolean
 }
@@ -92,23 +67,43 @@ const ALL = 'all'
 const userTopic = (userId: string) => `u:${userId}`
 // setTimeout fires at once past 2^31-1 ms; longer waits are re-armed.
 const MAX_TIMER = 2 ** 31 - 1
+const SWEEP_MS = 1000
+const RESOLVED: Promise<void> = Promise.resolve()
+/** Most bytes a text frame can take: 3 UTF-8 bytes per UTF-16 unit, and the largest server frame header. */
+const frameBytesBound = (frame: string) => frame.length * 3 + 10
 
 /**
- * The WebSocket hub. Connections are keyed by id; fan-out uses Bun's native topics ("all" and one per user)
- * so a broadcast to thousands is one call into native code. Every push arrives through the bus, so this
- * class behaves the same with one instance or many.
+ * The WebSocket hub. Fan-out uses Bun's native topics ("all" and one per user) so a broadcast to thousands
+ * is one call into native code. Every push arrives through the bus, so this class behaves the same with one
+ * instance or many. Idle connections cost no work: deadlines share one timer, and send buffers are only
+ * looked at after something was sent.
  */
-export class SocketManager {
-  private readonly connections = new Map<string, Connection>()
+export class SocketManager implements ConnectionHandler {
+  private readonly connections = new Set<Connection>()
   private readonly users = new Map<string, UserState>()
-  private readonly sessions = new Map<string, Set<Connection>>()
   private readonly anonymousByIp = new Map<string, number>()
   /** Messages per user across their connections, on top of each connection's own bucket. */
   private readonly userMessages: RateLimiter
   private server: Server<unknown> | null = null
   private unsubscribe: (() => void) | null = null
-  private sweepTimer: Timer | null = null
   private readonly gapFillMs: number
+  /** Token expiries, grace periods and authentication deadlines of every connection, behind one timer. */
+  private readonly deadlines = new DeadlineHeap<Connection>()
+  private deadlineTimer: Timer | null = null
+  private deadlineTimerAt = Number.POSITIVE_INFINITY
+  /** Connections whose unsentBound passed the limit: the next sweep reads their real buffered amount. */
+  private suspects: Connection[] = []
+  /**
+   * Bound of the bytes broadcast since they were last added to every connection's unsentBound: that pass over
+   * all connections waits until it could find one past the limit (`maxUnsentBound` is at least the largest
+   * unsentBound), so broadcasts cost nothing per connection here either.
+   */
+  private broadcastBytes = 0
+  private maxUnsentBound = 0
+  private sweepTimer: Timer | null = null
+  private nextSerial = 0
+  /** connectionId = this instance's random prefix and a counter: unique without a UUID per socket. */
+  private readonly idPrefix = crypto.randomUUID().slice(0, 8)
 
   constructor(private readonly deps: SocketManagerDeps) {
     this.gapFillMs = deps.options.gapFillMs ?? 1000
@@ -119,19 +114,20 @@ export class SocketManager {
   // ── Public surface ───────────────────────────────────────────────────────────────────────────────
 
   /** Pushes a message to every connection of a user, on every instance. */
-  async sendToUser(userId: string, message: ServerMessage): Promise<void> {
+  sendToUser(userId: string, message: ServerMessage): Promise<void> {
+    // Not async: on the in-process bus a send is then one synchronous call, without promises per message.
     if (message.type === 'notification')
-      await this.deps.bus.publish({ kind: 'notification', userId, notification: message.notification })
-    else await this.deps.bus.publish({ kind: 'user', userId, message })
+      return this.deps.bus.publish({ kind: 'notification', userId, notification: message.notification })
+    return this.deps.bus.publish({ kind: 'user', userId, message })
   }
 
   /** Pushes a message, as it is, to every open connection on every instance. */
-  async sendToAll(message: BroadcastMessage): Promise<void> {
-    await this.deps.bus.publish({ kind: 'broadcast', message })
+  sendToAll(message: BroadcastMessage): Promise<void> {
+    return this.deps.bus.publish({ kind: 'broadcast', message })
   }
 
   getUserConnectionCount(userId: string): number {
-    return this.users.get(userId)?.connections.size ?? 0
+    return this.users.get(userId)?.connections.length ?? 0
   }
 
   get connectionCount(): number {
@@ -142,6 +138,18 @@ export class SocketManager {
     return this.users.size
   }
 
+  /** The socket's `data` for a new upgrade (see Connection); `ip` is the address per-IP limits count. */
+  createConnection(ip: string, preAuthenticated: AuthenticatedSession | null): Connection {
+    this.nextSerial = (this.nextSerial + 1) % 2 ** 32
+    return new Connection(
+      this,
+      this.nextSerial,
+      ip,
+      preAuthenticated,
+      this.deps.options.wsMessagesPerSecond * 2,
+    )
+  }
+
   start(server: Server<unknown>): void {
     this.server = server
     if (!this.unsubscribe) {
@@ -150,48 +158,36 @@ export class SocketManager {
         onResync: () => this.resyncAll(),
       })
     }
-    if (!this.sweepTimer) this.sweepTimer = setInterval(() => this.sweepSlowConsumers(), 1000)
   }
 
   /** Stops taking bus events and closes every socket with 1001 so clients resume elsewhere. */
   stop(): void {
     this.unsubscribe?.()
     this.unsubscribe = null
-    if (this.sweepTimer) clearInterval(this.sweepTimer)
-    this.sweepTimer = null
-    for (const connection of [...this.connections.values()]) {
+    for (const connection of [...this.connections]) {
       this.closeConnection(connection, CloseCode.goingAway, 'server shutting down')
     }
+    if (this.sweepTimer) clearTimeout(this.sweepTimer)
+    this.sweepTimer = null
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+    this.deadlineTimer = null
+    this.deadlineTimerAt = Number.POSITIVE_INFINITY
   }
 
-  // ── Transport callbacks (called by the route) ──────────────────────────────────────────────────────
+  // ── Transport callbacks (called by the Connection, the socket's data) ─────────────────────────────
 
-  open(ws: Socket, id: string, preAuthenticated: AuthenticatedSession | null, ip: string): void {
-    const connection: Connection = {
-      id,
-      ws,
-      ip,
-      anonymous: false,
-      authTimer: null,
-      userId: null,
-      sessionId: null,
-      expiresAt: 0,
-      expiryTimer: null,
-      graceTimer: null,
-      replay: null,
-      queuedResumes: 0,
-      queue: Promise.resolve(),
-      tokens: this.deps.options.wsMessagesPerSecond * 2,
-      refilledAt: performance.now(),
-      closed: false,
-    }
+  open(connection: Connection): void {
+    const preAuthenticated = connection.preAuthenticated
+    connection.preAuthenticated = null
     if (this.connections.size >= this.deps.options.maxConnections) {
       this.reject(connection, 'CONNECTION_LIMIT_TOTAL_EXCEEDED', 'This server is at its connection limit.')
       return
     }
-    if (!preAuthenticated) {
+    if (preAuthenticated) connection.ip = null
+    else {
       // Anonymous sockets are allowed (broadcasts only) but bounded per address. The client should retry
       // later, which the SDK does after 4008 (4029 is final for it).
+      const ip = connection.ip ?? 'unknown'
       const anonymous = this.anonymousByIp.get(ip) ?? 0
       if (anonymous >= this.deps.options.maxAnonymousConnectionsPerIp) {
         this.reject(
@@ -205,29 +201,21 @@ export class SocketManager {
       this.anonymousByIp.set(ip, anonymous + 1)
       connection.anonymous = true
       const timeout = this.deps.options.authTimeoutSeconds
-      if (timeout > 0) {
-        connection.authTimer = setTimeout(() => {
-          connection.authTimer = null
-          if (connection.userId === null)
-            this.reject(
-              connection,
-              'UNAUTHORIZED',
-              `Authenticate within ${timeout} s of connecting.`,
-              CloseCode.unauthorized,
-            )
-        }, timeout * 1000)
-      }
+      if (timeout > 0) this.setDeadline(connection, 'auth', Date.now() + timeout * 1000)
     }
-    this.connections.set(id, connection)
+    this.connections.add(connection)
     this.deps.metrics.connections.set(this.connections.size)
-    ws.subscribe(ALL)
-    this.send(connection, { type: 'connected', connectionId: id, timestamp: new Date().toISOString() })
+    connection.ws!.subscribe(ALL)
+    this.send(connection, {
+      type: 'connected',
+      connectionId: this.connectionId(connection),
+      timestamp: new Date().toISOString(),
+    })
     if (preAuthenticated) this.enqueue(connection, () => this.completeAuth(connection, preAuthenticated))
   }
 
-  message(id: string, data: unknown): void {
-    const connection = this.connections.get(id)
-    if (!connection || connection.closed) return
+  message(connection: Connection, data: unknown): void {
+    if (connection.closed) return
     if (!this.takeToken(connection)) {
       this.reject(connection, 'RATE_LIMITED', 'Too many messages; slow down.', CloseCode.rateLimited)
       return
@@ -241,7 +229,7 @@ export class SocketManager {
       )
       return
     }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    if (typeof data !== 'object' || data === null || Array.isArray(data) || Buffer.isBuffer(data)) {
       this.sendError(
         connection,
         'INVALID_MESSAGE',
@@ -283,15 +271,23 @@ export class SocketManager {
     )
   }
 
-  close(id: string): void {
-    const connection = this.connections.get(id)
-    if (connection) this.forget(connection)
+  close(connection: Connection): void {
+    this.forget(connection)
   }
 
   // ── Authentication ───────────────────────────────────────────────────────────────────────────────
 
   private async handleAuth(connection: Connection, token: string): Promise<void> {
-    const session = await this.deps.authenticate(token)
+    let session: AuthenticatedSession | null
+    try {
+      session = await this.deps.authenticate(token)
+    } catch (error) {
+      // The token could not be checked (the database is unreachable): an unanswered auth would leave the
+      // client waiting. 1013 makes it reconnect later, authenticate and resume, so nothing is lost.
+      this.deps.onError(error, `authenticating connection ${this.connectionId(connection)}`)
+      this.closeConnection(connection, CloseCode.tryAgainLater, 'try again later')
+      return
+    }
     if (connection.closed) return
     if (!session) {
       this.reject(
@@ -310,10 +306,10 @@ export class SocketManager {
   }
 
   private completeAuth(connection: Connection, session: AuthenticatedSession): void {
-    const refreshing = connection.userId !== null
-    if (!refreshing) {
+    if (connection.closed) return
+    if (connection.userId === null) {
       const existing = this.users.get(session.userId)
-      if (existing && existing.connections.size >= this.deps.options.maxConnectionsPerUser) {
+      if (existing && existing.connections.length >= this.deps.options.maxConnectionsPerUser) {
         this.reject(
           connection,
           'CONNECTION_LIMIT_PER_USER_EXCEEDED',
@@ -324,31 +320,27 @@ export class SocketManager {
       let state = existing
       if (!state) {
         state = {
-          connections: new Set(),
+          topic: userTopic(session.userId),
+          connections: [],
+          replaying: 0,
           lastSeq: session.lastSeq,
-          pending: new Map(),
+          pending: null,
           gapTimer: null,
           filling: false,
         }
         this.users.set(session.userId, state)
         this.deps.metrics.authenticatedUsers.set(this.users.size)
       }
-      state.connections.add(connection)
+      state.connections.push(connection)
       connection.userId = session.userId
       this.leaveAnonymous(connection)
       // With a resume right behind, joining the topic now could push a live notification that the replay
       // then sends again: the resume joins it when its replay is done.
-      if (connection.queuedResumes === 0) connection.ws.subscribe(userTopic(session.userId))
+      if (connection.queuedResumes === 0) connection.ws!.subscribe(state.topic)
     }
-    if (connection.sessionId !== session.sessionId) {
-      if (connection.sessionId) this.sessions.get(connection.sessionId)?.delete(connection)
-      connection.sessionId = session.sessionId
-      const set = this.sessions.get(session.sessionId)
-      if (set) set.add(connection)
-      else this.sessions.set(session.sessionId, new Set([connection]))
-    }
+    connection.sessionId = session.sessionId
     connection.expiresAt = session.expiresAt
-    this.armExpiry(connection)
+    this.setDeadline(connection, 'expiry', session.expiresAt)
     this.send(connection, {
       type: 'authenticated',
       userId: session.userId,
@@ -357,27 +349,64 @@ export class SocketManager {
     })
   }
 
-  private armExpiry(connection: Connection): void {
-    if (connection.expiryTimer) clearTimeout(connection.expiryTimer)
-    if (connection.graceTimer) clearTimeout(connection.graceTimer)
-    connection.graceTimer = null
-    const delay = connection.expiresAt - Date.now()
-    if (delay > MAX_TIMER) {
-      connection.expiryTimer = setTimeout(() => this.armExpiry(connection), MAX_TIMER)
-      return
-    }
-    connection.expiryTimer = setTimeout(
-      () => {
-        connection.expiryTimer = null
-        if (connection.closed) return
+  // ── Deadlines ────────────────────────────────────────────────────────────────────────────────────
+
+  private setDeadline(connection: Connection, kind: Connection['deadlineKind'], at: number): void {
+    connection.deadlineKind = kind
+    this.deadlines.schedule(connection, at)
+    if (at < this.deadlineTimerAt) this.armDeadlineTimer()
+  }
+
+  private clearDeadline(connection: Connection): void {
+    connection.deadlineKind = null
+    // The shared timer stays armed: when it fires with nothing due it re-arms for the next deadline.
+    this.deadlines.remove(connection)
+  }
+
+  private armDeadlineTimer(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer)
+    this.deadlineTimer = null
+    this.deadlineTimerAt = Number.POSITIVE_INFINITY
+    const next = this.deadlines.peek()
+    if (!next) return
+    const delay = Math.min(MAX_TIMER, Math.max(0, next.deadline - Date.now()))
+    this.deadlineTimerAt = Date.now() + delay
+    this.deadlineTimer = setTimeout(() => this.runDeadlines(), delay)
+  }
+
+  private runDeadlines(): void {
+    this.deadlineTimer = null
+    this.deadlineTimerAt = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    for (let connection = this.deadlines.popDue(now); connection; connection = this.deadlines.popDue(now)) {
+      const kind = connection.deadlineKind
+      connection.deadlineKind = null
+      if (connection.closed) continue
+      if (kind === 'auth') {
+        if (connection.userId === null) {
+          const timeout = this.deps.options.authTimeoutSeconds
+          this.reject(
+            connection,
+            'UNAUTHORIZED',
+            `Authenticate within ${timeout} s of connecting.`,
+            CloseCode.unauthorized,
+          )
+        }
+      } else if (kind === 'expiry') {
         const grace = this.deps.options.tokenExpiryGraceSeconds
         this.sendError(connection, 'TOKEN_EXPIRED', `The token expired; send a fresh auth within ${grace} s.`)
-        connection.graceTimer = setTimeout(() => {
-          this.closeConnection(connection, CloseCode.unauthorized, 'token expired')
-        }, grace * 1000)
-      },
-      Math.max(0, delay),
-    )
+        this.reschedule(connection, 'grace', now + grace * 1000)
+      } else if (kind === 'grace') {
+        this.closeConnection(connection, CloseCode.unauthorized, 'token expired')
+      }
+    }
+    this.armDeadlineTimer()
+  }
+
+  /** Schedules without re-arming: runDeadlines arms the timer once when it is done. */
+  private reschedule(connection: Connection, kind: Connection['deadlineKind'], at: number): void {
+    connection.deadlineKind = kind
+    this.deadlines.schedule(connection, at)
   }
 
   // ── Resume ───────────────────────────────────────────────────────────────────────────────────────
@@ -393,10 +422,11 @@ export class SocketManager {
       this.sendError(connection, 'UNAUTHORIZED', 'Authenticate before resuming.')
       return
     }
+    if (connection.closed) return
     const state = this.users.get(userId)!
     if (connection.replay) return
-    connection.replay = { buffer: [], until: null }
-    connection.ws.unsubscribe(userTopic(userId))
+    this.startReplay(connection, state)
+    const replay = connection.replay!
     const cap = this.deps.options.replayCap
     let rows: Notification[]
     let latest: number | null = null
@@ -411,8 +441,8 @@ export class SocketManager {
     if (connection.closed) return
     if (latest === null && rows.length === 0) {
       // The database could not be read: live delivery goes on and the client may resume again.
-      connection.replay = null
-      connection.ws.subscribe(userTopic(userId))
+      this.endReplay(connection, state)
+      connection.ws!.subscribe(state.topic)
       this.sendError(connection, 'INVALID_MESSAGE', 'Resume is unavailable right now; try again shortly.')
       return
     }
@@ -423,7 +453,7 @@ export class SocketManager {
       this.send(connection, { type: 'reset', seq: until })
     } else {
       until = rows.length > 0 ? rows[rows.length - 1]!.seq : since
-      connection.ws.cork(() => {
+      connection.ws!.cork(() => {
         for (const notification of rows) {
           this.sendFrame(connection, JSON.stringify({ type: 'notification', notification }))
         }
@@ -432,34 +462,56 @@ export class SocketManager {
       // What the replay read is committed; the sequencer may take it, so other connections need not wait.
       for (const notification of rows) this.sequence(userId, state, notification)
     }
-    connection.replay.until = until
-    if (state.lastSeq >= until) this.finishReplay(connection, userId)
+    replay.until = until
+    if (state.lastSeq >= until) this.finishReplay(connection, state)
     else this.scheduleGapFill(userId, state)
   }
 
-  private finishReplay(connection: Connection, userId: string): void {
-    const replay = connection.replay
-    if (!replay || replay.until === null) return
+  private startReplay(connection: Connection, state: UserState): void {
+    connection.replay = { buffer: [], until: null }
+    state.replaying++
+    connection.ws!.unsubscribe(state.topic)
+  }
+
+  private endReplay(connection: Connection, state: UserState): void {
+    if (!connection.replay) return
     connection.replay = null
-    connection.ws.cork(() => {
+    state.replaying--
+  }
+
+  private finishReplay(connection: Connection, state: UserState): void {
+    const replay = connection.replay
+    if (!replay || replay.until === null || connection.closed) return
+    this.endReplay(connection, state)
+    connection.ws!.cork(() => {
       for (const item of replay.buffer) if (item.seq > replay.until!) this.sendFrame(connection, item.frame)
     })
-    connection.ws.subscribe(userTopic(userId))
+    connection.ws!.subscribe(state.topic)
   }
 
   // ── Bus events ───────────────────────────────────────────────────────────────────────────────────
 
   private onBusEvent(event: BusEvent): void {
     switch (event.kind) {
-      case 'broadcast':
-        this.publish(ALL, JSON.stringify(event.message))
+      case 'broadcast': {
+        // Every open connection is subscribed to "all": the count is known without asking the server.
+        const receivers = this.connections.size
+        if (receivers === 0) return
+        const frame = JSON.stringify(event.message)
+        this.server?.publish(ALL, frame)
+        this.deps.metrics.countSent(receivers)
+        this.broadcastBytes += frameBytesBound(frame)
+        if (this.broadcastBytes + this.maxUnsentBound > this.deps.options.sendBufferLimitBytes)
+          this.scheduleSweep()
         return
+      }
       case 'user': {
         const state = this.users.get(event.userId)
         if (!state) return
         const frame = JSON.stringify(event.message)
-        this.publish(userTopic(event.userId), frame)
-        for (const connection of state.connections) if (connection.replay) this.sendFrame(connection, frame)
+        this.publishToUser(state, frame)
+        if (state.replaying > 0)
+          for (const connection of state.connections) if (connection.replay) this.sendFrame(connection, frame)
         return
       }
       case 'notification': {
@@ -469,10 +521,11 @@ export class SocketManager {
         return
       }
       case 'session_revoked': {
-        const connections = this.sessions.get(event.sessionId)
-        if (!connections) return
-        for (const connection of [...connections]) {
-          this.closeConnection(connection, CloseCode.unauthorized, 'session revoked')
+        const state = this.users.get(event.userId)
+        if (!state) return
+        for (const connection of [...state.connections]) {
+          if (connection.sessionId === event.sessionId)
+            this.closeConnection(connection, CloseCode.unauthorized, 'session revoked')
         }
         return
       }
@@ -483,33 +536,40 @@ export class SocketManager {
   private sequence(userId: string, state: UserState, notification: Notification): void {
     if (notification.seq <= state.lastSeq) return
     if (notification.seq !== state.lastSeq + 1) {
+      state.pending ??= new Map()
       state.pending.set(notification.seq, notification)
       this.scheduleGapFill(userId, state)
       return
     }
-    this.emit(userId, state, notification)
-    let next = state.pending.get(state.lastSeq + 1)
+    this.emit(state, notification)
+    const pending = state.pending
+    if (!pending) return
+    let next = pending.get(state.lastSeq + 1)
     while (next) {
-      state.pending.delete(next.seq)
-      this.emit(userId, state, next)
-      next = state.pending.get(state.lastSeq + 1)
+      pending.delete(next.seq)
+      this.emit(state, next)
+      next = pending.get(state.lastSeq + 1)
     }
-    if (state.pending.size === 0 && state.gapTimer) {
-      clearTimeout(state.gapTimer)
-      state.gapTimer = null
+    if (pending.size === 0) {
+      state.pending = null
+      if (state.gapTimer) {
+        clearTimeout(state.gapTimer)
+        state.gapTimer = null
+      }
     }
   }
 
-  private emit(userId: string, state: UserState, notification: Notification): void {
+  private emit(state: UserState, notification: Notification): void {
     state.lastSeq = notification.seq
     const frame = JSON.stringify({ type: 'notification', notification })
-    this.publish(userTopic(userId), frame)
+    this.publishToUser(state, frame)
     this.deps.metrics.deliveryLatency.observe((Date.now() - Date.parse(notification.createdAt)) / 1000)
-    for (const connection of state.connections) {
+    if (state.replaying === 0) return
+    for (const connection of [...state.connections]) {
       const replay = connection.replay
       if (!replay) continue
       replay.buffer.push({ seq: notification.seq, frame })
-      if (replay.until !== null && state.lastSeq >= replay.until) this.finishReplay(connection, userId)
+      if (replay.until !== null && state.lastSeq >= replay.until) this.finishReplay(connection, state)
     }
   }
 
@@ -537,10 +597,8 @@ export class SocketManager {
       state.filling = false
     }
     if (this.users.get(userId) !== state) return
-    const waiting = [...state.connections].some(
-      (c) => c.replay?.until != null && c.replay.until > state.lastSeq,
-    )
-    if (state.pending.size > 0 || waiting) this.scheduleGapFill(userId, state)
+    const waiting = state.connections.some((c) => c.replay?.until != null && c.replay.until > state.lastSeq)
+    if ((state.pending && state.pending.size > 0) || waiting) this.scheduleGapFill(userId, state)
   }
 
   /** The bus may have dropped events: every user connected here catches up from the database. */
@@ -550,13 +608,17 @@ export class SocketManager {
 
   // ── Sending and closing ──────────────────────────────────────────────────────────────────────────
 
-  private publish(topic: string, frame: string): void {
-    const server = this.server
-    if (!server) return
-    const receivers = server.subscriberCount(topic)
-    if (receivers === 0) return
-    server.publish(topic, frame)
-    this.deps.metrics.messagesSent.inc(receivers)
+  /**
+   * One frame to the user's subscribed connections. The receivers are counted from what the hub knows
+   * (asking the server for the topic's subscriber count costs as much as the publish).
+   */
+  private publishToUser(state: UserState, frame: string): void {
+    const receivers = state.connections.length - state.replaying
+    if (receivers <= 0 || !this.server) return
+    this.server.publish(state.topic, frame)
+    this.deps.metrics.countSent(receivers)
+    const bytes = frameBytesBound(frame)
+    for (const connection of state.connections) this.addUnsent(connection, bytes)
   }
 
   private send(connection: Connection, message: ServerMessage): void {
@@ -565,9 +627,74 @@ export class SocketManager {
 
   private sendFrame(connection: Connection, frame: string): void {
     if (connection.closed) return
-    const result = connection.ws.send(frame)
-    if (result === 0) this.deps.metrics.sendFailures.inc()
-    else this.deps.metrics.messagesSent.inc()
+    const result = connection.ws!.send(frame)
+    if (result > 0) {
+      this.deps.metrics.countSent(1)
+      return
+    }
+    // -1: queued behind unsent data; 0: dropped (the buffer is past backpressureLimit, or the socket closed).
+    if (result === 0) {
+      this.deps.metrics.sendFailures.inc()
+      this.addUnsent(connection, Number.POSITIVE_INFINITY)
+    } else {
+      this.deps.metrics.countSent(1)
+      this.addUnsent(connection, frameBytesBound(frame))
+    }
+  }
+
+  /** Counts a frame towards the connection's bound; past the limit, the next sweep reads the real amount. */
+  private addUnsent(connection: Connection, bytes: number): void {
+    const bound = connection.unsentBound + bytes
+    connection.unsentBound = bound
+    if (bound > this.maxUnsentBound) this.maxUnsentBound = bound
+    if (connection.suspect || bound + this.broadcastBytes <= this.deps.options.sendBufferLimitBytes) return
+    connection.suspect = true
+    this.suspects.push(connection)
+    this.scheduleSweep()
+  }
+
+  private scheduleSweep(): void {
+    if (!this.sweepTimer) this.sweepTimer = setTimeout(() => this.sweepSlowConsumers(), SWEEP_MS)
+  }
+
+  /**
+   * A client that stops reading would make the server hold its frames forever: it is closed instead. At most
+   * once a second, and only for connections that could be past the limit from what was sent to them since
+   * their buffer was last read, so idle connections and ones that keep up cost nothing here.
+   */
+  private sweepSlowConsumers(): void {
+    this.sweepTimer = null
+    const limit = this.deps.options.sendBufferLimitBytes
+    const suspects = this.suspects
+    this.suspects = []
+    if (this.broadcastBytes + this.maxUnsentBound > limit) {
+      const broadcast = this.broadcastBytes
+      this.broadcastBytes = 0
+      let max = 0
+      for (const connection of this.connections) {
+        const bound = connection.unsentBound + broadcast
+        connection.unsentBound = bound
+        if (bound > max) max = bound
+        if (!connection.suspect && bound > limit) {
+          connection.suspect = true
+          suspects.push(connection)
+        }
+      }
+      this.maxUnsentBound = max
+    }
+    for (const connection of suspects) {
+      connection.suspect = false
+      if (connection.closed) continue
+      const buffered = connection.ws!.getBufferedAmount()
+      // Broadcasts not yet added to the bound are in the buffered amount already.
+      connection.unsentBound = buffered - this.broadcastBytes
+      if (buffered > limit)
+        this.closeConnection(connection, CloseCode.slowConsumer, 'send buffer full; resume to catch up')
+    }
+  }
+
+  private connectionId(connection: Connection): string {
+    return this.idPrefix + connection.serial.toString(16).padStart(8, '0')
   }
 
   private sendError(connection: Connection, code: WsErrorCode, message: string): void {
@@ -592,48 +719,53 @@ export class SocketManager {
     if (connection.closed) return
     this.forget(connection)
     try {
-      connection.ws.close(code, reason)
+      connection.ws!.close(code, reason)
     } catch {}
   }
 
   private leaveAnonymous(connection: Connection): void {
-    if (connection.authTimer) clearTimeout(connection.authTimer)
-    connection.authTimer = null
+    if (connection.deadlineKind === 'auth') this.clearDeadline(connection)
     if (!connection.anonymous) return
     connection.anonymous = false
-    const left = (this.anonymousByIp.get(connection.ip) ?? 1) - 1
-    if (left > 0) this.anonymousByIp.set(connection.ip, left)
-    else this.anonymousByIp.delete(connection.ip)
+    const ip = connection.ip ?? 'unknown'
+    connection.ip = null
+    const left = (this.anonymousByIp.get(ip) ?? 1) - 1
+    if (left > 0) this.anonymousByIp.set(ip, left)
+    else this.anonymousByIp.delete(ip)
   }
 
   private forget(connection: Connection): void {
     if (connection.closed) return
     connection.closed = true
     this.leaveAnonymous(connection)
-    if (connection.expiryTimer) clearTimeout(connection.expiryTimer)
-    if (connection.graceTimer) clearTimeout(connection.graceTimer)
-    if (this.connections.get(connection.id) === connection) this.connections.delete(connection.id)
-    this.deps.metrics.connections.set(this.connections.size)
-    if (connection.sessionId) {
-      const set = this.sessions.get(connection.sessionId)
-      set?.delete(connection)
-      if (set?.size === 0) this.sessions.delete(connection.sessionId)
-    }
+    this.clearDeadline(connection)
+    if (this.connections.delete(connection)) this.deps.metrics.connections.set(this.connections.size)
     if (connection.userId) {
       const state = this.users.get(connection.userId)
-      state?.connections.delete(connection)
-      if (state && state.connections.size === 0) {
-        if (state.gapTimer) clearTimeout(state.gapTimer)
-        this.users.delete(connection.userId)
-        this.deps.metrics.authenticatedUsers.set(this.users.size)
+      if (state) {
+        if (connection.replay) this.endReplay(connection, state)
+        const index = state.connections.indexOf(connection)
+        if (index >= 0) state.connections.splice(index, 1)
+        if (state.connections.length === 0) {
+          if (state.gapTimer) clearTimeout(state.gapTimer)
+          this.users.delete(connection.userId)
+          this.deps.metrics.authenticatedUsers.set(this.users.size)
+        }
       }
     }
   }
 
   private enqueue(connection: Connection, task: () => Promise<void> | void): void {
-    connection.queue = connection.queue
+    const next: Promise<void> = (connection.queue ?? RESOLVED)
       .then(task)
-      .catch((error) => this.deps.onError(error, `handling a message on connection ${connection.id}`))
+      .catch((error) =>
+        this.deps.onError(error, `handling a message on connection ${this.connectionId(connection)}`),
+      )
+      .then(() => {
+        // The chain is dropped once it is done, so an idle connection holds no promise.
+        if (connection.queue === next) connection.queue = null
+      })
+    connection.queue = next
   }
 
   /** Token bucket: wsMessagesPerSecond sustained, twice that in a burst. */
@@ -645,15 +777,5 @@ export class SocketManager {
     if (connection.tokens < 1) return false
     connection.tokens -= 1
     return true
-  }
-
-  /** A client that stops reading would make the server hold its frames forever: it is closed instead. */
-  private sweepSlowConsumers(): void {
-    const limit = this.deps.options.sendBufferLimitBytes
-    for (const connection of this.connections.values()) {
-      if (connection.ws.getBufferedAmount() > limit) {
-        this.closeConnection(connection, CloseCode.slowConsumer, 'send buffer full; resume to catch up')
-      }
-    }
   }
 }

@@ -1,12 +1,12 @@
-import { Elysia, t } from 'elysia'
+import type { Server } from 'bun'
+import { Elysia } from 'elysia'
 import { clientIp } from '../api/clientIp'
 import { createRateLimiter, rateLimited } from '../api/createRateLimiter'
 import type { OriginCheck } from '../api/origins'
+import { SECURITY_HEADERS } from '../api/securityHeaders'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import { HeraldError } from '../errors'
 import type { SocketManager } from './SocketManager'
-
-type UpgradeData = { heraldSession?: AuthenticatedSession | null; heraldIp?: string }
 
 export interface WsRouteOptions {
   /** New connections per second per client IP; bursts of twice that. */
@@ -15,7 +15,13 @@ export interface WsRouteOptions {
   checkOrigin: OriginCheck
 }
 
-/** `/ws`: the transport side of the hub. Connection state lives in the SocketManager, keyed by ws.id. */
+/**
+ * `/ws`: a plain GET route that upgrades by itself. Elysia's `.ws()` keeps its whole request context (the
+ * Request, headers, query, closures per connection) in every socket's data; here the data is the hub's own
+ * Connection, whose prototype carries the callbacks that Elysia's server-wide WebSocket handler calls. The
+ * server-wide options (idleTimeout, maxPayloadLength, backpressureLimit, …) of `new Elysia({ websocket })`
+ * apply to these sockets as to any.
+ */
 export function wsRoute(
   hub: SocketManager,
   authenticate: (token: string) => Promise<AuthenticatedSession | null>,
@@ -25,36 +31,34 @@ export function wsRoute(
     ratePerSecond: options.connectionsPerSecondPerIp,
     burst: options.connectionsPerSecondPerIp * 2,
   })
-  return new Elysia({ name: 'herald/ws' }).ws('/ws', {
-    query: t.Object({ token: t.Optional(t.String()) }),
-    // An array, so Elysia runs it once as route hook and not again inside the upgrade.
-    beforeHandle: [
-      async (context) => {
-        // Refused upgrades answer with the contract's error body: 429 (with Retry-After), 403, 401.
-        const ip = clientIp(context.request, context.server, options.trustProxy)
-        const wait = upgrades.take(ip)
-        if (wait > 0) throw rateLimited('Too many new connections from this address; retry later.', wait)
-        // A page on another site must not open sockets in its visitors' names (cross-site WebSocket hijacking).
-        if (options.checkOrigin(context.request) === 'refused')
-          throw new HeraldError('FORBIDDEN', 'This origin may not connect; see ALLOWED_ORIGINS.')
-        ;(context as unknown as UpgradeData).heraldIp = ip
-        const token = context.query.token
-        if (token === undefined) return
-        // The original design's ?token= form; an invalid token refuses the upgrade outright.
-        const session = await authenticate(token)
-        if (!session) throw new HeraldError('UNAUTHORIZED', 'The token is invalid, expired or revoked.')
-        ;(context as unknown as UpgradeData).heraldSession = session
-      },
-    ],
-    open(ws) {
-      const data = ws.data as unknown as UpgradeData
-      hub.open(ws.raw as never, ws.id, data.heraldSession ?? null, data.heraldIp ?? 'unknown')
-    },
-    message(ws, message) {
-      hub.message(ws.id, message)
-    },
-    close(ws) {
-      hub.close(ws.id)
-    },
+  return new Elysia({ name: 'herald/ws' }).get('/ws', async ({ request, server }) => {
+    // Refused upgrades answer with the contract's error body: 429 (with Retry-After), 403, 401.
+    const ip = clientIp(request, server, options.trustProxy)
+    const wait = upgrades.take(ip)
+    if (wait > 0) throw rateLimited('Too many new connections from this address; retry later.', wait)
+    // A page on another site must not open sockets in its visitors' names (cross-site WebSocket hijacking).
+    if (options.checkOrigin(request) === 'refused')
+      throw new HeraldError('FORBIDDEN', 'This origin may not connect; see ALLOWED_ORIGINS.')
+    let session: AuthenticatedSession | null = null
+    const token = tokenParameter(request.url)
+    if (token !== null) {
+      // The original design's ?token= form; an invalid token refuses the upgrade outright.
+      session = await authenticate(token)
+      if (!session) throw new HeraldError('UNAUTHORIZED', 'The token is invalid, expired or revoked.')
+    }
+    const upgraded = (server as Server<unknown> | null)?.upgrade(request, {
+      headers: SECURITY_HEADERS,
+      data: hub.createConnection(ip, session),
+    })
+    if (!upgraded) throw new HeraldError('BAD_REQUEST', 'Expected a WebSocket upgrade.')
+    // Bun answers an upgraded request itself; nothing is returned.
+    return undefined
   })
+}
+
+/** `?token=` without building a URL object for every upgrade (most have no query at all). */
+function tokenParameter(url: string): string | null {
+  const query = url.indexOf('?')
+  if (query < 0) return null
+  return new URLSearchParams(url.slice(query + 1)).get('token')
 }

@@ -41,17 +41,33 @@ export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unread
 const ID_PATTERN = '^[1-9][0-9]{0,14}$'
 export const IdParamsSchema = t.Object({ id: t.String({ pattern: ID_PATTERN }) })
 
-/** Exactly one of userId and address names the recipient (checked by the route). */
-export const AdminPublishBodySchema = t.Object({
+const recipientFields = {
   userId: t.Optional(t.String({ pattern: ID_PATTERN })),
   address: t.Optional(t.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+}
+const contentFields = {
   type: t.String({ minLength: 1, maxLength: 100 }),
   title: t.String({ maxLength: 500 }),
   message: t.String({ maxLength: 10000 }),
   data: t.Optional(t.Unknown()),
-})
+}
+/** Exactly one of userId and address names the recipient (checked by the route). */
+export const AdminPublishBodySchema = t.Object({ ...recipientFields, ...contentFields })
 export type AdminPublishBody = typeof AdminPublishBodySchema.static
 export const AdminPublishResponseSchema = t.Object({ notification: NotificationSchema, userId: t.String() })
+/**
+ * `POST /api/admin/notifications/batch`: exactly one of `notifications` (each entry is a single publish's
+ * body) and `recipients` + `notification` (the same content for every recipient), checked by the route, as
+ * is the most entries one request may hold.
+ */
+export const AdminPublishBatchBodySchema = t.Object({
+  notifications: t.Optional(t.Array(AdminPublishBodySchema, { minItems: 1 })),
+  recipients: t.Optional(t.Array(t.Object(recipientFields), { minItems: 1 })),
+  notification: t.Optional(t.Object(contentFields)),
+})
+export type AdminPublishBatchBody = typeof AdminPublishBatchBodySchema.static
+/** One result per entry, in request order. */
+export const AdminPublishBatchResponseSchema = t.Object({ results: t.Array(AdminPublishResponseSchema) })
 export const AdminBroadcastBodySchema = t.Object({
   message: t.Object({ type: t.String({ minLength: 1 }) }, { additionalProperties: true }),
 })

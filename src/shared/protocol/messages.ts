@@ -86,6 +86,8 @@ export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   tooLarge: 1009,
+  /** RFC 6455 "try again later": the server could not check the token (its database is unreachable). */
+  tryAgainLater: 1013,
   unauthorized: 4001,
   rateLimited: 4008,
   slowConsumer: 4009,

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createTestDatabase } from '../../../test/helpers/testDatabase'
+import type { Notification } from '../../shared/protocol'
+import { createInProcessBus } from '../bus/createInProcessBus'
+import { createPostgresBus } from '../bus/createPostgresBus'
+import type { Bus, BusEvent } from '../bus/types'
+import type { DatabaseHandle } from '../db/openDatabase'
+import { jobs, users } from '../db/schema'
+import { HeraldError } from '../errors'
+import { createNotification } from './createNotification'
+import { createNotificationWriter } from './createNotificationWriter'
+import { loadNotificationsSince } from './loadNotificationsSince'
+
+// Group commit: concurrent creations share statements, and still each get their own row, in order.
+
+let database: DatabaseHandle
+let bus: Bus
+const events: BusEvent[] = []
+const errors: unknown[] = []
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  const onError = (error: unknown) => errors.push(error)
+  bus =
+    database.kind === 'postgres'
+      ? createPostgresBus({ url: database.url!, db: database.db, onError })
+      : createInProcessBus(onError)
+  await bus.start()
+  bus.subscribe({ onEvent: (event) => events.push(event) })
+}, 30_000)
+afterAll(async () => {
+  await bus.stop()
+  await database.close()
+}, 30_000)
+
+async function newUsers(n: number): Promise<string[]> {
+  const rows = await database.db
+    .insert(users)
+    .values(Array.from({ length: n }, () => ({ address: `0x${crypto.randomUUID().replaceAll('-', '')}` })))
+    .returning({ id: users.id })
+  return rows.map((r) => String(r.id))
+}
+
+/** The bus delivers asynchronously (NOTIFY): wait for the events of these users, then take them. */
+async function announced(userIds: string[], total: number): Promise<Notification[]> {
+  const mine = () =>
+    events.filter(
+      (e): e is Extract<BusEvent, { kind: 'notification' }> =>
+        e.kind === 'notification' && userIds.includes(e.userId),
+    )
+  for (let i = 0; i < 500 && mine().length < total; i++) await Bun.sleep(10)
+  return mine().map((e) => e.notification)
+}
+
+const params = (userId: string, i: number) => ({
+  userId,
+  type: 'group.commit',
+  title: `n${i}`,
+  message: `message ${i}`,
+  data: { i },
+})
+
+describe('createNotificationWriter', () => {
+  test('concurrent creations for the same and different users: each caller its own row, seqs gap-free, each announced once', async () => {
+    const ids = await newUsers(5)
+    const writer = createNotificationWriter({ db: database.db, bus })
+    const calls = Array.from({ length: 200 }, (_, i) => ({ ...params(ids[i % 3 === 0 ? 0 : i % 5]!, i) }))
+    const created = await Promise.all(calls.map((call) => writer.create(call)))
+    for (const [i, notification] of created.entries()) {
+      expect(notification.title).toBe(calls[i]!.title)
+      expect(notification.data).toEqual({ i })
+      expect(notification.read).toBe(false)
+    }
+    expect(new Set(created.map((n) => n.id)).size).toBe(200)
+    for (const userId of ids) {
+      // Two batches may be stored at once, so seqs follow commit order rather than call order: gap-free.
+      const own = created.filter((_, i) => calls[i]!.userId === userId).sort((x, y) => x.seq - y.seq)
+      expect(own.map((n) => n.seq)).toEqual(own.map((_, k) => k + 1))
+      // What the database holds is exactly what the callers were given.
+      expect(await loadNotificationsSince(database.db, { userId, since: 0, limit: 1000 })).toEqual(own)
+    }
+    // A caller that waits for one creation before the next gets increasing seqs.
+    const [sequential] = await newUsers(1)
+    const seqs: number[] = []
+    for (let i = 0; i < 5; i++) seqs.push((await writer.create(params(sequential!, i))).seq)
+    expect(seqs).toEqual([1, 2, 3, 4, 5])
+    await announced([sequential!], 5)
+    const pushed = await announced(ids, 200)
+    expect(pushed.length).toBe(200)
+    expect(new Set(pushed.map((n) => n.id)).size).toBe(200)
+    expect([...pushed].sort((a, b) => Number(a.id) - Number(b.id))).toEqual(
+      [...created].sort((a, b) => Number(a.id) - Number(b.id)),
+    )
+    expect(errors).toEqual([])
+  })
+
+  test('creations made together share one statement (one commit: one created_at)', async () => {
+    const ids = await newUsers(2)
+    const writer = createNotificationWriter({ db: database.db, bus })
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => writer.create(params(ids[i % 2]!, i))),
+    )
+    expect(new Set(created.map((n) => n.createdAt)).size).toBe(1)
+    await announced(ids, 20)
+  })
+
+  test('an unknown user fails only its own caller (NOT_FOUND); the others in the same statement are stored', async () => {
+    const [userId] = await newUsers(1)
+    const writer = createNotificationWriter({ db: database.db, bus })
+    const results = await Promise.allSettled([
+      writer.create(params(userId!, 1)),
+      writer.create(params('987654321', 2)),
+      writer.create(params(userId!, 3)),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    const rejected = results[1] as PromiseRejectedResult
+    expect(rejected.reason).toBeInstanceOf(HeraldError)
+    expect((rejected.reason as HeraldError).code).toBe('NOT_FOUND')
+    const stored = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.seq)
+    expect(stored).toEqual([1, 2])
+    expect((await announced([userId!], 2)).map((n) => n.seq)).toEqual([1, 2])
+  })
+
+  test('an item PostgreSQL refuses (an unpaired surrogate in jsonb) fails only its own caller', async () => {
+    const [userId] = await newUsers(1)
+    const writer = createNotificationWriter({ db: database.db, bus })
+    const results = await Promise.allSettled([
+      writer.create(params(userId!, 1)),
+      writer.create({ ...params(userId!, 2), data: { text: '\ud800' } }),
+      writer.create(params(userId!, 3)),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(results.filter((r) => r.status === 'fulfilled').map((r) => r.value.seq)).toEqual([1, 2])
+    expect((await announced([userId!], 2)).map((n) => n.seq)).toEqual([1, 2])
+  })
+
+  test('with transactional creations (createNotification with `within`) for the same user: seqs stay unique and gap-free', async () => {
+    const [userId] = await newUsers(1)
+    const writer = createNotificationWriter({ db: database.db, bus })
+    const work: Promise<Notification>[] = []
+    for (let i = 0; i < 40; i++) {
+      if (i % 4 === 0) {
+        work.push(
+          createNotification(database.db, bus, params(userId!, i), async (tx) => {
+            await tx.select({ id: jobs.id }).from(jobs).limit(1)
+          }),
+        )
+      } else if (i % 4 === 1) work.push(createNotification(database.db, bus, params(userId!, i)))
+      else work.push(writer.create(params(userId!, i)))
+    }
+    const created = await Promise.all(work)
+    expect(created.map((n) => n.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    )
+    const pushed = await announced([userId!], 40)
+    expect(pushed.length).toBe(40)
+    expect(new Set(pushed.map((n) => n.seq)).size).toBe(40)
+  })
+
+  test('createNotification without `within` for an unknown user → NOT_FOUND, nothing announced', async () => {
+    const before = events.length
+    await expect(createNotification(database.db, bus, params('987654322', 0))).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    })
+    expect(events.slice(before).filter((e) => e.kind === 'notification' && e.userId === '987654322')).toEqual(
+      [],
+    )
+  })
+})
