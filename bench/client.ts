@@ -321,11 +321,13 @@ function replay(args: Record<string, unknown>) {
 /**
  * The ceilings for the stored path, straight from postgres-js with Herald's pool size and the same load:
  * `insert`, the same row as one single-statement insert (its own commit); `transaction`, the statements
- * Herald's createNotification runs (bump the user's seq, insert the row, NOTIFY the bus, commit) without
- * Herald around them, for the users round-robin.
+ * Herald's createNotification ran before the one-statement path (bump the user's seq, insert the row,
+ * NOTIFY the bus, commit) without Herald around them, for the users round-robin; `notify`, the `insert` with
+ * a pg_notify in the same statement: a committing transaction that notified holds PostgreSQL's global notify
+ * lock through its commit, which is what bounds any store that announces in its commit.
  */
 async function bareInsert(args: Record<string, unknown>) {
-  const mode = args.mode === 'transaction' ? 'transaction' : 'insert'
+  const mode = args.mode === 'transaction' || args.mode === 'notify' ? args.mode : 'insert'
   const sql = postgres(String(args.databaseUrl), { max: Number(args.poolSize), onnotice: () => {} })
   const userIds = (args.userIds as string[]).map(Number)
   const concurrency = Number(args.concurrency)
@@ -352,7 +354,14 @@ async function bareInsert(args: Record<string, unknown>) {
       await tx`select pg_notify('herald_bus', ${JSON.stringify({ kind: 'notification', userId, notification: row })})`
     })
   }
-  const one = mode === 'insert' ? insertOne : transactOne
+  const notifyOne = async (i: number, t: number) => {
+    // Its own channel: nobody listens, as with the bare insert; the lock is taken all the same.
+    await sql`with ins as (insert into notifications (user_id, seq, type, title, message, data)
+      values (${userIds[0]!}, ${2_000_000_000 + i}, 'bench', 'Bench notification', ${message(i)},
+              ${sql.json({ i, t })}) returning id)
+      select pg_notify('herald_bench', id::text) from ins`
+  }
+  const one = mode === 'insert' ? insertOne : mode === 'notify' ? notifyOne : transactOne
   try {
     await sql`select 1`
     const start = now()

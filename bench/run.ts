@@ -433,7 +433,7 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
       await server.stop()
     }
     if (database) {
-      for (const mode of ['insert', 'transaction'] as const) {
+      for (const mode of ['insert', 'notify', 'transaction'] as const) {
         const cpu = startCpuMeter({ client: client.pid })
         const bare = await client.request<Omit<NonNullable<StoredCell['bare']>, 'cpu'>>(
           'bareInsert',
@@ -441,7 +441,7 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
             mode,
             databaseUrl: database.url,
             poolSize: 10,
-            userIds: mode === 'insert' ? [away.userId] : users.map((u) => u.userId),
+            userIds: mode === 'transaction' ? users.map((u) => u.userId) : [away.userId],
             concurrency: STORED.concurrency,
             maxCount: STORED.maxCount * 5,
             durationMs: STORED.durationMs,
@@ -450,6 +450,7 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
         )
         const result = { ...bare, cpu: cpu.stop() as unknown as Omit<Cpu, 'server'> }
         if (mode === 'insert') cell.bare = result
+        else if (mode === 'notify') cell.bareNotify = result
         else cell.bareTransaction = result
       }
     }

@@ -186,7 +186,11 @@ export function renderReport(results: BenchResults): string {
     const ceilings: [string, (c: StoredCell) => BareResult | undefined][] = [
       ['PostgreSQL ceiling: bare single-row insert, postgres-js', (c) => c.bare],
       [
-        "PostgreSQL: Herald's transaction (seq bump, insert, NOTIFY) from bare postgres-js",
+        'PostgreSQL: the same insert with pg_notify in its statement (the notify lock), postgres-js',
+        (c) => c.bareNotify,
+      ],
+      [
+        "PostgreSQL: Herald's former five-statement transaction (seq bump, insert, NOTIFY), postgres-js",
         (c) => c.bareTransaction,
       ],
     ]

@@ -96,6 +96,8 @@ export interface StoredCell {
   bare?: BareResult
   /** PostgreSQL only: Herald's transaction (seq bump, insert, NOTIFY) from bare postgres-js. */
   bareTransaction?: BareResult
+  /** The bare insert with pg_notify in its statement: what PostgreSQL's notify lock alone costs. */
+  bareNotify?: BareResult
   error?: string
 }
 
