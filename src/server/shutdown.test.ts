@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { ANVIL_KEYS, setAutomine, startTestChain, type TestChain } from '../../test/helpers/anvil'
-import { tempDirs, until, within } from '../../test/helpers/drill'
+import { processStorage, tempDirs, until, within } from '../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../test/helpers/heraldProcess'
-import { createTestDatabaseUrl, usingPostgres } from '../../test/helpers/testDatabase'
+import { usingPostgres } from '../../test/helpers/testDatabase'
 import { bearer, type Session, signIn } from '../../test/helpers/wallet'
 import { connectAuthenticated, type TestSocket } from '../../test/helpers/wsClient'
 import type { Notification } from '../shared/protocol'
@@ -37,15 +37,7 @@ afterAll(async () => {
   dirs.cleanup()
 }, 30_000)
 
-async function storage(): Promise<Record<string, string>> {
-  const env: Record<string, string> = { DATA_DIR: dirs.make() }
-  if (usingPostgres()) {
-    const database = await createTestDatabaseUrl()
-    cleanups.push(() => database.drop())
-    env.DATABASE_URL = database.url
-  }
-  return env
-}
+const storage = () => processStorage(dirs, cleanups)
 
 async function spawn(env: Record<string, string>, label: string): Promise<HeraldProcess> {
   const herald = await spawnHerald(

@@ -54,6 +54,11 @@ export async function mine(rpcUrl: string, blocks = 1): Promise<void> {
   await testClientOf(rpcUrl).mine({ blocks })
 }
 
+/** The next nonce of `address` (its confirmed transaction count). */
+export async function transactionCount(rpcUrl: string, address: Address): Promise<number> {
+  return createPublicClient({ chain: foundry, transport: http(rpcUrl) }).getTransactionCount({ address })
+}
+
 /** Turns anvil's automine (a block per transaction) on or off. */
 export async function setAutomine(rpcUrl: string, enabled: boolean): Promise<void> {
   await testClientOf(rpcUrl).setAutomine(enabled)

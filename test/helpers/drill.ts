@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Notification } from '../../src/shared/protocol'
+import { createTestDatabaseUrl, usingPostgres } from './testDatabase'
 import { bearer, type Session } from './wallet'
 import { connectSocket, type TestSocket } from './wsClient'
 
@@ -176,4 +177,21 @@ export function tempDirs(prefix: string) {
       for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * What the processes of one test share: a DATA_DIR and, on PostgreSQL, a fresh database (dropped by the
+ * cleanup it registers), as environment variables for spawnHerald.
+ */
+export async function processStorage(
+  dirs: ReturnType<typeof tempDirs>,
+  cleanups: (() => Promise<unknown>)[],
+): Promise<Record<string, string>> {
+  const env: Record<string, string> = { DATA_DIR: dirs.make() }
+  if (usingPostgres()) {
+    const database = await createTestDatabaseUrl()
+    cleanups.push(() => database.drop())
+    env.DATABASE_URL = database.url
+  }
+  return env
 }

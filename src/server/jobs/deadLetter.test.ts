@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { ANVIL_ADDRESSES, ANVIL_KEYS, startTestChain, type TestChain } from '../../../test/helpers/anvil'
-import { connectResumed, notificationsOf, tempDirs } from '../../../test/helpers/drill'
+import {
+  ANVIL_ADDRESSES,
+  ANVIL_KEYS,
+  startTestChain,
+  type TestChain,
+  transactionCount,
+} from '../../../test/helpers/anvil'
+import { connectResumed, notificationsOf, processStorage, tempDirs } from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
 import { startTcpProxy, type TcpProxy } from '../../../test/helpers/tcpProxy'
-import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
+import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import type { TestSocket } from '../../../test/helpers/wsClient'
 import type { Notification } from '../../shared/protocol'
@@ -45,16 +51,7 @@ afterAll(async () => {
   dirs.cleanup()
 }, 30_000)
 
-/** One DATA_DIR and, on PostgreSQL, one fresh database: shared by the processes of one test. */
-async function storage(): Promise<Record<string, string>> {
-  const env: Record<string, string> = { DATA_DIR: dirs.make() }
-  if (usingPostgres()) {
-    const database = await createTestDatabaseUrl()
-    cleanups.push(() => database.drop())
-    env.DATABASE_URL = database.url
-  }
-  return env
-}
+const storage = () => processStorage(dirs, cleanups)
 
 async function spawn(env: Record<string, string>, jobTimeoutSeconds: number, label: string) {
   const herald = await spawnHerald(
@@ -84,19 +81,7 @@ async function deploy(herald: HeraldProcess, session: Session, symbol: string): 
 }
 
 /** The deployer's nonce straight from anvil (not through the proxy, which may be frozen). */
-async function deployerNonce(): Promise<number> {
-  const response = await fetch(anvil.rpcUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'eth_getTransactionCount',
-      params: [ANVIL_ADDRESSES[0], 'latest'],
-    }),
-  })
-  return Number(((await response.json()) as { result: string }).result)
-}
+const deployerNonce = () => transactionCount(anvil.rpcUrl, ANVIL_ADDRESSES[0])
 
 const ofJob = (jobId: string) => (n: Notification) => (n.data as { jobId?: string } | null)?.jobId === jobId
 const statusesOf = (socket: TestSocket, jobId: string) =>

@@ -6,7 +6,13 @@ import { count, eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { getAddress, type Hex, keccak256 } from 'viem'
-import { ANVIL_ADDRESSES, ANVIL_KEYS, startTestChain, type TestChain } from '../../../test/helpers/anvil'
+import {
+  ANVIL_ADDRESSES,
+  ANVIL_KEYS,
+  startTestChain,
+  type TestChain,
+  transactionCount,
+} from '../../../test/helpers/anvil'
 import { within } from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
 import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
@@ -56,8 +62,7 @@ async function rpc<T = unknown>(url: string, method: string, params: unknown[] =
   return body.result as T
 }
 
-const deployerNonce = async () =>
-  Number.parseInt(await rpc<string>(anvil.rpcUrl, 'eth_getTransactionCount', [DEPLOYER, 'latest']), 16)
+const deployerNonce = () => transactionCount(anvil.rpcUrl, DEPLOYER)
 
 /** Polled all the time by the receipt wait and the transfer watcher: left out of the proxy's record. */
 const NOISY = new Set(['eth_blockNumber', 'eth_getLogs', 'eth_getTransactionReceipt'])

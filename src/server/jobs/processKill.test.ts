@@ -6,6 +6,7 @@ import {
   setAutomine,
   startTestChain,
   type TestChain,
+  transactionCount,
 } from '../../../test/helpers/anvil'
 import {
   connectResumed,
@@ -84,19 +85,7 @@ describe.skipIf(!usingPostgres())('kill -9 in a split deployment (needs HERALD_T
 
   test('a worker killed while its deployment waits for the receipt: a new worker finishes it, once, visibly', async () => {
     try {
-      const nonceOf = async () => {
-        const response = await fetch(anvil.rpcUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: 1,
-            method: 'eth_getTransactionCount',
-            params: [ANVIL_ADDRESSES[0], 'latest'],
-          }),
-        })
-        return Number(((await response.json()) as { result: string }).result)
-      }
+      const nonceOf = () => transactionCount(anvil.rpcUrl, ANVIL_ADDRESSES[0])
       const nonceBefore = await nonceOf()
       const worker = await spawn('worker', 'worker 1')
       const session = await signIn(server!.url)
