@@ -333,13 +333,15 @@ async function bareInsert(args: Record<string, unknown>) {
   const concurrency = Number(args.concurrency)
   const maxCount = Number(args.maxCount)
   const durationMs = Number(args.durationMs)
+  // Each call inserts seqs of its own (the unique (user, seq) index holds across calls on one database).
+  const seqBase = Number(args.seqBase ?? 0)
   let issued = 0
   let done = 0
   const latencies: number[] = []
   const message = (i: number) => `Stored notification ${i} of the benchmark`
   const insertOne = async (i: number, t: number) => {
     await sql`insert into notifications (user_id, seq, type, title, message, data)
-      values (${userIds[0]!}, ${1_000_000_000 + i}, 'bench', 'Bench notification', ${message(i)},
+      values (${userIds[0]!}, ${seqBase + 1_000_000_000 + i}, 'bench', 'Bench notification', ${message(i)},
               ${sql.json({ i, t })})`
   }
   const transactOne = async (i: number, t: number) => {
@@ -357,7 +359,7 @@ async function bareInsert(args: Record<string, unknown>) {
   const notifyOne = async (i: number, t: number) => {
     // Its own channel: nobody listens, as with the bare insert; the lock is taken all the same.
     await sql`with ins as (insert into notifications (user_id, seq, type, title, message, data)
-      values (${userIds[0]!}, ${2_000_000_000 + i}, 'bench', 'Bench notification', ${message(i)},
+      values (${userIds[0]!}, ${seqBase + 2_000_000_000 + i}, 'bench', 'Bench notification', ${message(i)},
               ${sql.json({ i, t })}) returning id)
       select pg_notify('herald_bench', id::text) from ins`
   }

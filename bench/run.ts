@@ -1,7 +1,7 @@
 // `npm run bench`: Herald against Socket.IO, ws and bare Bun in one run, under the same load from the same
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
-// and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --churn-seconds,
-// --churn-connections, --profile, --pin, --database-url).
+// and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --stored-dbs,
+// --stored-saturation, --churn-seconds, --churn-connections, --profile, --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -29,6 +29,8 @@ const { values: options } = parseArgs({
     'skip-hub': { type: 'boolean', default: false },
     'skip-stored': { type: 'boolean', default: false },
     'skip-churn': { type: 'boolean', default: false },
+    'stored-dbs': { type: 'string', default: 'pglite,postgres' },
+    'stored-saturation': { type: 'string', default: '64' },
     'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
     'churn-connections': { type: 'string', default: String(CHURN_DEFAULTS.connections) },
     servers: { type: 'string', default: 'herald,socketio,ws,bun' },
@@ -63,14 +65,19 @@ const FLOOD_DELIVERIES = 300_000
 /** Between two cells: the kernel finishes tearing down the last cell's sockets. */
 const settleMs = (n: number) => (n >= 5_000 ? 2_000 : 500)
 /**
- * Stored path: 100 connected users; closed loop with 16 requests in flight for 4 s (throughput), then open
- * loop at 100 requests/s (latency at a moderate rate).
+ * Stored path: 100 connected users; closed loop with 16 requests in flight for 4 s (throughput at the same
+ * load as the bare insert's row), the same with 64 in flight (saturation: where the bare insert reaches its
+ * ceiling on this machine and Herald its own most), then open loop at 100 requests/s (latency at a moderate
+ * rate).
  */
 const STORED = {
   users: 100,
   concurrency: 16,
-  // Far above what 4 s reach (about 6,000/s on the machine of docs/benchmarks.md), so time ends the phase.
-  maxCount: 50_000,
+  /** --stored-saturation; 0 leaves the saturation loads out. */
+  saturation: Number(options['stored-saturation']),
+  // Far above what 4 s reach (about 14,000/s at saturation on the machine of docs/benchmarks.md), so time
+  // ends the phase.
+  maxCount: 100_000,
   durationMs: 4_000,
   pacedRatePerSec: 100,
   pacedCount: 200,
@@ -351,7 +358,7 @@ async function hubCell(client: Child, kind: Kind, n: number, rep: number, files:
 // ── Stored path ─────────────────────────────────────────────────────────────────────────────────────────
 
 async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number): Promise<StoredCell> {
-  const cell = { db, rep } as StoredCell
+  const cell = { db, rep, concurrency: STORED.concurrency } as StoredCell
   const database = db === 'postgres' ? await createDatabase() : null
   const dataDir = mkdtempSync(join(work, 'pglite-'))
   try {
@@ -387,6 +394,26 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
       )
       cell.cpu = cpu.stop() as unknown as Cpu
       Object.assign(cell, stored)
+      if (STORED.saturation > 0) {
+        const saturationCpu = startCpuMeter({ server: server.pid, client: client.pid })
+        const saturated = await client.request<Record<string, number>>(
+          'stored',
+          {
+            url: httpUrl,
+            adminKey: ADMIN_KEY,
+            userIds: users.map((u) => u.userId),
+            concurrency: STORED.saturation,
+            maxCount: STORED.maxCount,
+            durationMs: STORED.durationMs,
+          },
+          60_000,
+        )
+        cell.saturation = {
+          ...saturated,
+          concurrency: STORED.saturation,
+          cpu: saturationCpu.stop() as unknown as Cpu,
+        } as NonNullable<StoredCell['saturation']>
+      }
       // The same at a steady, moderate rate: latency without a queue in front of the database.
       cell.paced = await client.request<NonNullable<StoredCell['paced']>>(
         'stored',
@@ -433,7 +460,14 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
       await server.stop()
     }
     if (database) {
-      for (const mode of ['insert', 'notify', 'transaction'] as const) {
+      const loads = [
+        ...(['insert', 'notify', 'transaction'] as const).map((mode) => ({
+          mode,
+          concurrency: STORED.concurrency,
+        })),
+        ...(STORED.saturation > 0 ? [{ mode: 'insert' as const, concurrency: STORED.saturation }] : []),
+      ]
+      for (const { mode, concurrency } of loads) {
         const cpu = startCpuMeter({ client: client.pid })
         const bare = await client.request<Omit<NonNullable<StoredCell['bare']>, 'cpu'>>(
           'bareInsert',
@@ -442,14 +476,16 @@ async function storedCell(client: Child, db: 'pglite' | 'postgres', rep: number)
             databaseUrl: database.url,
             poolSize: 10,
             userIds: mode === 'transaction' ? users.map((u) => u.userId) : [away.userId],
-            concurrency: STORED.concurrency,
+            concurrency,
+            seqBase: concurrency === STORED.concurrency ? 0 : 10_000_000_000,
             maxCount: STORED.maxCount * 5,
             durationMs: STORED.durationMs,
           },
           60_000,
         )
         const result = { ...bare, cpu: cpu.stop() as unknown as Omit<Cpu, 'server'> }
-        if (mode === 'insert') cell.bare = result
+        if (concurrency !== STORED.concurrency) cell.bareSaturation = { ...result, concurrency }
+        else if (mode === 'insert') cell.bare = result
         else if (mode === 'notify') cell.bareNotify = result
         else cell.bareTransaction = result
       }
@@ -571,7 +607,7 @@ async function main() {
 
   if (!options['skip-stored']) {
     for (let rep = 1; rep <= reps; rep++) {
-      for (const db of ['pglite', 'postgres'] as const) {
+      for (const db of options['stored-dbs']!.split(',') as ('pglite' | 'postgres')[]) {
         const started = performance.now()
         const cell = await storedCell(client, db, rep)
         results.stored.push(cell)

@@ -9,7 +9,6 @@ const NAMES: Record<Kind, string> = {
   socketio: 'Socket.IO (Node)',
 }
 const ORDER: Kind[] = ['herald', 'bun', 'ws', 'socketio']
-const STORED_LOAD = '16 in flight'
 
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
 const fixed = (digits: number) => (x: number) => (Number.isFinite(x) ? x.toFixed(digits) : '–')
@@ -134,33 +133,63 @@ export function renderReport(results: BenchResults): string {
       '',
     )
     out.push(
-      `| database | created/s (${STORED_LOAD}) | delivered / created | HTTP p50 / p99 ms | request → receipt p50 / p99 ms | same at 100/s: request → receipt p50 / p99 ms | resume of 1,000 missed, ms | CPU % of a core: server / client / rest of the machine |`,
+      '| database, load | created/s | delivered / created | HTTP p50 / p99 ms | request → receipt p50 / p99 ms | same at 100/s: request → receipt p50 / p99 ms | resume of 1,000 missed, ms | CPU % of a core: server / client / rest of the machine |',
       '|---|---|---|---|---|---|---|---|',
     )
+    type Load = Pick<
+      StoredCell,
+      | 'created'
+      | 'createdPerSec'
+      | 'delivered'
+      | 'httpP50'
+      | 'httpP99'
+      | 'deliveryP50'
+      | 'deliveryP99'
+      | 'cpu'
+    >
+    const rest = (cpu: Cpu | undefined) =>
+      cpu ? Math.max(0, cpu.machine * cores - cpu.server - cpu.client) : undefined
     for (const db of ['pglite', 'postgres'] as const) {
-      const cells = stored(db)
-      if (cells.length === 0) continue
-      const delivered = cells.reduce((a, c) => a + c.delivered, 0)
-      const created = cells.reduce((a, c) => a + c.created, 0)
-      const m = (pick: (c: StoredCell) => number | undefined) => ss(db, pick).median
-      out.push(
-        `| ${db === 'pglite' ? 'PGlite (embedded, on disk)' : 'PostgreSQL (bus: LISTEN/NOTIFY)'} | ${cell(
-          ss(db, (c) => c.createdPerSec),
-          int,
-        )} | ${int(delivered)} / ${int(created)} | ${ms(m((c) => c.httpP50))} / ${cell(
-          ss(db, (c) => c.httpP99),
-          ms,
-        )} | ${ms(m((c) => c.deliveryP50))} / ${cell(
-          ss(db, (c) => c.deliveryP99),
-          ms,
-        )} | ${ms(m((c) => c.paced?.deliveryP50))} / ${cell(
-          ss(db, (c) => c.paced?.deliveryP99),
-          ms,
-        )} | ${cell(
-          ss(db, (c) => c.replayMs),
-          ms,
-        )} | ${int(m((c) => c.cpu?.server))} / ${int(m((c) => c.cpu?.client))} / ${int(m((c) => (c.cpu ? Math.max(0, c.cpu.machine * cores - c.cpu.server - c.cpu.client) : undefined)))} |`,
-      )
+      const name = db === 'pglite' ? 'PGlite (embedded, on disk)' : 'PostgreSQL (bus: LISTEN/NOTIFY)'
+      const loads: [string, (c: StoredCell) => Load | undefined, boolean][] = [
+        [`${name}, ${stored(db)[0]?.concurrency ?? 16} in flight`, (c) => c, true],
+        [`${name}, ${stored(db)[0]?.saturation?.concurrency ?? '?'} in flight`, (c) => c.saturation, false],
+      ]
+      for (const [label, pick, first] of loads) {
+        const cells = stored(db).filter((c) => pick(c))
+        if (cells.length === 0) continue
+        const delivered = cells.reduce((a, c) => a + pick(c)!.delivered, 0)
+        const created = cells.reduce((a, c) => a + pick(c)!.created, 0)
+        const l = (f: (load: Load) => number | undefined) =>
+          ss(db, (c) => (pick(c) ? f(pick(c)!) : undefined))
+        const m = (pick: (c: StoredCell) => number | undefined) => ss(db, pick).median
+        out.push(
+          `| ${label} | ${cell(
+            l((x) => x.createdPerSec),
+            int,
+          )} | ${int(delivered)} / ${int(created)} | ${ms(l((x) => x.httpP50).median)} / ${cell(
+            l((x) => x.httpP99),
+            ms,
+          )} | ${ms(l((x) => x.deliveryP50).median)} / ${cell(
+            l((x) => x.deliveryP99),
+            ms,
+          )} | ${
+            first
+              ? `${ms(m((c) => c.paced?.deliveryP50))} / ${cell(
+                  ss(db, (c) => c.paced?.deliveryP99),
+                  ms,
+                )}`
+              : '–'
+          } | ${
+            first
+              ? cell(
+                  ss(db, (c) => c.replayMs),
+                  ms,
+                )
+              : '–'
+          } | ${int(l((x) => x.cpu?.server).median)} / ${int(l((x) => x.cpu?.client).median)} / ${int(l((x) => rest(x.cpu)).median)} |`,
+        )
+      }
     }
     for (const db of ['pglite', 'postgres'] as const) {
       const cells = stored(db).filter((c) => c.batch)
@@ -184,7 +213,14 @@ export function renderReport(results: BenchResults): string {
       )
     }
     const ceilings: [string, (c: StoredCell) => BareResult | undefined][] = [
-      ['PostgreSQL ceiling: bare single-row insert, postgres-js', (c) => c.bare],
+      [
+        `PostgreSQL: bare single-row insert, postgres-js, ${stored('postgres')[0]?.concurrency ?? 16} in flight`,
+        (c) => c.bare,
+      ],
+      [
+        `PostgreSQL: the same, ${stored('postgres')[0]?.bareSaturation?.concurrency ?? '?'} in flight`,
+        (c) => c.bareSaturation,
+      ],
       [
         'PostgreSQL: the same insert with pg_notify in its statement (the notify lock), postgres-js',
         (c) => c.bareNotify,
@@ -248,24 +284,39 @@ export function renderReport(results: BenchResults): string {
     )
   }
   if (results.stored.length > 0) {
-    const pg = ss('postgres', (c) => c.createdPerSec).median
-    const bare = ss('postgres', (c) => c.bare?.insertsPerSec).median
-    const p99 = ss('postgres', (c) => c.deliveryP99).median
+    // The ceiling is the most the bare insert reaches at either load, and Herald is taken at the load where
+    // it stores the most, with the p99 of that same load: each side at its own best on the same machine.
+    const same = ss('postgres', (c) => c.createdPerSec).median
+    const sameBare = ss('postgres', (c) => c.bare?.insertsPerSec).median
+    const saturated = ss('postgres', (c) => c.saturation?.createdPerSec).median
+    const bare = Math.max(sameBare, ss('postgres', (c) => c.bareSaturation?.insertsPerSec).median || 0)
+    const atSaturation = saturated > same
+    const pg = atSaturation ? saturated : same
+    const p99 = atSaturation
+      ? ss('postgres', (c) => c.saturation?.deliveryP99).median
+      : ss('postgres', (c) => c.deliveryP99).median
+    const load = atSaturation
+      ? `${stored('postgres')[0]?.saturation?.concurrency} in flight`
+      : `${stored('postgres')[0]?.concurrency ?? 16} in flight`
     const check = (ok: boolean, ...inputs: number[]) => (inputs.every(Number.isFinite) ? ok : null)
     rows.push(
       [
         'stored notifications on PostgreSQL ≥ ½ the bare-insert ceiling',
-        `${int(pg)} vs ${int(bare)}/s (${ratio(pg, bare)})`,
+        `${int(pg)} (${load}) vs ${int(bare)}/s (${ratio(pg, bare)}); at the same 16 in flight ${int(same)} vs ${int(sameBare)}/s (${ratio(same, sameBare)})`,
         check(pg >= bare / 2, pg, bare),
       ],
-      ['stored path p99 (request → receipt) on PostgreSQL < 50 ms', `${ms(p99)} ms`, check(p99 < 50, p99)],
+      [
+        'stored path p99 (request → receipt) on PostgreSQL < 50 ms at that rate',
+        `${ms(p99)} ms`,
+        check(p99 < 50, p99),
+      ],
     )
     const batchRate = ss('postgres', (c) => c.batch?.createdPerSec).median
     if (Number.isFinite(batchRate))
       rows.push([
-        'batch route on PostgreSQL well past the single-row rate (> the bare-insert ceiling)',
-        `${int(batchRate)} vs ${int(bare)}/s (${ratio(batchRate, bare)})`,
-        check(batchRate > bare, batchRate, bare),
+        "batch route on PostgreSQL well past the single-row rate (≥ 1.5× Herald's best single-row rate)",
+        `${int(batchRate)} vs ${int(pg)}/s (${ratio(batchRate, pg)}); ${ratio(batchRate, bare)} the bare-insert ceiling`,
+        check(batchRate >= 1.5 * pg, batchRate, pg),
       ])
     for (const db of ['postgres', 'pglite'] as const) {
       const replay = ss(db, (c) => c.replayMs).median

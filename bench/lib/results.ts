@@ -57,6 +57,8 @@ export interface HubCell {
 export interface StoredCell {
   db: 'pglite' | 'postgres'
   rep: number
+  /** Requests in flight in the main closed loop (STORED.concurrency). */
+  concurrency?: number
   connected: number
   created: number
   failed: number
@@ -77,6 +79,19 @@ export interface StoredCell {
     deliveryP50: number
     deliveryP99: number
   }
+  /** The same closed loop with STORED.saturation requests in flight (absent with --stored-saturation 0). */
+  saturation?: {
+    concurrency: number
+    created: number
+    failed: number
+    createdPerSec: number
+    httpP50: number
+    httpP99: number
+    delivered: number
+    deliveryP50: number
+    deliveryP99: number
+    cpu: Cpu
+  }
   /** POST /api/admin/notifications/batch, STORED.batchSize recipients per request; counts notifications. */
   batch?: {
     created: number
@@ -94,6 +109,8 @@ export interface StoredCell {
   replayAllMs: number[]
   /** PostgreSQL only: the same row as single-statement inserts (its own commit each), the ceiling. */
   bare?: BareResult
+  /** PostgreSQL only: the bare insert with STORED.saturation in flight (its ceiling on the machines measured). */
+  bareSaturation?: BareResult & { concurrency: number }
   /** PostgreSQL only: Herald's transaction (seq bump, insert, NOTIFY) from bare postgres-js. */
   bareTransaction?: BareResult
   /** The bare insert with pg_notify in its statement: what PostgreSQL's notify lock alone costs. */
