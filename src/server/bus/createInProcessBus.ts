@@ -6,19 +6,22 @@ const DONE: Promise<void> = Promise.resolve()
 /** A single process: events go straight to this process's listeners, in publish order. */
 export function createInProcessBus(onError: ErrorReporter): Bus {
   const listeners = new Set<BusListener>()
+  // Not async: a send on one process is then a plain call, with one shared settled promise to await.
+  const publish = (event: BusEvent) => {
+    for (const listener of listeners) {
+      try {
+        listener.onEvent(event)
+      } catch (error) {
+        onError(error, `bus listener failed on ${event.kind}`)
+      }
+    }
+    return DONE
+  }
   return {
     kind: 'memory',
-    // Not async: a send on one process is then a plain call, with one shared settled promise to await.
-    publish(event: BusEvent) {
-      for (const listener of listeners) {
-        try {
-          listener.onEvent(event)
-        } catch (error) {
-          onError(error, `bus listener failed on ${event.kind}`)
-        }
-      }
-      return DONE
-    },
+    publish,
+    // Delivery here cannot fail as a whole: each listener's failure is already reported.
+    announceCommitted: publish,
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

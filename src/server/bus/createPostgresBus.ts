@@ -8,6 +8,7 @@ import {
 } from '../db/openDatabase'
 import { busPayloads } from '../db/schema'
 import type { ErrorReporter } from '../errors'
+import { announceFailed } from './announceFailed'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const CHANNEL = 'herald_bus'
@@ -68,12 +69,14 @@ export function createPostgresBus(params: { url: string; db: Database; onError: 
     }
     await tx.execute(sql`select pg_notify(${CHANNEL}, ${payload})`)
   }
+  const publish = async (event: BusEvent) => {
+    await db.transaction((tx) => announce(tx, event))
+  }
 
   return {
     kind: 'postgres',
-    async publish(event) {
-      await db.transaction((tx) => announce(tx, event))
-    },
+    publish,
+    announceCommitted: (event) => publish(event).catch((error) => onError(error, announceFailed(event))),
     publishWithin: (tx, event) => announce(tx, event),
     subscribe(listener) {
       listeners.add(listener)

@@ -1,6 +1,10 @@
 import { RedisClient } from 'bun'
 import type { ErrorReporter } from '../errors'
+import { announceFailed } from './announceFailed'
 import type { Bus, BusEvent, BusListener } from './types'
+
+const PUBLISH_TIMEOUT_MS = 2000
+const RECONNECT_PAUSE_MS = 500
 
 /**
  * Redis pub/sub for deployments where NOTIFY throughput is the limit. Events are published after their
@@ -12,6 +16,8 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
   const { url, channel, onError } = params
   const listeners = new Set<BusListener>()
   let publisher: RedisClient | null = null
+  let connectingPublisher: Promise<RedisClient> | null = null
+  let publisherFailedAt = Number.NEGATIVE_INFINITY
   let subscriber: RedisClient | null = null
   let active = false
   let attempt = 0
@@ -68,12 +74,81 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
     }
   }
 
+  // The publisher never makes a publish wait for Redis: while Redis is away a publish fails at once (no
+  // offline queue), and one sent into a connection that stopped answering fails after PUBLISH_TIMEOUT_MS.
+  // Otherwise every request that announces (after its data committed) would hang for the outage. It is
+  // reconnected on demand, at most one attempt per RECONNECT_PAUSE_MS, so it comes back however long the
+  // outage lasted (Bun's own reconnection gives up after its retries).
+  const openPublisher = async () => {
+    const client = new RedisClient(url, {
+      autoReconnect: false,
+      enableOfflineQueue: false,
+      connectionTimeout: PUBLISH_TIMEOUT_MS,
+    })
+    try {
+      await client.connect()
+    } catch (error) {
+      client.close()
+      throw error
+    }
+    return client
+  }
+
+  const readyPublisher = (): Promise<RedisClient> => {
+    if (!active) return Promise.reject(new Error('The Redis bus is not started.'))
+    if (publisher?.connected) return Promise.resolve(publisher)
+    if (connectingPublisher) return connectingPublisher
+    if (performance.now() - publisherFailedAt < RECONNECT_PAUSE_MS)
+      return Promise.reject(new Error('Redis is unreachable (the bus publisher is reconnecting).'))
+    const attempt = openPublisher().then(
+      (client) => {
+        if (!active) {
+          client.close()
+          throw new Error('The Redis bus is stopped.')
+        }
+        publisher?.close()
+        publisher = client
+        return client
+      },
+      (error) => {
+        publisherFailedAt = performance.now()
+        throw error
+      },
+    )
+    connectingPublisher = attempt
+    void attempt.then(
+      () => {
+        if (connectingPublisher === attempt) connectingPublisher = null
+      },
+      () => {
+        if (connectingPublisher === attempt) connectingPublisher = null
+      },
+    )
+    return attempt
+  }
+
+  const publish = async (event: BusEvent) => {
+    const client = await readyPublisher()
+    let timer: Timer | undefined
+    try {
+      await Promise.race([
+        client.publish(channel, JSON.stringify(event)),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`Redis did not answer a PUBLISH within ${PUBLISH_TIMEOUT_MS} ms.`)),
+            PUBLISH_TIMEOUT_MS,
+          )
+        }),
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   return {
     kind: 'redis',
-    async publish(event) {
-      if (!publisher) throw new Error('The Redis bus is not started.')
-      await publisher.publish(channel, JSON.stringify(event))
-    },
+    publish,
+    announceCommitted: (event) => publish(event).catch((error) => onError(error, announceFailed(event))),
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
@@ -81,8 +156,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
     async start() {
       if (active) return
       active = true
-      publisher = new RedisClient(url)
-      await publisher.connect()
+      publisher = await openPublisher()
       await connectSubscriber()
     },
     async stop() {
@@ -93,6 +167,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
       subscriber = null
       publisher?.close()
       publisher = null
+      publisherFailedAt = Number.NEGATIVE_INFINITY
       everConnected = false
     },
   }

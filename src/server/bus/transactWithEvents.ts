@@ -5,7 +5,8 @@ export type Announce = (event: BusEvent) => Promise<void>
 
 /**
  * Runs `work` in a transaction whose bus events go out only if it commits: inside it where the bus can take
- * part (PostgreSQL NOTIFY), otherwise right after the commit, in the order they were announced.
+ * part (PostgreSQL NOTIFY), otherwise right after the commit, in the order they were announced (a failure
+ * then is reported by the bus and does not fail the committed work).
  */
 export async function transactWithEvents<T>(
   db: Database,
@@ -19,6 +20,6 @@ export async function transactWithEvents<T>(
       else afterCommit.push(event)
     }),
   )
-  for (const event of afterCommit) await bus.publish(event)
+  for (const event of afterCommit) await bus.announceCommitted(event)
   return result
 }

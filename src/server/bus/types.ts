@@ -28,6 +28,14 @@ export interface Bus {
   readonly kind: string
   publish(event: BusEvent): Promise<void>
   /**
+   * Publishes an event whose data has already committed (on a bus that could not take part in the
+   * transaction). It never rejects: the data is stored, so a failed announcement must not turn the write
+   * into a failure, which a caller would retry and so store twice. The failure goes to the bus's error
+   * reporter; the hub's gap filling (at the user's next notification) or the client's resume delivers what
+   * was stored.
+   */
+  announceCommitted(event: BusEvent): Promise<void>
+  /**
    * Announces inside the caller's transaction, so the event goes out exactly when (and only if) it commits.
    * Buses that cannot take part in a transaction leave this out; transactWithEvents then publishes after
    * the commit.

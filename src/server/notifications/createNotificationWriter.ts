@@ -90,19 +90,15 @@ export function createNotificationWriter(params: {
   const store = async (batch: Pending[]): Promise<Outcome[]> => {
     const outcomes = await insertAll(batch)
     if (channel) return outcomes
-    const stored = outcomes.map((outcome, i) => ({
-      userId: batch[i]!.params.userId,
-      notification: 'notification' in outcome ? outcome.notification : null,
-    }))
-    try {
-      await publishStored(bus, stored)
-      return outcomes
-    } catch (error) {
-      // Committed but not announced: the callers learn it; the hub's gap filling or a resume delivers them.
-      return outcomes.map((outcome) =>
-        'notification' in outcome && outcome.notification ? { error } : outcome,
-      )
-    }
+    // Stored is stored: a failed announcement is the bus's to report, and each caller gets its row.
+    await publishStored(
+      bus,
+      outcomes.map((outcome, i) => ({
+        userId: batch[i]!.params.userId,
+        notification: 'notification' in outcome ? outcome.notification : null,
+      })),
+    )
+    return outcomes
   }
 
   const flush = () => {
@@ -111,7 +107,9 @@ export function createNotificationWriter(params: {
       const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch)
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch)
       inFlight++
-      void store(batch).then((outcomes) => {
+      // store() settles every item itself; should it ever reject, its callers fail rather than wait forever.
+      const settled = store(batch).catch((error: unknown): Outcome[] => batch.map(() => ({ error })))
+      void settled.then((outcomes) => {
         inFlight--
         schedule()
         for (const [i, pending] of batch.entries()) {
