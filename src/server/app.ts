@@ -235,6 +235,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
           connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
           trustProxy: config.trustProxy,
           checkOrigin,
+          onRateLimited: () => metrics.rateLimited.inc({ limit: 'ws_upgrade' }),
         }),
       )
       .use(

@@ -51,7 +51,10 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
       if (!timingSafeEqual(digest(presented), expected))
         throw new HeraldError('UNAUTHORIZED', 'Send "Authorization: Bearer <HERALD_ADMIN_KEY>".')
       const wait = publishes.take('admin')
-      if (wait > 0) throw rateLimited('Too many publishing requests; retry later.', wait)
+      if (wait > 0) {
+        ctx.metrics.rateLimited.inc({ limit: 'admin_publish' })
+        throw rateLimited('Too many publishing requests; retry later.', wait)
+      }
     })
     .post(
       '/notifications',

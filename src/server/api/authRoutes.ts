@@ -23,7 +23,10 @@ export function authRoutes(ctx: ApiContext) {
   const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
   const limitSignIn = ({ request, server }: { request: Request; server: Server<unknown> | null }) => {
     const wait = signIns.take(clientIp(request, server, ctx.config.trustProxy))
-    if (wait > 0) throw rateLimited('Too many sign-in requests from this address; retry later.', wait)
+    if (wait > 0) {
+      ctx.metrics.rateLimited.inc({ limit: 'sign_in' })
+      throw rateLimited('Too many sign-in requests from this address; retry later.', wait)
+    }
   }
   return new Elysia({ name: 'herald/auth', prefix: '/api' })
     .post(

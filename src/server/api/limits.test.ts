@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test'
+import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { createRateLimiter } from './createRateLimiter'
@@ -83,7 +84,9 @@ describe('AUTH_RATE_PER_MINUTE', () => {
     })
     expect(verify.status).toBe(401)
     // The budget is spent: both routes answer 429, and the limit is checked before the body is validated.
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'sign_in' })).toBe(0)
     await expectRateLimited(await nonce(server.url))
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'sign_in' })).toBe(1)
     const { response } = await trySignIn(server.url, newAccount(), { nonce: 'a'.repeat(17) })
     await expectRateLimited(response)
     await expectRateLimited(
@@ -133,6 +136,7 @@ describe('ADMIN_RATE_PER_SECOND', () => {
     expect((await server.publish({ address, type: 't', title: 'a', message: 'b' })).status).toBe(201)
     const limited = await server.publish({ address, type: 't', title: 'a', message: 'b' })
     await expectRateLimited(limited)
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'admin_publish' })).toBe(1)
     expect(limited.headers.get('retry-after')).toBe('1')
     await expectRateLimited(await server.broadcast({ type: 'three' }))
     await Bun.sleep(600)

@@ -120,6 +120,7 @@ describe('GET /metrics', () => {
       ['herald_ws_messages_sent_total', 'counter'],
       ['herald_ws_send_failures_total', 'counter'],
       ['herald_notifications_created_total', 'counter'],
+      ['herald_rate_limited_total', 'counter'],
       ['herald_notification_delivery_seconds', 'histogram'],
     ]) {
       expect(text).toContain(`# HELP ${name} `)

@@ -1,5 +1,14 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
+/** The rate limits, as the `limit` label of herald_rate_limited_total. */
+export type RateLimit =
+  | 'sign_in'
+  | 'admin_publish'
+  | 'ws_upgrade'
+  | 'ws_anonymous'
+  | 'ws_messages'
+  | 'ws_user_messages'
+
 export interface Metrics {
   registry: Registry
   connections: Gauge
@@ -11,6 +20,8 @@ export interface Metrics {
    */
   countSent(n: number): void
   sendFailures: Counter
+  /** Refusals by a rate limit, by which one (RateLimit). */
+  rateLimited: Counter<'limit'>
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
@@ -52,6 +63,12 @@ export function createMetrics(): Metrics {
     sendFailures: new Counter({
       name: 'herald_ws_send_failures_total',
       help: 'Sends the runtime dropped (connection closed or buffer full)',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'herald_rate_limited_total',
+      help: 'Requests, upgrades, connections and socket messages refused by a rate limit, by limit',
+      labelNames: ['limit'] as const,
       registers: [registry],
     }),
     notificationsCreated: new Counter({

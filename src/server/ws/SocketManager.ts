@@ -190,6 +190,7 @@ export class SocketManager implements ConnectionHandler {
       const ip = connection.ip ?? 'unknown'
       const anonymous = this.anonymousByIp.get(ip) ?? 0
       if (anonymous >= this.deps.options.maxAnonymousConnectionsPerIp) {
+        this.deps.metrics.rateLimited.inc({ limit: 'ws_anonymous' })
         this.reject(
           connection,
           'RATE_LIMITED',
@@ -217,10 +218,12 @@ export class SocketManager implements ConnectionHandler {
   message(connection: Connection, data: unknown): void {
     if (connection.closed) return
     if (!this.takeToken(connection)) {
+      this.deps.metrics.rateLimited.inc({ limit: 'ws_messages' })
       this.reject(connection, 'RATE_LIMITED', 'Too many messages; slow down.', CloseCode.rateLimited)
       return
     }
     if (connection.userId !== null && this.userMessages.take(connection.userId) > 0) {
+      this.deps.metrics.rateLimited.inc({ limit: 'ws_user_messages' })
       this.reject(
         connection,
         'RATE_LIMITED',

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test'
+import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { signIn } from '../../../test/helpers/wallet'
@@ -63,6 +64,7 @@ describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
     expect(JSON.parse(refused.body)).toEqual({
       error: { code: 'RATE_LIMITED', message: expect.any(String) },
     })
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_upgrade' })).toBe(1)
     // Two per second come back.
     await Bun.sleep(600)
     expect((await upgrade(server.wsUrl)).status).toBe(101)
@@ -123,6 +125,7 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
     const error = await fourth.next<ErrorFrame>('error')
     expect(error.code).toBe('RATE_LIMITED')
     expect((await fourth.closed).code).toBe(4008)
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_anonymous' })).toBe(1)
     // The others are untouched.
     for (const socket of anonymous) expect(isOpen(socket)).toBe(true)
 
@@ -212,6 +215,7 @@ describe('WS_USER_MESSAGES_PER_SECOND', () => {
     const error = await second.next<ErrorFrame>('error')
     expect(error.code).toBe('RATE_LIMITED')
     expect((await second.closed).code).toBe(4008)
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_user_messages' })).toBe(1)
 
     // Another user has a budget of their own.
     for (let i = 0; i < 5; i++) other.send({ type: 'ping' })

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
@@ -431,6 +432,8 @@ describe('message limits', () => {
     const errors = flood.messages.filter((m): m is ErrorFrame => m.type === 'error')
     expect(errors.map((e) => e.code)).toEqual(['RATE_LIMITED'])
     expect(flood.messages.at(-1)).toBe(errors[0]!)
+    // Counted once for operators, under its limit.
+    expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_messages' })).toBe(1)
     // Up to the burst allowance (twice the rate) was answered before the limit hit.
     const pongs = flood.messages.filter((m) => m.type === 'pong').length
     expect(pongs).toBeGreaterThanOrEqual(5)

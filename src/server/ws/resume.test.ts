@@ -92,6 +92,18 @@ async function waitForNotifications(socket: TestSocket, upTo: number, timeoutMs 
   await socket.next((m) => isNotification(m) && m.notification.seq === upTo, timeoutMs)
 }
 
+/**
+ * Waits until `resumed` has arrived, before or after the messages next() already took: when the replay ends
+ * with the latest seq, that notification arrives just before `resumed`.
+ */
+async function resumedArrived(socket: TestSocket, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!socket.messages.some((m) => m.type === 'resumed')) {
+    if (Date.now() > deadline) throw new Error(`no "resumed" within ${timeoutMs} ms`)
+    await Bun.sleep(5)
+  }
+}
+
 describe('resume', () => {
   let server: TestServer
   beforeAll(async () => {
@@ -130,6 +142,7 @@ describe('resume', () => {
     // Then live ones after the stream.
     for (let i = 0; i < 5; i++) await publishTo(server, userId, i)
     await waitForNotifications(second, 65)
+    await resumedArrived(second)
 
     const { resumed, seqs } = checkResumed(second, 10)
     expect(resumed.seq).toBeGreaterThanOrEqual(33)
@@ -165,6 +178,7 @@ describe('resume', () => {
     await during
     await waitForNotifications(back, 45)
     await waitForNotifications(stayer, 45)
+    await resumedArrived(back)
     expect(checkResumed(back, 5).seqs).toEqual(range(6, 45))
     expect(seqsOf(stayer.messages)).toEqual(range(1, 45))
     for (const s of [stayer, back]) s.close()

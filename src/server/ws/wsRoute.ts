@@ -13,6 +13,8 @@ export interface WsRouteOptions {
   connectionsPerSecondPerIp: number
   trustProxy: boolean
   checkOrigin: OriginCheck
+  /** Counts an upgrade refused by the per-IP rate. */
+  onRateLimited(): void
 }
 
 /**
@@ -35,7 +37,10 @@ export function wsRoute(
     // Refused upgrades answer with the contract's error body: 429 (with Retry-After), 403, 401.
     const ip = clientIp(request, server, options.trustProxy)
     const wait = upgrades.take(ip)
-    if (wait > 0) throw rateLimited('Too many new connections from this address; retry later.', wait)
+    if (wait > 0) {
+      options.onRateLimited()
+      throw rateLimited('Too many new connections from this address; retry later.', wait)
+    }
     // A page on another site must not open sockets in its visitors' names (cross-site WebSocket hijacking).
     if (options.checkOrigin(request) === 'refused')
       throw new HeraldError('FORBIDDEN', 'This origin may not connect; see ALLOWED_ORIGINS.')
