@@ -1,9 +1,8 @@
-import { eq, sql } from 'drizzle-orm'
 import type { Notification } from '../../shared/protocol'
 import type { Transaction } from '../db/openDatabase'
-import { notifications, users } from '../db/schema'
 import { HeraldError } from '../errors'
-import { toNotification } from './toNotification'
+import { insertNotifications } from './insertNotifications'
+import { transactionRunner } from './sqlRunner'
 
 export interface NotificationParams {
   userId: string
@@ -14,29 +13,13 @@ export interface NotificationParams {
 }
 
 /**
- * Stores a notification with the user's next seq inside the caller's transaction. Bumping users.last_seq
- * takes the user's row lock, so concurrent creations for one user queue behind each other and their seqs
- * follow commit order with no gap: a rolled-back transaction gives its number back. The caller announces
- * the result on the bus after its commit.
+ * Stores a notification with the user's next seq inside the caller's transaction, through the same statement
+ * as every other notification (insertNotifications). Bumping users.last_seq takes the user's row lock, so
+ * concurrent creations for one user queue behind each other and their seqs follow commit order with no gap:
+ * a rolled-back transaction gives its number back. The caller announces the result on the bus.
  */
 export async function insertNotification(tx: Transaction, params: NotificationParams): Promise<Notification> {
-  const userId = Number(params.userId)
-  const [bumped] = await tx
-    .update(users)
-    .set({ lastSeq: sql`${users.lastSeq} + 1` })
-    .where(eq(users.id, userId))
-    .returning({ seq: users.lastSeq })
-  if (!bumped) throw new HeraldError('NOT_FOUND', `User ${params.userId} does not exist.`)
-  const [inserted] = await tx
-    .insert(notifications)
-    .values({
-      userId,
-      seq: bumped.seq,
-      type: params.type,
-      title: params.title,
-      message: params.message,
-      data: params.data ?? null,
-    })
-    .returning()
-  return toNotification(inserted!)
+  const [notification] = await insertNotifications(transactionRunner(tx), [params], null)
+  if (!notification) throw new HeraldError('NOT_FOUND', `User ${params.userId} does not exist.`)
+  return notification
 }

@@ -1,4 +1,5 @@
-import type { Database } from '../db/openDatabase'
+import { type SQL, sql } from 'drizzle-orm'
+import type { Database, Transaction } from '../db/openDatabase'
 
 /**
  * Plain SQL text with positional parameters on whichever driver the database has. The hot notification
@@ -45,4 +46,34 @@ export function sqlRunner(db: Database): SqlRunner {
     return postgresRunner(client as PostgresJsLike)
   if (client && typeof (client as PgliteLike).query === 'function') return pgliteRunner(client as PgliteLike)
   throw new Error('sqlRunner: the database has neither a postgres-js nor a PGlite client')
+}
+
+/** `text` with its `$n` placeholders as drizzle parameters, so drizzle sends the values alongside. */
+function withParams(text: string, params: unknown[]): SQL {
+  const chunks: SQL[] = []
+  let last = 0
+  for (const match of text.matchAll(/\$(\d+)/g)) {
+    chunks.push(sql.raw(text.slice(last, match.index)), sql`${params[Number(match[1]) - 1]}`)
+    last = match.index + match[0].length
+  }
+  chunks.push(sql.raw(text.slice(last)))
+  return sql.join(chunks)
+}
+
+/**
+ * The same statements inside a drizzle transaction that the caller holds (a job's step, the transfer
+ * watcher's block), so a notification stored there is stored the one way every notification is.
+ */
+export function transactionRunner(tx: Transaction): SqlRunner {
+  const runner: SqlRunner = {
+    concurrent: false,
+    query: async <Row>(text: string, params: unknown[]) => {
+      // postgres-js answers the rows themselves, PGlite an object holding them.
+      const result = (await tx.execute(withParams(text, params))) as unknown
+      return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Row[]
+    },
+    // Already in one: the work joins it.
+    transaction: (work) => work(runner),
+  }
+  return runner
 }
