@@ -1,5 +1,5 @@
 import { churnTable, churnTarget } from './churn'
-import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell } from './results'
+import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
 
 const NAMES: Record<Kind, string> = {
@@ -136,22 +136,11 @@ export function renderReport(results: BenchResults): string {
       '| database, load | created/s | delivered / created | HTTP p50 / p99 ms | request → receipt p50 / p99 ms | same at 100/s: request → receipt p50 / p99 ms | resume of 1,000 missed, ms | CPU % of a core: server / client / rest of the machine |',
       '|---|---|---|---|---|---|---|---|',
     )
-    type Load = Pick<
-      StoredCell,
-      | 'created'
-      | 'createdPerSec'
-      | 'delivered'
-      | 'httpP50'
-      | 'httpP99'
-      | 'deliveryP50'
-      | 'deliveryP99'
-      | 'cpu'
-    >
     const rest = (cpu: Cpu | undefined) =>
       cpu ? Math.max(0, cpu.machine * cores - cpu.server - cpu.client) : undefined
     for (const db of ['pglite', 'postgres'] as const) {
       const name = db === 'pglite' ? 'PGlite (embedded, on disk)' : 'PostgreSQL (bus: LISTEN/NOTIFY)'
-      const loads: [string, (c: StoredCell) => Load | undefined, boolean][] = [
+      const loads: [string, (c: StoredCell) => StoredLoad | undefined, boolean][] = [
         [`${name}, ${stored(db)[0]?.concurrency ?? 16} in flight`, (c) => c, true],
         [`${name}, ${stored(db)[0]?.saturation?.concurrency ?? '?'} in flight`, (c) => c.saturation, false],
       ]
@@ -160,7 +149,7 @@ export function renderReport(results: BenchResults): string {
         if (cells.length === 0) continue
         const delivered = cells.reduce((a, c) => a + pick(c)!.delivered, 0)
         const created = cells.reduce((a, c) => a + pick(c)!.created, 0)
-        const l = (f: (load: Load) => number | undefined) =>
+        const l = (f: (load: StoredLoad) => number | undefined) =>
           ss(db, (c) => (pick(c) ? f(pick(c)!) : undefined))
         const m = (pick: (c: StoredCell) => number | undefined) => ss(db, pick).median
         out.push(

@@ -54,12 +54,8 @@ export interface HubCell {
   error?: string
 }
 
-export interface StoredCell {
-  db: 'pglite' | 'postgres'
-  rep: number
-  /** Requests in flight in the main closed loop (STORED.concurrency). */
-  concurrency?: number
-  connected: number
+/** One closed-loop load of the stored path: what it created and delivered, how fast, and the CPU it took. */
+export interface StoredLoad {
   created: number
   failed: number
   createdPerSec: number
@@ -69,8 +65,17 @@ export interface StoredCell {
   /** From the start of the admin API request to the client's receipt of the notification. */
   deliveryP50: number
   deliveryP99: number
-  deliveryMax: number
   cpu: Cpu
+}
+
+/** The main load (STORED.concurrency in flight) is the cell's own fields. */
+export interface StoredCell extends StoredLoad {
+  db: 'pglite' | 'postgres'
+  rep: number
+  /** Requests in flight in the main closed loop (STORED.concurrency). */
+  concurrency?: number
+  connected: number
+  deliveryMax: number
   /** The same at a steady rate (STORED.pacedRatePerSec, open loop). */
   paced?: {
     createdPerSec: number
@@ -80,30 +85,9 @@ export interface StoredCell {
     deliveryP99: number
   }
   /** The same closed loop with STORED.saturation requests in flight (absent with --stored-saturation 0). */
-  saturation?: {
-    concurrency: number
-    created: number
-    failed: number
-    createdPerSec: number
-    httpP50: number
-    httpP99: number
-    delivered: number
-    deliveryP50: number
-    deliveryP99: number
-    cpu: Cpu
-  }
+  saturation?: StoredLoad & { concurrency: number }
   /** POST /api/admin/notifications/batch, STORED.batchSize recipients per request; counts notifications. */
-  batch?: {
-    created: number
-    failed: number
-    createdPerSec: number
-    httpP50: number
-    httpP99: number
-    delivered: number
-    deliveryP50: number
-    deliveryP99: number
-    cpu: Cpu
-  }
+  batch?: StoredLoad
   /** Median of three resumes of 1,000 missed notifications (send resume → receive resumed). */
   replayMs: number
   replayAllMs: number[]

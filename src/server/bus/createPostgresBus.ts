@@ -8,7 +8,7 @@ import {
 } from '../db/openDatabase'
 import { busPayloads } from '../db/schema'
 import type { ErrorReporter } from '../errors'
-import { announceFailed } from './announceFailed'
+import { announceCommitted } from './announceCommitted'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const CHANNEL = 'herald_bus'
@@ -76,7 +76,7 @@ export function createPostgresBus(params: { url: string; db: Database; onError: 
   return {
     kind: 'postgres',
     publish,
-    announceCommitted: (event) => publish(event).catch((error) => onError(error, announceFailed(event))),
+    announceCommitted: announceCommitted(publish, onError),
     publishWithin: (tx, event) => announce(tx, event),
     subscribe(listener) {
       listeners.add(listener)

@@ -1,6 +1,6 @@
 import { RedisClient } from 'bun'
 import type { ErrorReporter } from '../errors'
-import { announceFailed } from './announceFailed'
+import { announceCommitted } from './announceCommitted'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const PUBLISH_TIMEOUT_MS = 2000
@@ -116,14 +116,10 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
       },
     )
     connectingPublisher = attempt
-    void attempt.then(
-      () => {
-        if (connectingPublisher === attempt) connectingPublisher = null
-      },
-      () => {
-        if (connectingPublisher === attempt) connectingPublisher = null
-      },
-    )
+    const settled = () => {
+      if (connectingPublisher === attempt) connectingPublisher = null
+    }
+    attempt.then(settled, settled)
     return attempt
   }
 
@@ -148,7 +144,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
   return {
     kind: 'redis',
     publish,
-    announceCommitted: (event) => publish(event).catch((error) => onError(error, announceFailed(event))),
+    announceCommitted: announceCommitted(publish, onError),
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

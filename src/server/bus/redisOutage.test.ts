@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { RedisClient } from 'bun'
 import {
   connectResumed,
   DRILL_ADMIN_KEY,
@@ -10,6 +9,7 @@ import {
   within,
 } from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
+import { redisAnswers, TEST_REDIS } from '../../../test/helpers/redis'
 import { startTcpProxy, type TcpProxy } from '../../../test/helpers/tcpProxy'
 import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
 import { signIn } from '../../../test/helpers/wallet'
@@ -24,23 +24,6 @@ import type { TestSocket } from '../../../test/helpers/wsClient'
  * Needs PostgreSQL (HERALD_TEST_DATABASE_URL; BUS=redis needs DATABASE_URL) and Redis at 127.0.0.1:6379.
  */
 
-const REDIS = { host: '127.0.0.1', port: 6379 }
-
-async function redisAnswers(): Promise<boolean> {
-  const client = new RedisClient(`redis://${REDIS.host}:${REDIS.port}`, {
-    autoReconnect: false,
-    connectionTimeout: 1000,
-  })
-  try {
-    const reply = await Promise.race([client.send('PING', []), Bun.sleep(1500).then(() => null)])
-    return reply === 'PONG'
-  } catch {
-    return false
-  } finally {
-    client.close()
-  }
-}
-
 const redisUp = usingPostgres() ? await redisAnswers() : false
 
 describe.skipIf(!redisUp)('Redis unreachable under BUS=redis (needs PostgreSQL and Redis)', () => {
@@ -52,13 +35,13 @@ describe.skipIf(!redisUp)('Redis unreachable under BUS=redis (needs PostgreSQL a
 
   beforeAll(async () => {
     database = await createTestDatabaseUrl()
-    proxy = await startTcpProxy(REDIS)
+    proxy = await startTcpProxy(TEST_REDIS)
     herald = await spawnHerald(
       {
         DATABASE_URL: database.url,
         DATA_DIR: dirs.make(),
         BUS: 'redis',
-        REDIS_URL: proxy.url(`redis://${REDIS.host}:${REDIS.port}`),
+        REDIS_URL: proxy.url(TEST_REDIS.url),
         // Its own channel: another Herald on this Redis (another test run) must not see these events.
         REDIS_CHANNEL: `herald:test:${crypto.randomUUID()}`,
         HERALD_ADMIN_KEY: DRILL_ADMIN_KEY,

@@ -13,6 +13,7 @@ import {
   until,
 } from '../../../test/helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
+import { redisAnswers, TEST_REDIS } from '../../../test/helpers/redis'
 import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
@@ -27,21 +28,9 @@ import type { Notification } from '../../shared/protocol'
  * Only with HERALD_TEST_DATABASE_URL; the Redis part also needs Redis at 127.0.0.1:6379 answering PING.
  */
 
-const REDIS_URL = 'redis://127.0.0.1:6379'
+const REDIS_URL = TEST_REDIS.url
 const ADMIN_KEY = 'scale-out-admin-key-0123456789abcdef'
 const BUS_APPLICATION_NAME = 'herald-bus' // createPostgresBus's LISTEN connection
-
-async function redisAnswers(): Promise<boolean> {
-  const client = new RedisClient(REDIS_URL, { autoReconnect: false, connectionTimeout: 1000 })
-  try {
-    const reply = await Promise.race([client.send('PING', []), Bun.sleep(1500).then(() => null)])
-    return reply === 'PONG'
-  } catch {
-    return false
-  } finally {
-    client.close()
-  }
-}
 
 const redisUp = usingPostgres() ? await redisAnswers() : false
 
