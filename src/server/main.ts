@@ -4,7 +4,7 @@ import { ConfigError } from './errors'
 
 // Entry point for `npm start`: configuration errors are one sentence, not a stack trace.
 try {
-  const config = loadConfig()
+  const config = loadConfig(process.env)
   const herald = await startHerald(config)
   console.log(`Herald is running on ${herald.url}`)
   let stopping = false

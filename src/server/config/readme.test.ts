@@ -1,12 +1,11 @@
 import { expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigVariables } from './loadConfig'
+import { configTable, findConfigTable } from './configTable'
 
-test('the README documents every configuration variable with its default', () => {
-  const readme = readFileSync(join(import.meta.dir, '../../../README.md'), 'utf8')
-  const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  for (const [name, fallback] of ConfigVariables) {
-    expect(readme).toMatch(new RegExp(`\\|\\s*\`${literal(name)}\`\\s*\\|\\s*${literal(fallback)}\\s*\\|`))
-  }
+test('the README configuration table is the one written from the declarations (bun scripts/config-table.ts)', () => {
+  const { lines, start, end } = findConfigTable(
+    readFileSync(join(import.meta.dir, '../../../README.md'), 'utf8'),
+  )
+  expect(lines.slice(start, end)).toEqual(configTable())
 })
