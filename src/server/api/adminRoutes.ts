@@ -10,13 +10,13 @@ import {
   type BroadcastMessage,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
+import { assertStorable } from '../http/assertStorable'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import { validateBody } from '../http/validateBody'
 import { type BatchEntry, createNotificationBatch } from '../notifications/createNotificationBatch'
 import { createNotificationWriter } from '../notifications/createNotificationWriter'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
-import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
-import { createRateLimiter, rateLimited } from './createRateLimiter'
-import { validateBody } from './validateBody'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 

@@ -10,11 +10,11 @@ import { createNonce } from '../auth/createNonce'
 import { refreshToken } from '../auth/refreshToken'
 import { revokeSession } from '../auth/revokeSession'
 import { SignInRejected, verifySignIn } from '../auth/verifySignIn'
-import { clientIp } from './clientIp'
+import { clientIp } from '../http/clientIp'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import { requireSession } from '../http/requireSession'
+import { validateBody } from '../http/validateBody'
 import type { ApiContext } from './context'
-import { createRateLimiter, rateLimited } from './createRateLimiter'
-import { requireSession } from './requireSession'
-import { validateBody } from './validateBody'
 
 export function authRoutes(ctx: ApiContext) {
   // Nonces are rows and verification may call the chain (contract wallets): both routes share one budget per

@@ -1,13 +1,21 @@
 import type { PgBoss } from 'pg-boss'
+import type { BroadcastMessage } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenService } from '../auth/createTokenService'
 import type { SignInPolicy } from '../auth/verifySignIn'
 import type { Bus } from '../bus/types'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
+import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
-import type { SocketManager } from '../ws/SocketManager'
-import type { Logger } from './errorHandler'
+
+/** What the routes use of the WebSocket hub; app.ts passes the hub itself, so api/ never imports ws/. */
+export interface Broadcaster {
+  /** Pushes a message, as it is, to every open connection on every instance. */
+  sendToAll(message: BroadcastMessage): Promise<void>
+  /** Open connections on this instance. */
+  readonly connectionCount: number
+}
 
 /** What the routes are given by the composition root (src/server/app.ts). */
 export interface ApiContext {
@@ -15,7 +23,7 @@ export interface ApiContext {
   db: Database
   database: DatabaseHandle
   bus: Bus
-  hub: SocketManager
+  hub: Broadcaster
   tokens: TokenService
   metrics: Metrics
   log: Logger

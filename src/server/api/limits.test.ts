@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
-import { createRateLimiter } from './createRateLimiter'
-import { webAppPolicy } from './securityHeaders'
+import { createRateLimiter } from '../http/createRateLimiter'
+import { webAppPolicy } from '../http/securityHeaders'
 
 // HTTP limits and browser policy against real servers: sign-in and publishing rates (429 RATE_LIMITED with
 // Retry-After), the Origin check and CORS on /api, and the security headers on every response.

@@ -7,16 +7,16 @@ import {
   ListTokensResponseSchema,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
+import { assertStorable } from '../http/assertStorable'
+import { requireSession } from '../http/requireSession'
+import { validateBody } from '../http/validateBody'
 import { DEPLOY_TOKEN } from '../jobs/deployToken'
 import { enqueueJob } from '../jobs/enqueueJob'
 import { getJob } from '../jobs/getJob'
 import { QUEUES } from '../jobs/startJobBoss'
 import { listTokens } from '../tokens/listTokens'
 import { validateTokenRequest } from '../tokens/validateTokenRequest'
-import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
-import { requireSession } from './requireSession'
-import { validateBody } from './validateBody'
 
 export function tokenRoutes(ctx: ApiContext) {
   return new Elysia({ name: 'herald/tokens', prefix: '/api' })

@@ -1,11 +1,11 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
-import { clientIp } from '../api/clientIp'
-import { createRateLimiter, rateLimited } from '../api/createRateLimiter'
-import type { OriginCheck } from '../api/origins'
-import { SECURITY_HEADERS } from '../api/securityHeaders'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import { HeraldError } from '../errors'
+import { clientIp } from '../http/clientIp'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import type { OriginCheck } from '../http/origins'
+import { SECURITY_HEADERS } from '../http/securityHeaders'
 import type { SocketManager } from './SocketManager'
 
 export interface WsRouteOptions {
