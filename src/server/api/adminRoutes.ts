@@ -41,7 +41,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
   const perSecond = ctx.config.adminRatePerSecond
   // One budget per key; there is one key, so one for all publishing on this instance. A batch request takes
   // one token like any other: the budget bounds requests, the batch limit bounds the work in one.
-  const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2 })
+  const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2, now: ctx.clock })
   // Concurrent publishes share statements and commits (group commit).
   const writer = createNotificationWriter({ db: ctx.db, bus: ctx.bus })
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })

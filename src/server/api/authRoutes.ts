@@ -20,7 +20,7 @@ export function authRoutes(ctx: ApiContext) {
   // Nonces are rows and verification may call the chain (contract wallets): both routes share one budget per
   // client IP, checked in transform, before the body is validated.
   const perMinute = ctx.config.authRatePerMinute
-  const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute, now: ctx.clock })
   const limitSignIn = ({ request, server }: { request: Request; server: Server<unknown> | null }) => {
     const wait = signIns.take(clientIp(request, server, ctx.config.trustProxy))
     if (wait > 0) {

@@ -28,6 +28,8 @@ export interface ApiContext {
   metrics: Metrics
   log: Logger
   version: string
+  /** The HTTP rate limiters' clock, in milliseconds (tests pass one they advance by hand). */
+  clock: () => number
   authenticate(token: string): Promise<AuthenticatedSession | null>
   /** Resolved once the server listens: the default SIWE domain depends on the port. */
   signInPolicy(): SignInPolicy

@@ -15,6 +15,8 @@ export interface WsRouteOptions {
   checkOrigin: OriginCheck
   /** Counts an upgrade refused by the per-IP rate. */
   onRateLimited(): void
+  /** The rate limiter's clock, in milliseconds (default performance.now). */
+  now?: () => number
 }
 
 /**
@@ -32,6 +34,7 @@ export function wsRoute(
   const upgrades = createRateLimiter({
     ratePerSecond: options.connectionsPerSecondPerIp,
     burst: options.connectionsPerSecondPerIp * 2,
+    now: options.now,
   })
   return new Elysia({ name: 'herald/ws' }).get('/ws', async ({ request, server }) => {
     // Refused upgrades answer with the contract's error body: 429 (with Retry-After), 403, 401.
