@@ -13,7 +13,7 @@ import { SignInRejected, verifySignIn } from '../auth/verifySignIn'
 import { clientIp } from '../http/clientIp'
 import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
 import { requireSession } from '../http/requireSession'
-import { validateBody } from '../http/validateBody'
+import { withBody } from '../http/withBody'
 import type { ApiContext } from './context'
 
 export function authRoutes(ctx: ApiContext) {
@@ -53,8 +53,7 @@ export function authRoutes(ctx: ApiContext) {
         }
       },
       {
-        transform: [limitSignIn, validateBody(VerifyBodySchema)],
-        body: VerifyBodySchema,
+        ...withBody(VerifyBodySchema, limitSignIn),
         response: SessionResponseSchema,
         detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },
       },

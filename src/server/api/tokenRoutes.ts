@@ -9,7 +9,7 @@ import {
 import { HeraldError } from '../errors'
 import { assertStorable } from '../http/assertStorable'
 import { requireSession } from '../http/requireSession'
-import { validateBody } from '../http/validateBody'
+import { withBody } from '../http/withBody'
 import { DEPLOY_TOKEN } from '../jobs/deployToken'
 import { enqueueJob } from '../jobs/enqueueJob'
 import { getJob } from '../jobs/getJob'
@@ -49,8 +49,7 @@ export function tokenRoutes(ctx: ApiContext) {
         return result
       },
       {
-        transform: validateBody(CreateTokenBodySchema),
-        body: CreateTokenBodySchema,
+        ...withBody(CreateTokenBodySchema),
         response: { 202: CreateTokenResponseSchema },
         detail: { tags: ['tokens'], summary: 'Deploy an ERC-20 minted to the caller; progress arrives live' },
       },
