@@ -29,107 +29,97 @@ const layers = [
   { name: 'root', path: '^src/server/(app|main)[.]ts$', what: 'the composition root and the entry point' },
 ]
 
-const upward = layers.slice(0, -1).map((layer, i) => ({
-  name: `${layer.name}-not-upward`,
-  comment: `${layer.what} must not import the rooms above (${layers
-    .slice(i + 1)
-    .map((above) => above.name)
-    .join(', ')}): take what is needed as a parameter from src/server/app.ts.`,
+/** A rule every import must keep (a violation fails the lint). */
+const forbid = (name, comment, from, to, scope = 'module') => ({
+  name,
+  comment,
   severity: 'error',
-  from: { path: layer.path },
-  to: {
-    path: layers
-      .slice(i + 1)
-      .map((above) => above.path)
-      .join('|'),
-  },
-}))
+  scope,
+  from,
+  to,
+})
+
+const upward = layers.slice(0, -1).map((layer, i) => {
+  const above = layers.slice(i + 1)
+  return forbid(
+    `${layer.name}-not-upward`,
+    `${layer.what} must not import the rooms above (${above.map((a) => a.name).join(', ')}): take what is needed as a parameter from src/server/app.ts.`,
+    { path: layer.path },
+    { path: above.map((a) => a.path).join('|') },
+  )
+})
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
   forbidden: [
-    {
-      name: 'no-circular',
-      comment: 'No import cycles between modules (type-only imports included).',
-      severity: 'error',
-      from: {},
-      to: { circular: true },
-    },
-    {
-      name: 'no-circular-folders',
-      comment: 'No import cycles between folders, even when no single module is in one.',
-      severity: 'error',
-      scope: 'folder',
-      from: {},
-      to: { circular: true },
-    },
-    {
-      name: 'server-room-known',
-      comment:
-        'Every server folder has a place in the layers of .dependency-cruiser.mjs: add a new one there.',
-      severity: 'error',
-      from: { path: '^src/server/', pathNot: layers.map((layer) => layer.path).join('|') },
-      to: {},
-    },
+    forbid(
+      'no-circular',
+      'No import cycles between modules (type-only imports included).',
+      {},
+      { circular: true },
+    ),
+    forbid(
+      'no-circular-folders',
+      'No import cycles between folders, even when no single module is in one.',
+      {},
+      { circular: true },
+      'folder',
+    ),
+    forbid(
+      'server-room-known',
+      'Every server folder has a place in the layers of .dependency-cruiser.mjs: add a new one there.',
+      { path: '^src/server/', pathNot: layers.map((layer) => layer.path).join('|') },
+      {},
+    ),
     ...upward,
-    {
-      name: 'api-and-ws-apart',
-      comment:
-        'The routes and the hub never import each other: what both need lives in http/, and app.ts hands the routes the hub.',
-      severity: 'error',
-      from: { path: '^src/server/(api|ws)/' },
-      to: { path: '^src/server/(api|ws)/', pathNot: '^src/server/$1/' },
-    },
-    {
-      name: 'bus-implementations-from-root',
-      comment: 'Only the composition root picks a bus: everything else uses the Bus interface (bus/types).',
-      severity: 'error',
-      from: { path: '^src/', pathNot: '^src/server/(app[.]ts|bus/)' },
-      to: { path: '^src/server/bus/create[^/]*Bus[.]ts$' },
-    },
-    {
-      name: 'client-and-web-not-to-server',
-      comment:
-        'The SDK, the React layer and the web app run in browsers: they use src/shared/protocol, never server code.',
-      severity: 'error',
-      from: { path: '^(web|src/client)/' },
-      to: { path: '^src/server/' },
-    },
-    {
-      name: 'shared-stands-alone',
-      comment: 'src/shared is used by server, client and web app alike, so it imports none of them.',
-      severity: 'error',
-      from: { path: '^src/shared/' },
-      to: { path: '^(src/(server|client)|web|test|bench|scripts)/' },
-    },
-    {
-      name: 'server-not-to-client',
-      comment: 'The server does not import the SDK, the React layer or the web app.',
-      severity: 'error',
-      from: { path: '^src/server/' },
-      to: { path: '^(src/client|web)/' },
-    },
-    {
-      name: 'sdk-not-to-react',
-      comment: 'The React layer is built over the SDK, not the other way round.',
-      severity: 'error',
-      from: { path: '^src/client/sdk/' },
-      to: { path: '^src/client/react/' },
-    },
-    {
-      name: 'only-tests-import-test-helpers',
-      comment: 'test/ holds test helpers: nothing else imports them.',
-      severity: 'error',
-      from: { pathNot: '^test/' },
-      to: { path: '^test/' },
-    },
-    {
-      name: 'resolvable',
-      comment: 'An import the checker cannot resolve is one it cannot check.',
-      severity: 'error',
-      from: {},
-      to: { couldNotResolve: true },
-    },
+    forbid(
+      'api-and-ws-apart',
+      'The routes and the hub never import each other: what both need lives in http/, and app.ts hands the routes the hub.',
+      { path: '^src/server/(api|ws)/' },
+      { path: '^src/server/(api|ws)/', pathNot: '^src/server/$1/' },
+    ),
+    forbid(
+      'bus-implementations-from-root',
+      'Only the composition root picks a bus: everything else uses the Bus interface (bus/types).',
+      { path: '^src/', pathNot: '^src/server/(app[.]ts|bus/)' },
+      { path: '^src/server/bus/create[^/]*Bus[.]ts$' },
+    ),
+    forbid(
+      'client-and-web-not-to-server',
+      'The SDK, the React layer and the web app run in browsers: they use src/shared/protocol, never server code.',
+      { path: '^(web|src/client)/' },
+      { path: '^src/server/' },
+    ),
+    forbid(
+      'shared-stands-alone',
+      'src/shared is used by server, client and web app alike, so it imports none of them.',
+      { path: '^src/shared/' },
+      { path: '^(src/(server|client)|web|test|bench|scripts)/' },
+    ),
+    forbid(
+      'server-not-to-client',
+      'The server does not import the SDK, the React layer or the web app.',
+      { path: '^src/server/' },
+      { path: '^(src/client|web)/' },
+    ),
+    forbid(
+      'sdk-not-to-react',
+      'The React layer is built over the SDK, not the other way round.',
+      { path: '^src/client/sdk/' },
+      { path: '^src/client/react/' },
+    ),
+    forbid(
+      'only-tests-import-test-helpers',
+      'test/ holds test helpers: nothing else imports them.',
+      { pathNot: '^test/' },
+      { path: '^test/' },
+    ),
+    forbid(
+      'resolvable',
+      'An import the checker cannot resolve is one it cannot check.',
+      {},
+      { couldNotResolve: true },
+    ),
   ],
   options: {
     // TypeScript 7 has no compiler API for dependency-cruiser to parse with; swc reads TypeScript and TSX.
