@@ -7,11 +7,7 @@ import packageJson from '../../package.json'
 import { adminRoutes } from './api/adminRoutes'
 import { authRoutes } from './api/authRoutes'
 import type { ApiContext } from './api/context'
-import { errorHandler, type Logger } from './api/errorHandler'
-import { bodyTooLarge, limitBody } from './api/limitBody'
 import { notificationRoutes } from './api/notificationRoutes'
-import { apiOrigins, createOriginCheck } from './api/origins'
-import { securityHeaders, webAppPolicy } from './api/securityHeaders'
 import { systemRoutes } from './api/systemRoutes'
 import { tokenRoutes } from './api/tokenRoutes'
 import { webRoutes } from './api/webRoutes'
@@ -30,9 +26,13 @@ import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
 import { jobs } from './db/schema'
 import { ConfigError, describeError, HeraldError } from './errors'
+import { errorHandler } from './http/errorHandler'
+import { bodyTooLarge, limitBody } from './http/limitBody'
+import { apiOrigins, createOriginCheck } from './http/origins'
+import { securityHeaders, webAppPolicy } from './http/securityHeaders'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
-import { createLogger } from './log/createLogger'
+import { createLogger, type Logger } from './log/createLogger'
 import { createMetrics } from './metrics/createMetrics'
 import { getUnreadState } from './notifications/getUnreadState'
 import { loadNotificationsSince } from './notifications/loadNotificationsSince'
@@ -58,6 +58,11 @@ export interface StartOptions {
   logger?: Logger
   /** The built web app (default: web/dist). */
   webDir?: string
+  /**
+   * Test hook: the clock, in milliseconds, of every HTTP rate limiter (sign-in, admin publishing, WebSocket
+   * upgrades), so a test advances it instead of waiting for a bucket to refill. Default performance.now.
+   */
+  clock?: () => number
 }
 
 /** The composition root: the only place that wires modules together. */
@@ -145,6 +150,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     },
   })
   const checkOrigin = createOriginCheck(config.allowedOrigins, config.trustProxy)
+  const clock = options.clock ?? (() => performance.now())
 
   let policy: SignInPolicy | null = null
   const ctx: ApiContext = {
@@ -157,6 +163,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     metrics,
     log,
     version: packageJson.version,
+    clock,
     authenticate,
     signInPolicy: () => {
       if (!policy) throw new HeraldError('SERVICE_UNAVAILABLE', 'The server is still starting.')
@@ -236,6 +243,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
           trustProxy: config.trustProxy,
           checkOrigin,
           onRateLimited: () => metrics.rateLimited.inc({ limit: 'ws_upgrade' }),
+          now: clock,
         }),
       )
       .use(

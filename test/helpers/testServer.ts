@@ -22,11 +22,12 @@ export interface TestServer {
 
 /**
  * A real Herald on a free port with a fresh database. `env` takes the same variables as production, so a test
- * exercises the real configuration path. Pass `database` to restart a server on the same data.
+ * exercises the real configuration path. Pass `database` to restart a server on the same data, and `clock`
+ * (milliseconds) to advance the HTTP rate limits by hand instead of waiting for them.
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { database?: DatabaseHandle; keepDatabase?: boolean } = {},
+  options: { database?: DatabaseHandle; keepDatabase?: boolean; clock?: () => number } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
   const config = loadConfig({
@@ -44,6 +45,7 @@ export async function startTestServer(
   const herald = await startHerald(config, {
     database,
     logger: createLogger(config.logLevel),
+    clock: options.clock,
   })
   const url = herald.url
   const post = (path: string, body: unknown) =>

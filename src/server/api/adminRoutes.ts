@@ -10,13 +10,14 @@ import {
   type BroadcastMessage,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
+import { assertStorable } from '../http/assertStorable'
+import { bearerToken } from '../http/bearerToken'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import { withBody } from '../http/withBody'
 import { type BatchEntry, createNotificationBatch } from '../notifications/createNotificationBatch'
 import { createNotificationWriter } from '../notifications/createNotificationWriter'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
-import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
-import { createRateLimiter, rateLimited } from './createRateLimiter'
-import { validateBody } from './validateBody'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
@@ -41,12 +42,12 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
   const perSecond = ctx.config.adminRatePerSecond
   // One budget per key; there is one key, so one for all publishing on this instance. A batch request takes
   // one token like any other: the budget bounds requests, the batch limit bounds the work in one.
-  const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2 })
+  const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2, now: ctx.clock })
   // Concurrent publishes share statements and commits (group commit).
   const writer = createNotificationWriter({ db: ctx.db, bus: ctx.bus })
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
     .onTransform(({ headers }) => {
-      const presented = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? ''
+      const presented = bearerToken(headers.authorization) ?? ''
       // Compared as fixed-length digests in constant time, so timing reveals nothing about the key.
       if (!timingSafeEqual(digest(presented), expected))
         throw new HeraldError('UNAUTHORIZED', 'Send "Authorization: Bearer <HERALD_ADMIN_KEY>".')
@@ -73,9 +74,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         return { notification, userId }
       },
       {
-        body: AdminPublishBodySchema,
-        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
-        transform: validateBody(AdminPublishBodySchema),
+        ...withBody(AdminPublishBodySchema),
         response: { 201: AdminPublishResponseSchema },
         detail: {
           tags: ['admin'],
@@ -138,9 +137,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         return { results }
       },
       {
-        body: AdminPublishBatchBodySchema,
-        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
-        transform: validateBody(AdminPublishBatchBodySchema),
+        ...withBody(AdminPublishBatchBodySchema),
         response: { 201: AdminPublishBatchResponseSchema },
         detail: {
           tags: ['admin'],
@@ -159,9 +156,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         return { delivered: ctx.hub.connectionCount }
       },
       {
-        body: AdminBroadcastBodySchema,
-        // After the key check (onTransform above): TypeBox's messages never print the value (validateBody).
-        transform: validateBody(AdminBroadcastBodySchema),
+        ...withBody(AdminBroadcastBodySchema),
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
       },

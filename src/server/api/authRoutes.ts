@@ -10,17 +10,17 @@ import { createNonce } from '../auth/createNonce'
 import { refreshToken } from '../auth/refreshToken'
 import { revokeSession } from '../auth/revokeSession'
 import { SignInRejected, verifySignIn } from '../auth/verifySignIn'
-import { clientIp } from './clientIp'
+import { clientIp } from '../http/clientIp'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import { requireSession } from '../http/requireSession'
+import { withBody } from '../http/withBody'
 import type { ApiContext } from './context'
-import { createRateLimiter, rateLimited } from './createRateLimiter'
-import { requireSession } from './requireSession'
-import { validateBody } from './validateBody'
 
 export function authRoutes(ctx: ApiContext) {
   // Nonces are rows and verification may call the chain (contract wallets): both routes share one budget per
   // client IP, checked in transform, before the body is validated.
   const perMinute = ctx.config.authRatePerMinute
-  const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  const signIns = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute, now: ctx.clock })
   const limitSignIn = ({ request, server }: { request: Request; server: Server<unknown> | null }) => {
     const wait = signIns.take(clientIp(request, server, ctx.config.trustProxy))
     if (wait > 0) {
@@ -53,8 +53,7 @@ export function authRoutes(ctx: ApiContext) {
         }
       },
       {
-        transform: [limitSignIn, validateBody(VerifyBodySchema)],
-        body: VerifyBodySchema,
+        ...withBody(VerifyBodySchema, limitSignIn),
         response: SessionResponseSchema,
         detail: { tags: ['auth'], summary: 'Verify a signed EIP-4361 message and open a session' },
       },

@@ -1,13 +1,21 @@
 import type { PgBoss } from 'pg-boss'
+import type { BroadcastMessage } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenService } from '../auth/createTokenService'
 import type { SignInPolicy } from '../auth/verifySignIn'
 import type { Bus } from '../bus/types'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
+import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
-import type { SocketManager } from '../ws/SocketManager'
-import type { Logger } from './errorHandler'
+
+/** What the routes use of the WebSocket hub; app.ts passes the hub itself, so api/ never imports ws/. */
+export interface Broadcaster {
+  /** Pushes a message, as it is, to every open connection on every instance. */
+  sendToAll(message: BroadcastMessage): Promise<void>
+  /** Open connections on this instance. */
+  readonly connectionCount: number
+}
 
 /** What the routes are given by the composition root (src/server/app.ts). */
 export interface ApiContext {
@@ -15,11 +23,13 @@ export interface ApiContext {
   db: Database
   database: DatabaseHandle
   bus: Bus
-  hub: SocketManager
+  hub: Broadcaster
   tokens: TokenService
   metrics: Metrics
   log: Logger
   version: string
+  /** The HTTP rate limiters' clock, in milliseconds (tests pass one they advance by hand). */
+  clock: () => number
   authenticate(token: string): Promise<AuthenticatedSession | null>
   /** Resolved once the server listens: the default SIWE domain depends on the port. */
   signInPolicy(): SignInPolicy

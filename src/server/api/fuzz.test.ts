@@ -601,7 +601,7 @@ test('a body field of the wrong type that cannot be printed is a 422 naming it, 
 })
 
 // Elysia builds its validation message with `${value}`, which throws for {"toString": <not a function>}:
-// without validateBody on the route this was a 500.
+// without withBody's own check on the route this was a 500.
 test('admin routes: a body field that cannot be printed is a 422, not a 500', async () => {
   for (const [path, body] of [
     ['/api/admin/notifications', '{"userId":"1","type":{"toString":false},"title":"x","message":"y"}'],

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
-import { createRateLimiter } from './createRateLimiter'
-import { webAppPolicy } from './securityHeaders'
+import { createRateLimiter, takeToken } from '../http/createRateLimiter'
+import { webAppPolicy } from '../http/securityHeaders'
 
 // HTTP limits and browser policy against real servers: sign-in and publishing rates (429 RATE_LIMITED with
 // Retry-After), the Origin check and CORS on /api, and the security headers on every response.
@@ -11,8 +11,11 @@ import { webAppPolicy } from './securityHeaders'
 type ErrorBody = { error: { code: string; message: string } }
 
 const servers: TestServer[] = []
-async function serve(env: Record<string, string> = {}): Promise<TestServer> {
-  const server = await startTestServer(env)
+async function serve(
+  env: Record<string, string> = {},
+  options: { clock?: () => number } = {},
+): Promise<TestServer> {
+  const server = await startTestServer(env, options)
   servers.push(server)
   return server
 }
@@ -47,6 +50,18 @@ describe('createRateLimiter', () => {
     const slow = createRateLimiter({ ratePerSecond: 1 / 60, burst: 1, now: () => now })
     expect(slow.take('a')).toBe(0)
     expect(slow.take('a')).toBe(60)
+  })
+
+  test("takeToken, the step on a bucket of the caller's (the hub's per-connection budget): refill, cap, take", () => {
+    const bucket = { tokens: 2, refilledAt: 0 }
+    expect(takeToken(bucket, 0, 1, 2)).toBe(0)
+    expect(takeToken(bucket, 0, 1, 2)).toBe(0)
+    expect(takeToken(bucket, 0, 1, 2)).toBe(1)
+    expect(takeToken(bucket, 999, 1, 2)).toBe(1)
+    expect(takeToken(bucket, 1000, 1, 2)).toBe(0)
+    // A long quiet spell refills up to the burst, no further.
+    expect(takeToken(bucket, 60_000, 1, 2)).toBe(0)
+    expect(bucket).toEqual({ tokens: 1, refilledAt: 60_000 })
   })
 
   test('memory stays bounded: refilled keys are swept, and past maxKeys the least recently used go', () => {
@@ -120,7 +135,9 @@ describe('AUTH_RATE_PER_MINUTE', () => {
 
 describe('ADMIN_RATE_PER_SECOND', () => {
   test('past the burst publishing answers 429 with Retry-After; requests without the key do not spend it', async () => {
-    const server = await serve({ ADMIN_RATE_PER_SECOND: '2' })
+    // The limiter's clock moves only when the test moves it: no refill during the burst, however slow the machine.
+    let now = 0
+    const server = await serve({ ADMIN_RATE_PER_SECOND: '2' }, { clock: () => now })
     const wrongKey = () =>
       fetch(`${server.url}/api/admin/broadcast`, {
         method: 'POST',
@@ -139,7 +156,7 @@ describe('ADMIN_RATE_PER_SECOND', () => {
     expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'admin_publish' })).toBe(1)
     expect(limited.headers.get('retry-after')).toBe('1')
     await expectRateLimited(await server.broadcast({ type: 'three' }))
-    await Bun.sleep(600)
+    now += 600
     expect((await server.broadcast({ type: 'four' })).status).toBe(202)
   })
 })

@@ -7,13 +7,13 @@ import {
   MarkReadResponseSchema,
   UnreadCountResponseSchema,
 } from '../../shared/protocol'
+import { requireSession } from '../http/requireSession'
 import { countUnread } from '../notifications/countUnread'
 import { getUnreadState } from '../notifications/getUnreadState'
 import { listNotifications } from '../notifications/listNotifications'
 import { markAllNotificationsRead } from '../notifications/markAllNotificationsRead'
 import { markNotificationRead } from '../notifications/markNotificationRead'
 import type { ApiContext } from './context'
-import { requireSession } from './requireSession'
 
 export function notificationRoutes(ctx: ApiContext) {
   return new Elysia({ name: 'herald/notifications', prefix: '/api/notifications' })

@@ -7,16 +7,16 @@ import {
   ListTokensResponseSchema,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
+import { assertStorable } from '../http/assertStorable'
+import { requireSession } from '../http/requireSession'
+import { withBody } from '../http/withBody'
 import { DEPLOY_TOKEN } from '../jobs/deployToken'
 import { enqueueJob } from '../jobs/enqueueJob'
 import { getJob } from '../jobs/getJob'
 import { QUEUES } from '../jobs/startJobBoss'
 import { listTokens } from '../tokens/listTokens'
 import { validateTokenRequest } from '../tokens/validateTokenRequest'
-import { assertStorable } from './assertStorable'
 import type { ApiContext } from './context'
-import { requireSession } from './requireSession'
-import { validateBody } from './validateBody'
 
 export function tokenRoutes(ctx: ApiContext) {
   return new Elysia({ name: 'herald/tokens', prefix: '/api' })
@@ -49,8 +49,7 @@ export function tokenRoutes(ctx: ApiContext) {
         return result
       },
       {
-        transform: validateBody(CreateTokenBodySchema),
-        body: CreateTokenBodySchema,
+        ...withBody(CreateTokenBodySchema),
         response: { 202: CreateTokenResponseSchema },
         detail: { tags: ['tokens'], summary: 'Deploy an ERC-20 minted to the caller; progress arrives live' },
       },

@@ -1,4 +1,9 @@
-import type { Logger } from '../api/errorHandler'
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 } as const
 

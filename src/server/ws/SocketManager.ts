@@ -10,10 +10,10 @@ import {
   type ServerMessage,
   type WsErrorCode,
 } from '../../shared/protocol'
-import { createRateLimiter, type RateLimiter } from '../api/createRateLimiter'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { Bus, BusEvent } from '../bus/types'
 import type { ErrorReporter } from '../errors'
+import { createRateLimiter, type RateLimiter } from '../http/createRateLimiter'
 import type { Metrics } from '../metrics/createMetrics'
 import { Connection, type ConnectionHandler } from './Connection'
 import { DeadlineHeap } from './DeadlineHeap'

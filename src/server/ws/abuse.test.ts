@@ -43,8 +43,11 @@ async function closeAll(sockets: TestSocket[]): Promise<void> {
 }
 
 const servers: TestServer[] = []
-async function serve(env: Record<string, string>): Promise<TestServer> {
-  const server = await startTestServer(env)
+async function serve(
+  env: Record<string, string>,
+  options: { clock?: () => number } = {},
+): Promise<TestServer> {
+  const server = await startTestServer(env, options)
   servers.push(server)
   return server
 }
@@ -54,7 +57,9 @@ afterAll(async () => {
 
 describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   test('past the burst the upgrade answers 429 RATE_LIMITED with Retry-After; the budget refills', async () => {
-    const server = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '2' })
+    // The limiter's clock moves only when the test moves it: no refill during the burst, however slow the machine.
+    let now = 0
+    const server = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '2' }, { clock: () => now })
     // Burst of twice the rate: four upgrades at once, then one is refused.
     for (let i = 0; i < 4; i++) expect((await upgrade(server.wsUrl)).status).toBe(101)
     const refused = await upgrade(server.wsUrl)
@@ -66,7 +71,7 @@ describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
     })
     expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_upgrade' })).toBe(1)
     // Two per second come back.
-    await Bun.sleep(600)
+    now += 600
     expect((await upgrade(server.wsUrl)).status).toBe(101)
   })
 

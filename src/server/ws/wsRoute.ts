@@ -1,11 +1,11 @@
 import type { Server } from 'bun'
 import { Elysia } from 'elysia'
-import { clientIp } from '../api/clientIp'
-import { createRateLimiter, rateLimited } from '../api/createRateLimiter'
-import type { OriginCheck } from '../api/origins'
-import { SECURITY_HEADERS } from '../api/securityHeaders'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import { HeraldError } from '../errors'
+import { clientIp } from '../http/clientIp'
+import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
+import type { OriginCheck } from '../http/origins'
+import { SECURITY_HEADERS } from '../http/securityHeaders'
 import type { SocketManager } from './SocketManager'
 
 export interface WsRouteOptions {
@@ -15,6 +15,8 @@ export interface WsRouteOptions {
   checkOrigin: OriginCheck
   /** Counts an upgrade refused by the per-IP rate. */
   onRateLimited(): void
+  /** The rate limiter's clock, in milliseconds (default performance.now). */
+  now?: () => number
 }
 
 /**
@@ -32,6 +34,7 @@ export function wsRoute(
   const upgrades = createRateLimiter({
     ratePerSecond: options.connectionsPerSecondPerIp,
     burst: options.connectionsPerSecondPerIp * 2,
+    now: options.now,
   })
   return new Elysia({ name: 'herald/ws' }).get('/ws', async ({ request, server }) => {
     // Refused upgrades answer with the contract's error body: 429 (with Retry-After), 403, 401.

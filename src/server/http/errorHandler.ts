@@ -1,12 +1,6 @@
 import { Elysia, type ValidationError } from 'elysia'
 import { HeraldError, isDatabaseUnavailable } from '../errors'
-
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void
-  info(message: string, fields?: Record<string, unknown>): void
-  warn(message: string, fields?: Record<string, unknown>): void
-  error(message: string, fields?: Record<string, unknown>): void
-}
+import type { Logger } from '../log/createLogger'
 
 /** Describes the first failing field in a sentence, e.g. `body.symbol: Expected string to match '^[A-Z0-9]+$'`. */
 function describeValidation(error: ValidationError): string {
