@@ -1,8 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react'
 import { createClient, custom, getAddress } from 'viem'
-import { signMessage } from 'viem/actions'
 import { HeraldProvider } from '../../src/client/react'
-import { createHttpApi, HeraldApiError, type SessionResponse, signInWithEthereum } from '../../src/client/sdk'
+import { createHttpApi, HeraldApiError, type SessionResponse } from '../../src/client/sdk'
 import { AppContext, type AppState } from './AppContext'
 import { AppHeader } from './components/AppHeader'
 import { SessionWatcher } from './components/SessionWatcher'
@@ -12,6 +11,7 @@ import { useInjectedWallets } from './hooks/useInjectedWallets'
 import { chainClientOf, chainOf, type ServerConfig } from './lib/chain'
 import { errorMessage } from './lib/format'
 import { clearSession, loadSession, type StoredSession, saveSession } from './lib/session'
+import { signInWithWallet } from './lib/signIn'
 import { type ConnectedWallet, connectBurner, connectInjected, type InjectedWallet } from './lib/wallets'
 
 /** The app is served by Herald itself (or by Vite's dev server, which proxies /api and /ws to it). */
@@ -126,11 +126,7 @@ export function App() {
 
   const signIn = useCallback(async () => {
     if (!wallet) throw new Error('Connect a wallet first.')
-    const result = await signInWithEthereum(publicApi, {
-      address: wallet.address,
-      signMessage: (message) => signMessage(wallet.client, { account: wallet.client.account, message }),
-      statement: 'Sign in to Herald to get your notifications and deploy tokens.',
-    })
+    const result = await signInWithWallet(publicApi, wallet)
     const stored: StoredSession = {
       token: result.token,
       expiresAt: result.expiresAt,

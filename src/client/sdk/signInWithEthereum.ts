@@ -9,6 +9,10 @@ export interface SignInWithEthereumParams {
   signMessage: (message: string) => Promise<Hex>
   /** Defaults to the server's chain (from /api/config). */
   chainId?: number
+  /**
+   * Shown by the wallet. EIP-4361 allows one line of printable ASCII without `"`, `%`, `<`, `>`, `\`, `^`, `` ` ``,
+   * `{`, `|` and `}`; the server refuses any other statement.
+   */
   statement?: string
   /** Defaults to http://<siweDomain>/. */
   uri?: string

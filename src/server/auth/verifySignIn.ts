@@ -1,11 +1,12 @@
 import { eq } from 'drizzle-orm'
 import { type Hex, isAddressEqual, isHex, type PublicClient, recoverMessageAddress } from 'viem'
-import { parseSiweMessage, validateSiweMessage } from 'viem/siwe'
+import { validateSiweMessage } from 'viem/siwe'
 import type { Database } from '../db/openDatabase'
 import { sessions, siweNonces, users } from '../db/schema'
 import { HeraldError } from '../errors'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import { type TokenService, tokenExpiry } from './createTokenService'
+import { readSiweMessage } from './readSiweMessage'
 
 export interface SignInPolicy {
   domains: string[]
@@ -34,7 +35,10 @@ export class SignInRejected extends HeraldError {
   }
 }
 
-/** EIP-4361 verification: nonce (consumed whatever the outcome), domain, chain, time, then the signature. */
+/**
+ * EIP-4361 verification: the message must be exactly the grammar; its nonce is consumed whatever the outcome (a
+ * malformed message's too); then domain, chain, time, and the signature.
+ */
 export async function verifySignIn(
   db: Database,
   tokens: TokenService,
@@ -42,23 +46,20 @@ export async function verifySignIn(
   params: { message: string; signature: string; now?: Date },
 ): Promise<SignInResult> {
   const now = params.now ?? new Date()
-  let fields: ReturnType<typeof parseSiweMessage>
-  try {
-    fields = parseSiweMessage(params.message)
-  } catch {
-    throw new SignInRejected('message does not parse')
-  }
-  if (!fields.nonce) throw new SignInRejected('no nonce')
-  const [consumed] = await db
-    .delete(siweNonces)
-    .where(eq(siweNonces.nonce, fields.nonce))
-    .returning({ expiresAt: siweNonces.expiresAt })
+  const reading = readSiweMessage(params.message)
+  const nonce = reading.ok ? reading.fields.nonce : reading.nonce
+  const [consumed] = nonce
+    ? await db
+        .delete(siweNonces)
+        .where(eq(siweNonces.nonce, nonce))
+        .returning({ expiresAt: siweNonces.expiresAt })
+    : []
+  if (!reading.ok) throw new SignInRejected(`not an EIP-4361 message: ${reading.rule}`)
+  const fields = reading.fields
   if (!consumed) throw new SignInRejected('unknown or used nonce')
   if (consumed.expiresAt.getTime() <= now.getTime()) throw new SignInRejected('expired nonce')
-  if (!fields.address || !fields.domain || !fields.uri || fields.version !== '1' || !fields.issuedAt)
-    throw new SignInRejected('missing fields')
   if (!policy.domains.includes(fields.domain)) throw new SignInRejected(`domain ${fields.domain} not allowed`)
-  if (fields.chainId === undefined || !policy.chainIds.includes(fields.chainId))
+  if (!policy.chainIds.includes(fields.chainId))
     throw new SignInRejected(`chain ${fields.chainId} not allowed`)
   let uriHost: string
   try {

@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test'
+import { captureStderr } from '../../../test/helpers/captureStderr'
 import { ADMIN_KEY, startTestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket } from '../../../test/helpers/wsClient'
@@ -11,14 +12,8 @@ const JWT_SECRET = 'test-secret-test-secret-test-secret-0123'
  * refused tokens and keys, publishing and logout must contain no token, key, secret or signature.
  */
 test('nothing secret reaches the logs, even at LOG_LEVEL=debug', async () => {
-  const lines: string[] = []
-  const write = process.stderr.write.bind(process.stderr)
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    lines.push(typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk))
-    return true
-  }) as typeof process.stderr.write
   const secrets: string[] = [JWT_SECRET, ADMIN_KEY]
-  try {
+  const { written: log } = await captureStderr(async () => {
     const server = await startTestServer({ LOG_LEVEL: 'debug', JWT_SECRET })
     try {
       const session = await signIn(server.url)
@@ -27,6 +22,10 @@ test('nothing secret reaches the logs, even at LOG_LEVEL=debug', async () => {
       const rejected = await trySignIn(server.url, newAccount(), { signer: newAccount() })
       expect(rejected.response.status).toBe(401)
       secrets.push(rejected.signature)
+      // So is one outside the EIP-4361 grammar, with the line where it broke.
+      const malformed = await trySignIn(server.url, newAccount(), { message: { statement: 'Say "hi"' } })
+      expect(malformed.response.status).toBe(401)
+      secrets.push(malformed.signature)
 
       const refreshed = await fetch(`${server.url}/api/auth/refresh`, {
         method: 'POST',
@@ -80,13 +79,11 @@ test('nothing secret reaches the logs, even at LOG_LEVEL=debug', async () => {
     } finally {
       await server.stop()
     }
-  } finally {
-    process.stderr.write = write
-  }
-  const log = lines.join('')
+  })
   // The capture worked: the server logged its start and the rejected sign-in.
   expect(log).toContain('herald listening')
   expect(log).toContain('sign-in rejected')
+  expect(log).toContain('not an EIP-4361 message')
   for (const secret of secrets) expect(log.includes(secret)).toBe(false)
   // No JWT-shaped string at all (three base64url parts starting with a JSON header).
   expect(log).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/)
