@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
+import { supplyUnits } from '../../shared/protocol/tokenRules'
 import { transactWithEvents } from '../bus/transactWithEvents'
 import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
@@ -61,7 +62,7 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
   const deployData = encodeDeployData({
     abi: heraldTokenAbi,
     bytecode: heraldTokenBytecode,
-    args: [data.name, data.symbol, BigInt(data.initialSupply) * 10n ** 18n, getAddress(data.ownerAddress)],
+    args: [data.name, data.symbol, supplyUnits(data.initialSupply), getAddress(data.ownerAddress)],
   })
   let sent: Awaited<ReturnType<typeof sendRecordedTransaction>>
   try {
