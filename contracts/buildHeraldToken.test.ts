@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { heraldTokenAbi, heraldTokenBytecode, heraldTokenSourceHash } from '../src/server/chain/heraldToken'
+import { heraldTokenAbi as sharedHeraldTokenAbi } from '../src/shared/contracts/heraldTokenAbi'
 import {
+  ABI_MODULE_PATH,
   type AbiItem,
   ARTIFACT_PATH,
   buildHeraldToken,
@@ -27,16 +29,18 @@ const find = (abi: readonly AbiItem[], type: string, name?: string) =>
     | undefined
 
 describe('HeraldToken build', () => {
-  test('rebuilding from source gives exactly the committed artifact and generated module', () => {
+  test('rebuilding from source gives exactly the committed artifact and generated modules', () => {
     expect(build.warnings).toEqual([])
     expect(build.artifactJson).toBe(committed(ARTIFACT_PATH))
+    expect(build.abiModuleSource).toBe(committed(ABI_MODULE_PATH))
     expect(build.moduleSource).toBe(committed(MODULE_PATH))
   })
 
-  test('the committed module is what the server imports', () => {
+  test('the committed modules are what the server and the web app import', () => {
     expect(heraldTokenBytecode).toBe(build.artifact.bytecode)
     expect(heraldTokenSourceHash).toBe(build.artifact.sourceHash)
     expect(heraldTokenAbi as readonly unknown[]).toEqual(build.artifact.abi)
+    expect(sharedHeraldTokenAbi).toBe(heraldTokenAbi)
   })
 
   test('pinned compiler and settings, every source hashed', () => {

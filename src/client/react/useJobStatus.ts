@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react'
+import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
 import type { Job, JobStatus } from '../sdk'
 import { useHeraldClient } from './useHeraldClient'
 
@@ -51,7 +52,7 @@ export function useJobStatus(jobId: string | null | undefined): UseJobStatusResu
     let active = true
     let final = false
     const apply = (status: JobStatus) => {
-      if (status === 'completed' || status === 'failed') final = true
+      if (isFinalJobStatus(status)) final = true
     }
     const off = client.on('job_status', (message) => {
       if (message.jobId !== id) return

@@ -2,7 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { decodeJwt } from 'jose'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { until, within } from '../../../test/helpers/drill'
 import { createTestDatabase } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, signIn } from '../../../test/helpers/wallet'
@@ -29,8 +31,11 @@ import { createHttpApi, HeraldApiError } from './createHttpApi'
 import { signInWithEthereum } from './signInWithEthereum'
 
 // The SDK against a real Herald (real sockets, real database, no mocks). Reconnect delays are short so the
-// reconnect scenarios take well under a second each.
+// reconnect scenarios take well under a second each. The decisions behind them (dedupe, resume, reset,
+// retries) are unit-tested on their own in session.test.ts.
 const FAST = { minReconnectDelayMs: 50, maxReconnectDelayMs: 250 }
+/** The longest a FAST client waits before it reconnects: the largest backoff step plus the most jitter. */
+const RETRY_BOUND_MS = FAST.maxReconnectDelayMs + 2 * FAST.minReconnectDelayMs
 
 interface Recorded {
   states: ConnectionState[]
@@ -83,21 +88,47 @@ function open(options: HeraldClientOptions): { client: HeraldClient; rec: Record
   return { client, rec }
 }
 
-async function waitFor<T>(
-  check: () => T | false | undefined | null,
-  what: string | (() => string),
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = check()
-    if (value !== false && value !== undefined && value !== null) return value as T
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
-      )
-    await Bun.sleep(10)
-  }
+/** `until` for a condition; `what` may be a function, to describe the state at the time it gives up. */
+async function waitFor(check: () => boolean, what: string | (() => string), timeoutMs = 10_000) {
+  const description = typeof what === 'string' ? what : 'the condition'
+  await until(description, () => (check() ? true : undefined), timeoutMs, 10).catch((error: Error) => {
+    throw typeof what === 'string' ? error : new Error(`${error.message}: ${what()}`)
+  })
+}
+
+/**
+ * Waits until the server has answered a ping sent now: everything it sent this client before has arrived, so
+ * a duplicate or a stray message would be in `rec` by then.
+ */
+async function settled(client: HeraldClient, rec: Recorded) {
+  const pongs = () => rec.messages.filter((m) => m.type === 'pong').length
+  const before = pongs()
+  client.send({ type: 'ping' })
+  await waitFor(() => pongs() > before, 'the pong that ends everything sent before it')
+}
+
+/**
+ * Checks `check` again and again until a retry would certainly have shown (twice the longest a FAST client
+ * waits before reconnecting); fails at the first miss. Only for what must NOT happen: nothing marks the
+ * moment a retry that never comes would have come.
+ */
+async function staysTrue(what: string, check: () => boolean) {
+  const deadline = performance.now() + 2 * RETRY_BOUND_MS
+  await until(
+    what,
+    () => {
+      if (!check()) throw new Error(`no longer true: ${what}`)
+      return performance.now() >= deadline ? true : undefined
+    },
+    4 * RETRY_BOUND_MS,
+    20,
+  )
+}
+
+/** JWT times are whole seconds: waits until a token signed now differs from `token` (a later second). */
+async function nextTokenSecond(token: string) {
+  const issuedAt = decodeJwt(token).iat ?? 0
+  await waitFor(() => Date.now() >= (issuedAt + 1) * 1000, 'the next second of the JWT clock', 2_000)
 }
 
 const connected = (client: HeraldClient, timeoutMs?: number) =>
@@ -217,7 +248,10 @@ describe('createHeraldClient', () => {
       () => server.herald.hub.getUserConnectionCount(userId) === 0,
       'the server to drop the socket',
     )
-    await Bun.sleep(400)
+    await staysTrue(
+      'no reconnection after disconnect()',
+      () => server.herald.hub.getUserConnectionCount(userId) === 0,
+    )
     expect(server.herald.hub.getUserConnectionCount(userId)).toBe(0)
     expect(rec.states.at(-1)).toBe('idle')
   }, 30_000)
@@ -236,7 +270,8 @@ describe('createHeraldClient', () => {
     expect((await server.broadcast({ type: 'announcement', text: 'hello' })).status).toBe(202)
     await waitFor(() => anonymous.rec.broadcasts.length === 1, 'the broadcast on the anonymous client')
     await waitFor(() => user.rec.broadcasts.length === 1, 'the broadcast on the signed-in client')
-    await Bun.sleep(100)
+    // The broadcast left after the notification was delivered: on the anonymous socket anything the publish
+    // could have sent there would have arrived before it.
 
     expect(anonymous.rec.broadcasts).toEqual([{ type: 'announcement', text: 'hello' }])
     expect(anonymous.rec.notifications).toEqual([])
@@ -263,7 +298,7 @@ describe('createHeraldClient', () => {
       expect(client.lastSeq).toBe(12)
       await publish(capped, userId, 13)
       await waitFor(() => rec.notifications.length === 1, 'the live notification after reset')
-      await Bun.sleep(100)
+      await settled(client, rec)
       expect(seqs(rec)).toEqual([13])
       expect(rec.states).toEqual(['connecting', 'authenticating', 'connected'])
     } finally {
@@ -286,7 +321,7 @@ describe('createHeraldClient', () => {
     publishing = false
     await publisher
     await waitFor(() => client.lastSeq === published, 'the last notification')
-    await Bun.sleep(200)
+    await settled(client, rec)
     const start = rec.resumed[0]!.since
     expect(start).toBeGreaterThanOrEqual(3)
     expect(seqs(rec)).toEqual(range(start + 1, published))
@@ -308,7 +343,7 @@ describe('createHeraldClient', () => {
     await waitFor(() => rec.notifications.length === 1, "Alice's notification")
 
     // A fresh token of the same user: sent on the open socket, no reconnect.
-    await Bun.sleep(1_000) // JWT times are whole seconds: a later second gives a different token
+    await nextTokenSecond(alice.token)
     const aliceAgain = await signIn(server.url, alice.account)
     expect(aliceAgain.token).not.toBe(alice.token)
     const before = rec.authenticated.length
@@ -327,7 +362,7 @@ describe('createHeraldClient', () => {
     await publish(server, alice.user.id, 2)
     await publish(server, bob.user.id, 1)
     await waitFor(() => rec.notifications.length === 2, "Bob's notification")
-    await Bun.sleep(200)
+    await settled(client, rec)
     expect(rec.notifications.map((n) => [n.title, n.seq])).toEqual([
       ['#1', 1],
       ['#1', 1],
@@ -340,7 +375,7 @@ describe('createHeraldClient', () => {
     await waitFor(() => client.userId === null && client.state === 'connected', 'signed out')
     await waitFor(() => server.herald.hub.getUserConnectionCount(bob.user.id) === 0, 'Bob’s socket closed')
     await publish(server, bob.user.id, 2)
-    await Bun.sleep(200)
+    await settled(client, rec)
     expect(rec.notifications).toHaveLength(2)
   }, 30_000)
 
@@ -353,7 +388,7 @@ describe('createHeraldClient', () => {
     expect(rec.resumed).toEqual([{ type: 'resumed', since: 1, replayed: 3, seq: 4 }])
     await publish(server, userId, 5)
     await waitFor(() => rec.notifications.length === 4, 'the replay and the live notification')
-    await Bun.sleep(100)
+    await settled(client, rec)
     expect(seqs(rec)).toEqual([2, 3, 4, 5])
   }, 30_000)
 })
@@ -405,7 +440,7 @@ describe('reconnecting', () => {
             `notifications up to ${last} after restart ${round + 1} (have ${seqs(rec)}; states ${rec.states}; errors ${JSON.stringify(rec.errors)})`,
         )
       }
-      await Bun.sleep(300)
+      await settled(client, rec)
       expect(seqs(rec)).toEqual(range(1, last))
       expect(rec.notifications.map((n) => n.title)).toEqual(range(1, last).map((n) => `#${n}`))
       expect(rec.states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(2)
@@ -434,12 +469,13 @@ describe('reconnecting', () => {
       expect(second.rec.states).toEqual(['connecting', 'authenticating', 'closed'])
       expect(second.rec.errors.map((e) => e.code)).toEqual(['CONNECTION_LIMIT_PER_USER_EXCEEDED'])
 
-      // For two seconds: the server never sees a second connection and the client never tries again.
+      // Until a retry would certainly have shown: the server never sees a second connection and the client
+      // never tries again.
       const counts: number[] = []
-      for (let i = 0; i < 20; i++) {
+      await staysTrue('one connection of the user, and the second client closed', () => {
         counts.push(limited.herald.hub.getUserConnectionCount(userId))
-        await Bun.sleep(100)
-      }
+        return second.client.state === 'closed'
+      })
       expect(new Set(counts)).toEqual(new Set([1]))
       expect(limited.herald.hub.connectionCount).toBe(1)
       expect(second.rec.states).toEqual(['connecting', 'authenticating', 'closed'])
@@ -478,7 +514,7 @@ describe('reconnecting', () => {
       'authenticating',
       'closed',
     ])
-    await Bun.sleep(500)
+    await staysTrue('closed, and getToken not asked again', () => client.state === 'closed' && asked === 2)
     expect(rec.states.at(-1)).toBe('closed')
     expect(asked).toBe(2)
     expect(shared.herald.hub.getUserConnectionCount(session.user.id)).toBe(0)
@@ -506,7 +542,7 @@ describe('reconnecting', () => {
     await waitFor(() => rec.notifications.length === 3 && client.state === 'connected', 'the resumed client')
     await publish(shared, userId, 4)
     await waitFor(() => rec.notifications.length === 4, 'notification 4')
-    await Bun.sleep(200)
+    await settled(client, rec)
     expect(seqs(rec)).toEqual([1, 2, 3, 4])
     expect(asked).toBe(2)
     expect(rec.states).toEqual([
@@ -569,8 +605,9 @@ describe('token refresh', () => {
     const session = await signIn(server.url)
     const { client, rec } = open({ url: server.url, getToken: () => session.token })
     await connected(client)
-    await Bun.sleep(4_000)
-    // A 3 s token: refreshed about every 1.5 s, not in a loop.
+    // A 3 s token: refreshed about every 1.5 s (half of what is left), not in a loop.
+    await waitFor(() => rec.tokens.length >= 2, 'two refreshes', 6_000)
+    expect(rec.tokens[1]!.at - rec.tokens[0]!.at).toBeGreaterThanOrEqual(500)
     expect(rec.tokens.length).toBeGreaterThanOrEqual(1)
     expect(rec.tokens.length).toBeLessThanOrEqual(4)
     expect(rec.errors).toEqual([])
@@ -616,7 +653,7 @@ describe('HTTP API', () => {
 
     expect(await api.auth.me()).toEqual(session.user)
     // (Within the same second as the sign-in the refreshed token may be identical: JWT times are seconds.)
-    await Bun.sleep(1_000)
+    await nextTokenSecond(session.token)
     const refreshed = await api.auth.refresh()
     expect(refreshed.user).toEqual(session.user)
     expect(refreshed.token).not.toBe(session.token)
@@ -757,7 +794,7 @@ describe.skipIf(!nodeBinary)('under Node', () => {
         expect(JSON.parse(lines[0]!)).toEqual({ ready: true, userId: session.user.id })
 
         const published = await publish(server, session.user.id, 1)
-        const exitCode = await Promise.race([child.exited, Bun.sleep(10_000).then(() => 'timeout' as const)])
+        const exitCode = await within(child.exited, 10_000, 'node to exit').catch(() => 'timeout' as const)
         await reading
         expect({ exitCode, stderr: exitCode === 0 ? '' : await stderr }).toEqual({ exitCode: 0, stderr: '' })
         const output = JSON.parse(lines[1]!) as { notification: Notification; node: string }

@@ -10,6 +10,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { JobStatusValues } from '../../shared/protocol/jobStatus'
 
 // One schema for PGlite and PostgreSQL; drizzle-kit generates ./drizzle from it.
 
@@ -81,9 +82,7 @@ export const jobs = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     type: text('type').notNull(),
-    status: text('status', { enum: ['pending', 'running', 'completed', 'failed'] })
-      .notNull()
-      .default('pending'),
+    status: text('status', { enum: JobStatusValues }).notNull().default('pending'),
     data: jsonb('data').notNull(),
     result: jsonb('result'),
     error: text('error'),

@@ -1,5 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
+import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
+import { supplyUnits } from '../../shared/protocol/tokenRules'
 import { transactWithEvents } from '../bus/transactWithEvents'
 import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
@@ -42,7 +44,7 @@ export const DEPLOY_TOKEN = 'deploy_token'
 export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise<void> {
   const { db, bus, chain, onLateReceipt } = deps
   const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId))
-  if (!job || job.status === 'completed' || job.status === 'failed') return
+  if (!job || isFinalJobStatus(job.status)) return
   const userId = String(job.userId)
   const data = job.data as DeployTokenData
   const label = `${data.name} (${data.symbol})`
@@ -61,7 +63,7 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
   const deployData = encodeDeployData({
     abi: heraldTokenAbi,
     bytecode: heraldTokenBytecode,
-    args: [data.name, data.symbol, BigInt(data.initialSupply) * 10n ** 18n, getAddress(data.ownerAddress)],
+    args: [data.name, data.symbol, supplyUnits(data.initialSupply), getAddress(data.ownerAddress)],
   })
   let sent: Awaited<ReturnType<typeof sendRecordedTransaction>>
   try {
@@ -152,7 +154,7 @@ export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: n
   const { db, bus } = deps
   await transactWithEvents(db, bus, async (tx, announce) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for('update')
-    if (!job || job.status === 'completed' || job.status === 'failed') return
+    if (!job || isFinalJobStatus(job.status)) return
     const userId = String(job.userId)
     const data = job.data as DeployTokenData
     const notification = await insertNotification(tx, {

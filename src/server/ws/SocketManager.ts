@@ -446,7 +446,7 @@ export class SocketManager implements ConnectionHandler {
       // The database could not be read: live delivery goes on and the client may resume again.
       this.endReplay(connection, state)
       connection.ws!.subscribe(state.topic)
-      this.sendError(connection, 'INVALID_MESSAGE', 'Resume is unavailable right now; try again shortly.')
+      this.sendError(connection, 'UNAVAILABLE', 'Resume is unavailable right now; try again shortly.')
       return
     }
     let until: number

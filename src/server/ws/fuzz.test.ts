@@ -14,7 +14,7 @@ import { rawUpgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { type Session, signIn } from '../../../test/helpers/wallet'
 import { connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
-import type { Notification } from '../../shared/protocol'
+import { type Notification, SERVER_MESSAGE_TYPES } from '../../shared/protocol'
 
 // Property-based fuzzing of /ws (contract §2): random and mutated frames on anonymous and authenticated
 // sockets, and random upgrade requests. Every frame gets the reply the contract names, errors carry contract
@@ -22,18 +22,7 @@ import type { Notification } from '../../shared/protocol'
 
 const MAX_FRAME_BYTES = 4096
 const TIME_LIMIT_MS = Number(process.env.HERALD_FUZZ_MS ?? 20_000)
-const SERVER_TYPES = new Set([
-  'connected',
-  'authenticated',
-  'notification',
-  'job_status',
-  'data_update',
-  'read_state',
-  'resumed',
-  'reset',
-  'pong',
-  'error',
-])
+const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES)
 
 let server: TestServer
 let alice: Session

@@ -1,5 +1,14 @@
 import { t } from 'elysia'
+import { JobStatusValues } from './jobStatus'
 import { NotificationSchema } from './messages'
+import {
+  TOKEN_DECIMALS,
+  TOKEN_NAME_MAX_CHARS,
+  TOKEN_NAME_MAX_UTF16,
+  TOKEN_SUPPLY_PATTERN,
+  TOKEN_SYMBOL_MAX,
+  TOKEN_SYMBOL_PATTERN,
+} from './tokenRules'
 
 // HTTP shapes of the contract (docs/protocol.md §1), shared by the routes (validation + OpenAPI) and the SDK.
 
@@ -87,11 +96,15 @@ export const ConfigResponseSchema = t.Object({
 })
 
 export const CreateTokenBodySchema = t.Object({
-  name: t.String({ minLength: 1, maxLength: 256, description: '1–64 characters' }),
-  symbol: t.String({ pattern: '^[A-Z0-9]{1,11}$', description: '1–11 of A–Z and 0–9' }),
+  name: t.String({
+    minLength: 1,
+    maxLength: TOKEN_NAME_MAX_UTF16,
+    description: `1–${TOKEN_NAME_MAX_CHARS} characters, not blank`,
+  }),
+  symbol: t.String({ pattern: TOKEN_SYMBOL_PATTERN, description: `1–${TOKEN_SYMBOL_MAX} of A–Z and 0–9` }),
   initialSupply: t.String({
-    pattern: '^[1-9][0-9]{0,77}$',
-    description: 'whole tokens in decimal digits; × 10^18 must fit in uint256',
+    pattern: TOKEN_SUPPLY_PATTERN,
+    description: `whole tokens in decimal digits; × 10^${TOKEN_DECIMALS} must fit in uint256`,
   }),
 })
 export type CreateTokenBody = typeof CreateTokenBodySchema.static
@@ -111,7 +124,7 @@ export const ListTokensResponseSchema = t.Object({ tokens: t.Array(TokenSchema) 
 export const JobSchema = t.Object({
   id: t.String(),
   type: t.String(),
-  status: t.Union([t.Literal('pending'), t.Literal('running'), t.Literal('completed'), t.Literal('failed')]),
+  status: t.Enum(Object.fromEntries(JobStatusValues.map((status) => [status, status]))),
   data: t.Unknown(),
   result: t.Union([t.Unknown(), t.Null()]),
   error: t.Union([t.String(), t.Null()]),

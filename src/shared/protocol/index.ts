@@ -1,2 +1,6 @@
+export * from './codes'
 export * from './http'
+export * from './jobStatus'
 export * from './messages'
+export * from './serverMessages'
+export * from './tokenRules'

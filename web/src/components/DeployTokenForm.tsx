@@ -1,13 +1,19 @@
 import { type FormEvent, useRef, useState } from 'react'
 import { useHeraldClient } from '../../../src/client/react'
 import { HeraldApiError } from '../../../src/client/sdk'
+import {
+  TOKEN_DECIMALS,
+  TOKEN_NAME_MAX_CHARS,
+  TOKEN_SYMBOL_MAX,
+  type TokenRequest,
+  tokenRequestErrors,
+} from '../../../src/shared/protocol/tokenRules'
 import { useApp } from '../AppContext'
 import { errorMessage } from '../lib/format'
 import type { RecentJob } from '../lib/recentJobs'
-import { type TokenFormValues, validateTokenForm } from '../lib/validateTokenForm'
 import { Field } from './Field'
 
-const EMPTY: TokenFormValues = { name: '', symbol: '', initialSupply: '' }
+const EMPTY: TokenRequest = { name: '', symbol: '', initialSupply: '' }
 const FIELDS = ['name', 'symbol', 'initialSupply'] as const
 
 /** Deploys an ERC-20 minted to the signed-in address; checked with the server's own rules before sending. */
@@ -15,19 +21,19 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
   const client = useHeraldClient()
   const { chain, sessionEnded } = useApp()
   const [values, setValues] = useState(EMPTY)
-  const [touched, setTouched] = useState<Partial<Record<keyof TokenFormValues, boolean>>>({})
+  const [touched, setTouched] = useState<Partial<Record<keyof TokenRequest, boolean>>>({})
   const [submitted, setSubmitted] = useState(false)
   const [sending, setSending] = useState(false)
   const [serverError, setServerError] = useState<string | null>(null)
   const form = useRef<HTMLFormElement>(null)
 
-  const errors = validateTokenForm(values)
-  const shown = (field: keyof TokenFormValues) => (submitted || touched[field] ? errors[field] : undefined)
-  const set = (field: keyof TokenFormValues, value: string) => {
+  const errors = tokenRequestErrors(values)
+  const shown = (field: keyof TokenRequest) => (submitted || touched[field] ? errors[field] : undefined)
+  const set = (field: keyof TokenRequest, value: string) => {
     setValues((v) => ({ ...v, [field]: value }))
     setServerError(null)
   }
-  const blur = (field: keyof TokenFormValues) => () => {
+  const blur = (field: keyof TokenRequest) => () => {
     if (values[field] !== '') setTouched((t) => ({ ...t, [field]: true }))
   }
 
@@ -61,7 +67,9 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
     <section className="card" aria-labelledby="deploy-title">
       <div className="card__head">
         <h2 id="deploy-title">Deploy a token</h2>
-        <p className="muted">An ERC-20 with 18 decimals, minted to your address. Herald pays the gas.</p>
+        <p className="muted">
+          An ERC-20 with {TOKEN_DECIMALS} decimals, minted to your address. Herald pays the gas.
+        </p>
       </div>
       <form ref={form} className="form" onSubmit={submit} noValidate data-testid="deploy-form">
         <Field
@@ -74,7 +82,7 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
           onChange={(e) => set('name', e.target.value)}
           onBlur={blur('name')}
           error={shown('name')}
-          hint={`${nameLength}/64 characters`}
+          hint={`${nameLength}/${TOKEN_NAME_MAX_CHARS} characters`}
           testId="deploy-name"
         />
         <div className="form__row">
@@ -97,7 +105,7 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
             }}
             onBlur={blur('symbol')}
             error={shown('symbol')}
-            hint="1–11 letters A–Z or digits"
+            hint={`1–${TOKEN_SYMBOL_MAX} letters A–Z or digits`}
             testId="deploy-symbol"
           />
           <Field

@@ -1,5 +1,6 @@
 import { useEffect } from 'react'
 import { useConnectionState, useHeraldClient } from '../../../src/client/react'
+import type { WsErrorCode } from '../../../src/shared/protocol/codes'
 import { useApp } from '../AppContext'
 
 /** The socket stopped because the server refused the session (revoked, or past its end): sign out locally. */
@@ -8,7 +9,8 @@ export function SessionWatcher() {
   const state = useConnectionState()
   const { sessionEnded } = useApp()
   useEffect(() => {
-    if (state === 'closed' && client.closedReason?.code === 'UNAUTHORIZED') sessionEnded()
+    if (state === 'closed' && client.closedReason?.code === ('UNAUTHORIZED' satisfies WsErrorCode))
+      sessionEnded()
   }, [state, client, sessionEnded])
   return null
 }

@@ -2,7 +2,8 @@ import { type FormEvent, useId, useState } from 'react'
 import { type Address, getAddress, isAddress, parseUnits } from 'viem'
 import { waitForTransactionReceipt, writeContract } from 'viem/actions'
 import type { Token } from '../../../src/client/sdk'
-import { heraldTokenAbi } from '../../../src/server/chain/heraldToken'
+import { heraldTokenAbi } from '../../../src/shared/contracts/heraldTokenAbi'
+import { TOKEN_DECIMALS } from '../../../src/shared/protocol/tokenRules'
 import { useApp } from '../AppContext'
 import { ensureBurnerFunds, ensureWalletChain } from '../lib/chain'
 import { errorMessage, formatAmount, shortAddress, shortHash } from '../lib/format'
@@ -24,9 +25,10 @@ function validate(to: string, amount: string, balance: bigint | null, symbol: st
     errors.to = 'Not an address: 0x and 40 hex characters (mixed case must match the checksum).'
   if (!amount) errors.amount = 'Enter an amount.'
   else if (!AMOUNT.test(amount)) errors.amount = 'A positive number, like 10 or 0.5.'
-  else if ((amount.split('.')[1] ?? '').length > 18) errors.amount = 'At most 18 decimals.'
+  else if ((amount.split('.')[1] ?? '').length > TOKEN_DECIMALS)
+    errors.amount = `At most ${TOKEN_DECIMALS} decimals.`
   else {
-    const value = parseUnits(amount, 18)
+    const value = parseUnits(amount, TOKEN_DECIMALS)
     if (value === 0n) errors.amount = 'The amount must be more than 0.'
     else if (balance !== null && value > balance)
       errors.amount = `More than your balance (${formatAmount(balance)} ${symbol}).`
@@ -72,7 +74,7 @@ export function TransferForm({
         step: 'error',
         text: `Your wallet is on ${shortAddress(wallet.address)}; switch it back to ${shortAddress(session!.address)}.`,
       })
-    const value = parseUnits(amount, 18)
+    const value = parseUnits(amount, TOKEN_DECIMALS)
     const recipient = getAddress(to.trim())
     try {
       if (wallet.kind === 'burner') {
@@ -146,7 +148,9 @@ export function TransferForm({
               <button
                 type="button"
                 className="herald-link-button max-button"
-                onClick={() => setAmount(formatAmount(balance, 18, 18).replace(/,/g, ''))}
+                onClick={() =>
+                  setAmount(formatAmount(balance, TOKEN_DECIMALS, TOKEN_DECIMALS).replace(/,/g, ''))
+                }
               >
                 Max: {formatAmount(balance)}
               </button>

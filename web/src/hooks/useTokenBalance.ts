@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import type { Address } from 'viem'
 import { readContract } from 'viem/actions'
-import { heraldTokenAbi } from '../../../src/server/chain/heraldToken'
+import { heraldTokenAbi } from '../../../src/shared/contracts/heraldTokenAbi'
 import { useApp } from '../AppContext'
 
 /** `owner`'s balance of an ERC-20, read from the chain; read again whenever `version` changes. */

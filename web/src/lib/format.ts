@@ -1,4 +1,5 @@
 import { formatUnits } from 'viem'
+import { TOKEN_DECIMALS } from '../../../src/shared/protocol/tokenRules'
 
 export const shortAddress = (address: string) =>
   address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address
@@ -16,7 +17,7 @@ export function formatWhole(value: string | bigint): string {
 }
 
 /** Base units → a readable amount: grouped whole part, at most `digits` decimals, trailing zeros dropped. */
-export function formatAmount(value: bigint, decimals = 18, digits = 4): string {
+export function formatAmount(value: bigint, decimals = TOKEN_DECIMALS, digits = 4): string {
   const [whole = '0', fraction = ''] = formatUnits(value, decimals).split('.')
   const cut = fraction.slice(0, digits).replace(/0+$/, '')
   if (value > 0n && whole === '0' && cut === '') return `< 0.${'0'.repeat(digits - 1)}1`

@@ -1,0 +1,84 @@
+import type {
+  AuthenticatedMessage,
+  BroadcastMessage,
+  DataUpdateMessage,
+  ErrorMessage,
+  JobStatusMessage,
+  Notification,
+  ReadStateMessage,
+  ResetMessage,
+  ResumedMessage,
+  ServerMessage,
+  SessionResponse,
+} from '../../shared/protocol'
+import type { HttpApi } from './createHttpApi'
+
+// The client's public surface: its states, events and options.
+
+export type ConnectionState =
+  /** Not started, or stopped by disconnect(). */
+  | 'idle'
+  | 'connecting'
+  | 'authenticating'
+  /** Authenticated and caught up (or anonymous and receiving broadcasts). */
+  | 'connected'
+  | 'reconnecting'
+  /** Stopped for a reason reconnecting cannot fix; see `closedReason`. */
+  | 'closed'
+
+export interface HeraldClientEvents {
+  notification: (notification: Notification) => void
+  job_status: (message: JobStatusMessage) => void
+  data_update: (message: DataUpdateMessage) => void
+  read_state: (message: ReadStateMessage) => void
+  authenticated: (message: AuthenticatedMessage) => void
+  resumed: (message: ResumedMessage) => void
+  /** More was missed than the server replays: re-fetch over HTTP. */
+  reset: (message: ResetMessage) => void
+  error: (message: ErrorMessage) => void
+  /** Anything else the server sends, such as admin broadcasts. */
+  broadcast: (message: BroadcastMessage) => void
+  /** Every message, after the typed event. */
+  message: (message: ServerMessage | BroadcastMessage) => void
+  state: (state: ConnectionState) => void
+  /** The token was refreshed over HTTP before it expired; persist it if you keep sessions. */
+  token: (session: SessionResponse) => void
+}
+
+export interface HeraldClientOptions {
+  /** Base URL of Herald, e.g. http://127.0.0.1:3000 (the socket is at /ws on it). */
+  url: string
+  /** The session token to authenticate with; null connects anonymously (broadcasts only). */
+  getToken?: () => string | null | Promise<string | null>
+  /** Resume from this seq on the first connection; by default the client starts from "now". */
+  since?: number
+  /**
+   * Refresh the token this long before it expires (default: a tenth of its lifetime, 5 s to 60 s; never
+   * more than half of what is left).
+   */
+  refreshBeforeMs?: number
+  minReconnectDelayMs?: number
+  maxReconnectDelayMs?: number
+  /** A WebSocket implementation (Node before 22); browsers and Bun have one. */
+  WebSocket?: unknown
+  fetch?: typeof fetch
+  /** Connect at once (default true); otherwise call connect(). */
+  autoConnect?: boolean
+}
+
+export interface HeraldClient {
+  readonly api: HttpApi
+  readonly state: ConnectionState
+  /** Why the client stopped reconnecting, when state is 'closed'. */
+  readonly closedReason: { code: string; message: string } | null
+  /** The last notification seq this client has seen. */
+  readonly lastSeq: number
+  readonly userId: string | null
+  on<E extends keyof HeraldClientEvents>(event: E, handler: HeraldClientEvents[E]): () => void
+  connect(): void
+  /** Closes the socket and stops reconnecting until connect() is called again. */
+  disconnect(): void
+  /** Signs in or out on the open socket (null: reconnect anonymously). */
+  setToken(token: string | null): void
+  send(message: { type: string; [key: string]: unknown }): void
+}

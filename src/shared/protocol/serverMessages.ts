@@ -1,0 +1,73 @@
+import type { WsErrorCode } from './codes'
+import type { JobStatus } from './jobStatus'
+import type { Notification } from './messages'
+
+// Server → client messages (docs/protocol.md §2). Types and plain constants only (the Notification type is
+// erased at build time): the SDK and the web app load this module in browsers without a schema library.
+
+/** Every `type` the server sends of its own; anything else is an admin broadcast. */
+export const SERVER_MESSAGE_TYPES = [
+  'connected',
+  'authenticated',
+  'notification',
+  'job_status',
+  'data_update',
+  'read_state',
+  'resumed',
+  'reset',
+  'pong',
+  'error',
+] as const
+export type ServerMessageType = (typeof SERVER_MESSAGE_TYPES)[number]
+
+export type ConnectedMessage = { type: 'connected'; connectionId: string; timestamp: string }
+export type AuthenticatedMessage = {
+  type: 'authenticated'
+  userId: string
+  address: string
+  expiresAt: string
+}
+export type NotificationMessage = { type: 'notification'; notification: Notification }
+export type JobStatusMessage = { type: 'job_status'; jobId: string; status: JobStatus; data?: unknown }
+export type DataUpdateMessage = {
+  type: 'data_update'
+  entity: 'token' | 'user'
+  action: 'created' | 'updated' | 'deleted'
+  data: unknown
+}
+export type ReadStateMessage = { type: 'read_state'; ids: string[] | 'all'; unreadCount: number }
+export type ResumedMessage = { type: 'resumed'; since: number; replayed: number; seq: number }
+export type ResetMessage = { type: 'reset'; seq: number }
+export type PongMessage = { type: 'pong' }
+export type ErrorMessage = { type: 'error'; code: WsErrorCode; message: string }
+/** What `/api/admin/broadcast` sends: any object with a string `type`, unwrapped. */
+export type BroadcastMessage = { type: string; [key: string]: unknown }
+
+/** One member per entry of SERVER_MESSAGE_TYPES (checked below), discriminated by `type`. */
+export type ServerMessage =
+  | ConnectedMessage
+  | AuthenticatedMessage
+  | NotificationMessage
+  | JobStatusMessage
+  | DataUpdateMessage
+  | ReadStateMessage
+  | ResumedMessage
+  | ResetMessage
+  | PongMessage
+  | ErrorMessage
+
+// The list and the union name the same types: a type added to one and not the other fails to compile.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const listMatchesUnion: Same<ServerMessage['type'], ServerMessageType> = true
+void listMatchesUnion
+
+const serverTypes: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES)
+
+/** A server message of the contract's own types (narrowable by `type`), as opposed to a broadcast. */
+export const isServerMessage = (message: ServerMessage | BroadcastMessage): message is ServerMessage =>
+  serverTypes.has(message.type)
+
+/** A parsed frame: any JSON object with a string `type` (the only thing every frame promises). */
+export function isMessage(value: unknown): value is ServerMessage | BroadcastMessage {
+  return typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string'
+}
