@@ -9,8 +9,8 @@
 const layers = [
   {
     name: 'base',
-    path: '^src/server/(config|log|metrics)/|^src/server/errors[.]ts$',
-    what: 'configuration, logging, metrics and the error type',
+    path: '^src/server/(config|log|metrics|time)/|^src/server/errors[.]ts$',
+    what: 'configuration, logging, metrics, time (clock, timeouts) and the error type',
   },
   { name: 'db', path: '^src/server/db/', what: 'the schema and the database handle' },
   { name: 'bus', path: '^src/server/bus/', what: 'the event bus' },
@@ -26,7 +26,11 @@ const layers = [
     what: 'what /api and /ws share (rate limits, client IP, origins, headers, errors, bodies)',
   },
   { name: 'edge', path: '^src/server/(api|ws)/', what: 'the routes and the WebSocket hub' },
-  { name: 'root', path: '^src/server/(app|main)[.]ts$', what: 'the composition root and the entry point' },
+  {
+    name: 'root',
+    path: '^src/server/(app|main)[.]ts$|^src/server/compose/',
+    what: 'the composition root (app.ts and its helpers in compose/) and the entry point',
+  },
 ]
 
 /** A rule every import must keep (a violation fails the lint). */
@@ -81,7 +85,7 @@ export default {
     forbid(
       'bus-implementations-from-root',
       'Only the composition root picks a bus: everything else uses the Bus interface (bus/types).',
-      { path: '^src/', pathNot: '^src/server/(app[.]ts|bus/)' },
+      { path: '^src/', pathNot: '^src/server/(app[.]ts|compose/|bus/)' },
       { path: '^src/server/bus/create[^/]*Bus[.]ts$' },
     ),
     forbid(

@@ -15,8 +15,8 @@ const herald = await startHerald(config)
 const userIds = readUserIds()
 const loops = sendLoops(
   {
-    broadcast: (message) => herald.hub.sendToAll(message),
-    toUser: (userId, message) => herald.hub.sendToUser(userId, message as ServerMessage),
+    broadcast: (message) => herald.sendToAll(message),
+    toUser: (userId, message) => herald.sendToUser(userId, message as ServerMessage),
   },
   userIds,
 )
@@ -26,7 +26,7 @@ serveCommands({
     Bun.gc(true)
   },
   heap: () => heapSnapshot(),
-  info: () => ({ connections: herald.hub.connectionCount, users: herald.hub.authenticatedUserCount }),
+  info: () => ({ connections: herald.connectionCount, users: herald.authenticatedUserCount }),
   broadcast: (args) => loops.broadcast(args),
   perUser: (args) => loops.perUser(args),
 })

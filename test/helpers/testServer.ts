@@ -5,6 +5,7 @@ import { type HeraldServer, startHerald } from '../../src/server/app'
 import { loadConfig } from '../../src/server/config/loadConfig'
 import type { DatabaseHandle } from '../../src/server/db/openDatabase'
 import { createLogger } from '../../src/server/log/createLogger'
+import type { Clock } from '../../src/server/time/clock'
 import { createTestDatabase } from './testDatabase'
 
 export const ADMIN_KEY = 'test-admin-key-0123456789'
@@ -27,7 +28,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { database?: DatabaseHandle; keepDatabase?: boolean; clock?: () => number } = {},
+  options: { database?: DatabaseHandle; keepDatabase?: boolean; clock?: Clock } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
   const config = loadConfig({

@@ -183,13 +183,13 @@ describe('createHeraldClient', () => {
     expect(client.lastSeq).toBe(1)
 
     // job_status and data_update go through the same hub call the job workers use.
-    await server.herald.hub.sendToUser(userId, {
+    await server.herald.sendToUser(userId, {
       type: 'job_status',
       jobId: '42',
       status: 'running',
       data: { type: 'deploy_token' },
     })
-    await server.herald.hub.sendToUser(userId, {
+    await server.herald.sendToUser(userId, {
       type: 'data_update',
       entity: 'token',
       action: 'created',
@@ -244,15 +244,12 @@ describe('createHeraldClient', () => {
     // disconnect() closes the socket for good: the server sees no connection of this user afterwards.
     client.disconnect()
     expect(client.state).toBe('idle')
-    await waitFor(
-      () => server.herald.hub.getUserConnectionCount(userId) === 0,
-      'the server to drop the socket',
-    )
+    await waitFor(() => server.herald.getUserConnectionCount(userId) === 0, 'the server to drop the socket')
     await staysTrue(
       'no reconnection after disconnect()',
-      () => server.herald.hub.getUserConnectionCount(userId) === 0,
+      () => server.herald.getUserConnectionCount(userId) === 0,
     )
-    expect(server.herald.hub.getUserConnectionCount(userId)).toBe(0)
+    expect(server.herald.getUserConnectionCount(userId)).toBe(0)
     expect(rec.states.at(-1)).toBe('idle')
   }, 30_000)
 
@@ -367,13 +364,13 @@ describe('createHeraldClient', () => {
       ['#1', 1],
       ['#1', 1],
     ])
-    expect(server.herald.hub.getUserConnectionCount(alice.user.id)).toBe(0)
-    expect(server.herald.hub.getUserConnectionCount(bob.user.id)).toBe(1)
+    expect(server.herald.getUserConnectionCount(alice.user.id)).toBe(0)
+    expect(server.herald.getUserConnectionCount(bob.user.id)).toBe(1)
 
     // Signing out: anonymous again, broadcasts only.
     client.setToken(null)
     await waitFor(() => client.userId === null && client.state === 'connected', 'signed out')
-    await waitFor(() => server.herald.hub.getUserConnectionCount(bob.user.id) === 0, 'Bob’s socket closed')
+    await waitFor(() => server.herald.getUserConnectionCount(bob.user.id) === 0, 'Bob’s socket closed')
     await publish(server, bob.user.id, 2)
     await settled(client, rec)
     expect(rec.notifications).toHaveLength(2)
@@ -473,11 +470,11 @@ describe('reconnecting', () => {
       // never tries again.
       const counts: number[] = []
       await staysTrue('one connection of the user, and the second client closed', () => {
-        counts.push(limited.herald.hub.getUserConnectionCount(userId))
+        counts.push(limited.herald.getUserConnectionCount(userId))
         return second.client.state === 'closed'
       })
       expect(new Set(counts)).toEqual(new Set([1]))
-      expect(limited.herald.hub.connectionCount).toBe(1)
+      expect(limited.herald.connectionCount).toBe(1)
       expect(second.rec.states).toEqual(['connecting', 'authenticating', 'closed'])
       expect(second.rec.messages.filter((m) => m.type === 'connected')).toHaveLength(1)
       expect(first.client.state).toBe('connected')
@@ -517,7 +514,7 @@ describe('reconnecting', () => {
     await staysTrue('closed, and getToken not asked again', () => client.state === 'closed' && asked === 2)
     expect(rec.states.at(-1)).toBe('closed')
     expect(asked).toBe(2)
-    expect(shared.herald.hub.getUserConnectionCount(session.user.id)).toBe(0)
+    expect(shared.herald.getUserConnectionCount(session.user.id)).toBe(0)
   }, 30_000)
 
   test('logged out elsewhere with a fresh token from getToken: reconnects and resumes', async () => {
@@ -555,7 +552,7 @@ describe('reconnecting', () => {
     ])
     expect(rec.resumed.at(-1)?.since).toBe(2)
     expect(client.closedReason).toBeNull()
-    expect(shared.herald.hub.getUserConnectionCount(userId)).toBe(1)
+    expect(shared.herald.getUserConnectionCount(userId)).toBe(1)
   }, 30_000)
 })
 
@@ -596,7 +593,7 @@ describe('token refresh', () => {
     expect(rec.tokens.length).toBeGreaterThanOrEqual(2)
     expect(rec.authenticated).toHaveLength(1 + rec.tokens.length)
     expect(rec.resumed).toHaveLength(1)
-    expect(server.herald.hub.getUserConnectionCount(userId)).toBe(1)
+    expect(server.herald.getUserConnectionCount(userId)).toBe(1)
     // The HTTP API follows the refreshed token too.
     expect(await client.api.auth.me()).toEqual(session.user)
   }, 30_000)

@@ -282,7 +282,7 @@ describe('POST /api/admin/broadcast', () => {
     const message = { type: 'announcement', text: 'maintenance at 5', extra: { list: [1, 2], flag: true } }
     const response = await server.broadcast(message)
     expect(response.status).toBe(202)
-    expect(await response.json()).toEqual({ delivered: server.herald.hub.connectionCount })
+    expect(await response.json()).toEqual({ delivered: server.herald.connectionCount })
     expect(await anonymous.next('announcement')).toEqual(message)
     expect(await signedIn.next('announcement')).toEqual(message)
     anonymous.close()

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { count } from 'drizzle-orm'
 import { getAddress } from 'viem'
+import { createManualClock } from '../../../test/helpers/manualClock'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket } from '../../../test/helpers/wsClient'
@@ -336,7 +337,7 @@ describe('the batch route shares the publishing rate limit', () => {
     const limited = await startTestServer(
       { ADMIN_RATE_PER_SECOND: '1' },
       // A clock that stands still: the bucket never refills during the test, however slow the machine.
-      { database: server.database, keepDatabase: true, clock: () => 0 },
+      { database: server.database, keepDatabase: true, clock: createManualClock() },
     )
     try {
       const session = await signIn(limited.url)

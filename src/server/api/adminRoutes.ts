@@ -14,8 +14,7 @@ import { assertStorable } from '../http/assertStorable'
 import { bearerToken } from '../http/bearerToken'
 import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
 import { withBody } from '../http/withBody'
-import { type BatchEntry, createNotificationBatch } from '../notifications/createNotificationBatch'
-import { createNotificationWriter } from '../notifications/createNotificationWriter'
+import type { BatchEntry } from '../notifications/storeNotificationBatch'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import type { ApiContext } from './context'
 
@@ -43,8 +42,6 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
   // One budget per key; there is one key, so one for all publishing on this instance. A batch request takes
   // one token like any other: the budget bounds requests, the batch limit bounds the work in one.
   const publishes = createRateLimiter({ ratePerSecond: perSecond, burst: perSecond * 2, now: ctx.clock })
-  // Concurrent publishes share statements and commits (group commit).
-  const writer = createNotificationWriter({ db: ctx.db, bus: ctx.bus })
   return new Elysia({ name: 'herald/admin', prefix: '/api/admin' })
     .onTransform(({ headers }) => {
       const presented = bearerToken(headers.authorization) ?? ''
@@ -63,7 +60,8 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         exactlyOneRecipient(body, 'body')
         assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
         const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
-        const notification = await writer.create({
+        // Concurrent publishes share statements and commits (the store's group commit).
+        const notification = await ctx.notifications.create({
           userId,
           type: body.type,
           title: body.title,
@@ -132,7 +130,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
             })
           }
         }
-        const results = await createNotificationBatch(ctx.db, ctx.bus, entries)
+        const results = await ctx.notifications.createMany(entries)
         set.status = 201
         return { results }
       },

@@ -8,6 +8,7 @@ import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
 import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
+import type { NotificationStore } from '../notifications/createNotificationStore'
 
 /** What the routes use of the WebSocket hub; app.ts passes the hub itself, so api/ never imports ws/. */
 export interface Broadcaster {
@@ -24,6 +25,7 @@ export interface ApiContext {
   database: DatabaseHandle
   bus: Bus
   hub: Broadcaster
+  notifications: NotificationStore
   tokens: TokenService
   metrics: Metrics
   log: Logger

@@ -173,7 +173,7 @@ test('no connection receives another user’s messages; another user’s ids ans
               .insert(jobs)
               .values({ userId: Number(me.user.id), type: 'deploy_token', data: {} })
               .returning({ id: jobs.id })
-            await setJobStatus(server.database.db, server.herald.bus, {
+            await setJobStatus(server.database.db, server.herald.testHooks.bus, {
               jobId: row!.id,
               userId: me.user.id,
               type: 'deploy_token',
@@ -185,7 +185,7 @@ test('no connection receives another user’s messages; another user’s ids ans
           }
           case 'data': {
             const marker = `${run}-${mine.markers.size}-${me.user.id}`
-            await server.herald.bus.publish({
+            await server.herald.testHooks.announce({
               kind: 'user',
               userId: me.user.id,
               message: { type: 'data_update', entity: 'user', action: 'updated', data: { marker } },
@@ -226,7 +226,7 @@ test('no connection receives another user’s messages; another user’s ids ans
       // An end marker per user, pushed after everything else: once a connection has it (and its
       // notifications), anything addressed to it, or leaked to it, has arrived.
       for (const member of members) {
-        await server.herald.bus.publish({
+        await server.herald.testHooks.announce({
           kind: 'user',
           userId: member.user.id,
           message: { type: 'data_update', entity: 'user', action: 'updated', data: { marker: `end-${run}` } },

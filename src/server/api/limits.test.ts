@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, test } from 'bun:test'
+import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { createRateLimiter, takeToken } from '../http/createRateLimiter'
 import { webAppPolicy } from '../http/securityHeaders'
+import type { Clock } from '../time/clock'
 
 // HTTP limits and browser policy against real servers: sign-in and publishing rates (429 RATE_LIMITED with
 // Retry-After), the Origin check and CORS on /api, and the security headers on every response.
@@ -11,10 +13,7 @@ import { webAppPolicy } from '../http/securityHeaders'
 type ErrorBody = { error: { code: string; message: string } }
 
 const servers: TestServer[] = []
-async function serve(
-  env: Record<string, string> = {},
-  options: { clock?: () => number } = {},
-): Promise<TestServer> {
+async function serve(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
   const server = await startTestServer(env, options)
   servers.push(server)
   return server
@@ -136,8 +135,8 @@ describe('AUTH_RATE_PER_MINUTE', () => {
 describe('ADMIN_RATE_PER_SECOND', () => {
   test('past the burst publishing answers 429 with Retry-After; requests without the key do not spend it', async () => {
     // The limiter's clock moves only when the test moves it: no refill during the burst, however slow the machine.
-    let now = 0
-    const server = await serve({ ADMIN_RATE_PER_SECOND: '2' }, { clock: () => now })
+    const clock = createManualClock()
+    const server = await serve({ ADMIN_RATE_PER_SECOND: '2' }, { clock })
     const wrongKey = () =>
       fetch(`${server.url}/api/admin/broadcast`, {
         method: 'POST',
@@ -156,7 +155,7 @@ describe('ADMIN_RATE_PER_SECOND', () => {
     expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'admin_publish' })).toBe(1)
     expect(limited.headers.get('retry-after')).toBe('1')
     await expectRateLimited(await server.broadcast({ type: 'three' }))
-    now += 600
+    clock.advance(600)
     expect((await server.broadcast({ type: 'four' })).status).toBe(202)
   })
 })

@@ -34,7 +34,16 @@ export async function authenticateToken(
   token: string,
 ): Promise<AuthenticatedSession | null> {
   const claims = await tokens.verify(token)
-  if (!claims) return null
+  return claims ? checkSession(db, claims) : null
+}
+
+/**
+ * The second half of authenticateToken, for claims whose signature was verified: the session must be neither
+ * revoked nor over. Also reads the user's latest notification seq (the base of their inbox stream) in the
+ * same query. The WebSocket hub runs the two halves apart: between them it starts capturing the user's
+ * notifications, so one committed while this query runs is not lost.
+ */
+export async function checkSession(db: Queryable, claims: TokenClaims): Promise<AuthenticatedSession | null> {
   if (!/^[0-9a-f-]{36}$/.test(claims.sessionId) || !/^\d+$/.test(claims.userId)) return null
   let query = prepared.get(db)
   if (!query) {

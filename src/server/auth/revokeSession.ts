@@ -13,5 +13,7 @@ export async function revokeSession(
     .update(sessions)
     .set({ revokedAt: sql`now()` })
     .where(and(eq(sessions.id, params.sessionId), isNull(sessions.revokedAt)))
-  await bus.publish({ kind: 'session_revoked', userId: params.userId, sessionId: params.sessionId })
+  // Revoked in the database whatever happens next: a failed announcement is reported, not turned into an
+  // error (the token no longer passes any check that reads the session).
+  await bus.announce({ kind: 'session_revoked', userId: params.userId, sessionId: params.sessionId })
 }

@@ -1,6 +1,8 @@
 import { RedisClient } from 'bun'
 import type { ErrorReporter } from '../errors'
-import { announceCommitted } from './announceCommitted'
+import { withTimeout } from '../time/withTimeout'
+import { dispatch } from './dispatch'
+import { reportFailures } from './reportFailures'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const PUBLISH_TIMEOUT_MS = 2000
@@ -24,7 +26,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
   let retryTimer: Timer | null = null
   let everConnected = false
 
-  const dispatch = (payload: string) => {
+  const receive = (payload: string) => {
     let event: BusEvent
     try {
       event = JSON.parse(payload)
@@ -32,13 +34,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
       onError(error, 'parsing a bus message')
       return
     }
-    for (const listener of listeners) {
-      try {
-        listener.onEvent(event)
-      } catch (error) {
-        onError(error, `bus listener failed on ${event.kind}`)
-      }
-    }
+    dispatch(listeners, event, onError)
   }
 
   const scheduleReconnect = () => {
@@ -61,7 +57,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
     }
     try {
       await client.connect()
-      await client.subscribe(channel, (message) => dispatch(message))
+      await client.subscribe(channel, (message) => receive(message))
       attempt = 0
       if (everConnected) for (const listener of listeners) listener.onResync?.()
       everConnected = true
@@ -123,28 +119,20 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
     return attempt
   }
 
-  const publish = async (event: BusEvent) => {
+  const send = async (event: BusEvent) => {
     const client = await readyPublisher()
-    let timer: Timer | undefined
-    try {
-      await Promise.race([
-        client.publish(channel, JSON.stringify(event)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`Redis did not answer a PUBLISH within ${PUBLISH_TIMEOUT_MS} ms.`)),
-            PUBLISH_TIMEOUT_MS,
-          )
-        }),
-      ])
-    } finally {
-      clearTimeout(timer)
-    }
+    await withTimeout(
+      client.publish(channel, JSON.stringify(event)),
+      PUBLISH_TIMEOUT_MS,
+      `Redis did not answer a PUBLISH within ${PUBLISH_TIMEOUT_MS} ms.`,
+    )
   }
 
   return {
     kind: 'redis',
-    publish,
-    announceCommitted: announceCommitted(publish, onError),
+    // Redis cannot take part in a PostgreSQL transaction: events go out right after the commit.
+    notifyChannel: null,
+    announce: reportFailures(send, onError),
     subscribe(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

@@ -1,13 +1,15 @@
-import type { BroadcastMessage, Notification, ServerMessage } from '../../shared/protocol'
-import type { Transaction } from '../db/openDatabase'
+import type { BroadcastMessage, ServerMessage } from '../../shared/protocol'
+
+/** The kinds of stream the stream core delivers: a user's inbox (keyed by user id); channels come next. */
+export type StreamKind = 'inbox'
 
 /**
  * Everything the hub pushes travels as one of these, through a Bus. The hub never learns which bus it has:
  * one process uses the in-process bus; several instances share PostgreSQL LISTEN/NOTIFY or Redis.
  */
 export type BusEvent =
-  /** A stored notification, committed; delivered in seq order per user. */
-  | { kind: 'notification'; userId: string; notification: Notification }
+  /** An item stored in a stream, committed; delivered in seq order per stream (see src/server/streams). */
+  | { kind: 'item'; stream: StreamKind; key: string; item: { seq: number } }
   /** Any other message for every connection of one user (read_state, job_status, data_update). */
   | { kind: 'user'; userId: string; message: ServerMessage }
   /** Sent as it is to every open connection on every instance. */
@@ -19,28 +21,32 @@ export interface BusListener {
   onEvent(event: BusEvent): void
   /**
    * The bus may have missed events (a dropped connection to the broker, say). Listeners catch up from the
-   * database, which holds every committed notification.
+   * database, which holds every committed item.
    */
   onResync?(): void
 }
 
+/**
+ * There are two ways to put an event on a bus, and only two:
+ * - inside a transaction, with `transact` (src/server/bus/transact.ts): the event goes out exactly when, and
+ *   only if, the transaction commits;
+ * - `announce`, for an event whose data has committed already, or that has no data at all. It never rejects.
+ */
 export interface Bus {
-  readonly kind: string
-  publish(event: BusEvent): Promise<void>
+  readonly kind: 'memory' | 'postgres' | 'redis'
   /**
-   * Publishes an event whose data has already committed (on a bus that could not take part in the
-   * transaction). It never rejects: the data is stored, so a failed announcement must not turn the write
-   * into a failure, which a caller would retry and so store twice. The failure goes to the bus's error
-   * reporter; the hub's gap filling (at the user's next notification) or the client's resume delivers what
+   * The bus's capability to take part in a transaction: the PostgreSQL channel a statement may `pg_notify`
+   * on, so its events commit with it (in commit order, never for a rolled-back write). Null for buses that
+   * cannot; `transact` and the stream writer then announce right after the commit.
+   */
+  readonly notifyChannel: string | null
+  /**
+   * Sends an event now. It never rejects: data it announces is stored already, and a failed announcement must
+   * not turn the write into a failure that a caller would retry, storing twice. The failure goes to the bus's
+   * error reporter; the hub's gap filling (at the stream's next item) or the client's resume delivers what
    * was stored.
    */
-  announceCommitted(event: BusEvent): Promise<void>
-  /**
-   * Announces inside the caller's transaction, so the event goes out exactly when (and only if) it commits.
-   * Buses that cannot take part in a transaction leave this out; transactWithEvents then publishes after
-   * the commit.
-   */
-  publishWithin?(tx: Transaction, event: BusEvent): Promise<void>
+  announce(event: BusEvent): Promise<void>
   subscribe(listener: BusListener): () => void
   start(): Promise<void>
   stop(): Promise<void>

@@ -404,7 +404,7 @@ describe('startTransferWatcher', () => {
   }, 30_000)
 
   test('bounded ranges: transfers spread over many blocks are each notified once, in block order', async () => {
-    const watcher = server.herald.watcher!
+    const watcher = server.herald.testHooks.watcher!
     await watcher.stop()
     const rpc = chain.rpcUrl
     const aliceSocket = await connectAuthenticated(server.wsUrl, alice.token)
@@ -554,7 +554,7 @@ describe('startTransferWatcher', () => {
   test('two watchers on one database notify each transfer once', async () => {
     const twin = await startTestServer(env, { database, keepDatabase: true })
     try {
-      expect(twin.herald.watcher).not.toBeNull()
+      expect(twin.herald.testHooks.watcher).not.toBeNull()
       const aliceSocket = await connectAuthenticated(server.wsUrl, alice.token)
       const bobSocket = await connectAuthenticated(twin.wsUrl, bob.token)
       const before = await storedTransferNotifications(database.db)

@@ -1,11 +1,11 @@
 import { and, eq, inArray, lte, min, notInArray } from 'drizzle-orm'
 import { formatUnits, getAddress, parseAbiItem, zeroAddress } from 'viem'
-import { transactWithEvents } from '../bus/transactWithEvents'
+import { transact } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, tokens, tokenTransfers } from '../db/schema'
 import type { ErrorReporter } from '../errors'
-import { insertNotification } from '../notifications/insertNotification'
+import type { NotificationStore } from '../notifications/createNotificationStore'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import type { ChainContext } from './connectChain'
 
@@ -15,6 +15,7 @@ const transferEvent = parseAbiItem('event Transfer(address indexed from, address
 export interface TransferWatcherDeps {
   db: Database
   bus: Bus
+  notifications: NotificationStore
   chain: ChainContext
   intervalMs: number
   maxBlockRange: number
@@ -64,7 +65,8 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
             toBlock: BigInt(to),
             strict: true,
           })
-    return transactWithEvents(db, bus, async (tx, announce) => {
+    return transact(db, bus, async (transaction) => {
+      const { tx } = transaction
       const symbols = new Map<string, string>()
       if (logs.length > 0) {
         const rows = await tx
@@ -113,23 +115,21 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
         // Mints and burns have no counterparty to tell.
         if (recipient !== zeroAddress && sender !== zeroAddress) {
           const receiver = await upsertUserByAddress(tx, recipient)
-          const notification = await insertNotification(tx, {
+          await deps.notifications.createIn(transaction, {
             userId: String(receiver.id),
             type: 'token_transfer_received',
             title: `Received ${amount} ${symbol}`,
             message: `From ${data.from}.`,
             data,
           })
-          await announce({ kind: 'notification', userId: String(receiver.id), notification })
           const payer = await upsertUserByAddress(tx, sender)
-          const sent = await insertNotification(tx, {
+          await deps.notifications.createIn(transaction, {
             userId: String(payer.id),
             type: 'token_transfer_sent',
             title: `Sent ${amount} ${symbol}`,
             message: `To ${data.to}.`,
             data,
           })
-          await announce({ kind: 'notification', userId: String(payer.id), notification: sent })
         }
       }
       // A token that committed after this pass read its list, deployed inside the range, has logs this pass

@@ -156,12 +156,17 @@ describe('deployToken', () => {
     const socket = await connectAuthenticated(server.wsUrl, session.token)
     const before = (await server.database.db.select().from(tokens)).length
     // A supply of 0 passes no API check (the route refuses it), so it is queued directly: the contract reverts.
-    const { jobId } = await enqueueJob(server.database.db, server.herald.boss!, server.herald.bus, {
-      userId: session.user.id,
-      queue: QUEUES.deployToken,
-      type: DEPLOY_TOKEN,
-      data: { name: 'Broken', symbol: 'BRK', initialSupply: '0', ownerAddress: session.user.address },
-    })
+    const { jobId } = await enqueueJob(
+      server.database.db,
+      server.herald.testHooks.boss!,
+      server.herald.testHooks.bus,
+      {
+        userId: session.user.id,
+        queue: QUEUES.deployToken,
+        type: DEPLOY_TOKEN,
+        data: { name: 'Broken', symbol: 'BRK', initialSupply: '0', ownerAddress: session.user.address },
+      },
+    )
     await waitForJob(socket, jobId, 'failed')
     const failed = socket.messages
       .filter(isDeployNotice(jobId))

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
 import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
 import { supplyUnits } from '../../shared/protocol/tokenRules'
-import { transactWithEvents } from '../bus/transactWithEvents'
+import { transact } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
@@ -10,7 +10,7 @@ import { sendRecordedTransaction } from '../chain/sendRecordedTransaction'
 import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, jobs, tokens } from '../db/schema'
-import { insertNotification } from '../notifications/insertNotification'
+import type { NotificationStore } from '../notifications/createNotificationStore'
 import { toTokenView } from '../tokens/toTokenView'
 import { JobFailure } from './JobFailure'
 import { jobStatusEvent } from './setJobStatus'
@@ -26,6 +26,7 @@ export interface DeployTokenData {
 export interface DeployTokenDeps {
   db: Database
   bus: Bus
+  notifications: NotificationStore
   chain: ChainContext
   /** How long to wait for the receipt before handing the job back for a retry. */
   receiptTimeoutMs: number
@@ -51,7 +52,7 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
 
   if (job.status === 'pending') {
     await db.update(jobs).set({ status: 'running', updatedAt: sql`now()` }).where(eq(jobs.id, jobId))
-    await bus.publish(jobStatusEvent({ jobId, userId, type: job.type, status: 'running' }))
+    await bus.announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'running' }))
   }
   await announceOnce(deps, jobId, userId, 'started', {
     type: 'token_deployment_started',
@@ -91,7 +92,8 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
   const address = getAddress(receipt.contractAddress)
   const deployedBlock = Number(receipt.blockNumber)
 
-  await transactWithEvents(db, bus, async (tx, announce) => {
+  await transact(db, bus, async (transaction) => {
+    const { tx } = transaction
     // pg-boss may have given up on this attempt meanwhile (it expired; with no retries left the dead-letter
     // worker marked the job failed): a job ends once, so a late receipt changes nothing and says nothing.
     const [current] = await tx
@@ -126,7 +128,7 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
       .set({ block: sql`least(${chainCursors.block}, ${deployedBlock - 1})` })
       .where(and(eq(chainCursors.name, TRANSFER_CURSOR), eq(chainCursors.chainId, chain.chainId)))
     const result = { tokenId: String(token!.id), address, txHash: sent.hash, blockNumber: deployedBlock }
-    const notification = await insertNotification(tx, {
+    await deps.notifications.createIn(transaction, {
       userId,
       type: 'token_deployment_success',
       title: `${label} deployed`,
@@ -137,27 +139,31 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
       .update(jobs)
       .set({ status: 'completed', result, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    await announce({ kind: 'notification', userId, notification })
     // The list changes before the job says it is done, so a client that stops listening at "completed"
     // already has the new token.
-    await announce({
+    await transaction.publish({
       kind: 'user',
       userId,
       message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
     })
-    await announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
+    await transaction.publish(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
   })
 }
 
 /** Marks the job failed and tells the owner why, once. */
-export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: number, reason: string) {
+export async function failDeployToken(
+  deps: { db: Database; bus: Bus; notifications: NotificationStore },
+  jobId: number,
+  reason: string,
+) {
   const { db, bus } = deps
-  await transactWithEvents(db, bus, async (tx, announce) => {
+  await transact(db, bus, async (transaction) => {
+    const { tx } = transaction
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for('update')
     if (!job || isFinalJobStatus(job.status)) return
     const userId = String(job.userId)
     const data = job.data as DeployTokenData
-    const notification = await insertNotification(tx, {
+    await deps.notifications.createIn(transaction, {
       userId,
       type: 'token_deployment_failed',
       title: `${data.name} (${data.symbol}) was not deployed`,
@@ -168,31 +174,32 @@ export async function failDeployToken(deps: { db: Database; bus: Bus }, jobId: n
       .update(jobs)
       .set({ status: 'failed', error: reason, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    await announce({ kind: 'notification', userId, notification })
-    await announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }))
+    await transaction.publish(
+      jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }),
+    )
   })
 }
 
 async function announceOnce(
-  deps: { db: Database; bus: Bus },
+  deps: { db: Database; bus: Bus; notifications: NotificationStore },
   jobId: number,
   userId: string,
   step: string,
   params: { type: string; title: string; message: string; data: unknown },
 ): Promise<void> {
-  await transactWithEvents(deps.db, deps.bus, async (tx, announce) => {
+  await transact(deps.db, deps.bus, async (transaction) => {
+    const { tx } = transaction
     const [job] = await tx
       .select({ progress: jobs.progress })
       .from(jobs)
       .where(eq(jobs.id, jobId))
       .for('update')
     if (!job || job.progress[step]) return
-    const notification = await insertNotification(tx, { userId, ...params })
+    await deps.notifications.createIn(transaction, { userId, ...params })
     await tx
       .update(jobs)
       .set({ progress: { ...job.progress, [step]: true }, updatedAt: sql`now()` })
       .where(eq(jobs.id, jobId))
-    await announce({ kind: 'notification', userId, notification })
   })
 }
 

@@ -22,12 +22,12 @@ export async function enqueueJob(
   try {
     // Announced before it is queued: a worker (in another process too) may start the job at once, and its
     // "running" must not reach the owner ahead of "pending".
-    await bus.publish(jobStatusEvent({ ...status, status: 'pending' }))
+    await bus.announce(jobStatusEvent({ ...status, status: 'pending' }))
     await boss.send(params.queue, { jobId })
   } catch (error) {
     const reason = 'The job could not be queued.'
     await db.update(jobs).set({ status: 'failed', error: reason }).where(eq(jobs.id, jobId))
-    await bus.publish(jobStatusEvent({ ...status, status: 'failed', error: reason })).catch(() => {})
+    await bus.announce(jobStatusEvent({ ...status, status: 'failed', error: reason }))
     throw new HeraldError('SERVICE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', {
       cause: error,
     })

@@ -26,7 +26,7 @@ export async function setJobStatus(
       updatedAt: sql`now()`,
     })
     .where(eq(jobs.id, params.jobId))
-  if (bus) await bus.publish(jobStatusEvent(params))
+  if (bus) await bus.announce(jobStatusEvent(params))
 }
 
 export function jobStatusEvent(params: {

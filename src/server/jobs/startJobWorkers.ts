@@ -3,6 +3,7 @@ import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
 import type { Database } from '../db/openDatabase'
 import { describeError, type ErrorReporter } from '../errors'
+import type { NotificationStore } from '../notifications/createNotificationStore'
 import { deployToken, failDeployToken } from './deployToken'
 import { JobFailure } from './JobFailure'
 import { QUEUES } from './startJobBoss'
@@ -10,6 +11,7 @@ import { QUEUES } from './startJobBoss'
 export interface JobWorkerDeps {
   db: Database
   bus: Bus
+  notifications: NotificationStore
   boss: PgBoss
   chain: ChainContext
   concurrency: number
@@ -46,6 +48,7 @@ export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Pr
               {
                 db: deps.db,
                 bus: deps.bus,
+                notifications: deps.notifications,
                 chain: deps.chain,
                 receiptTimeoutMs,
                 onLateReceipt: (message) =>

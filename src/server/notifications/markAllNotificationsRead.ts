@@ -14,7 +14,7 @@ export async function markAllNotificationsRead(
     .where(and(eq(notifications.userId, Number(params.userId)), isNull(notifications.readAt)))
     .returning({ id: notifications.id })
   if (rows.length > 0) {
-    await bus.publish({
+    await bus.announce({
       kind: 'user',
       userId: params.userId,
       message: { type: 'read_state', ids: 'all', unreadCount: 0 },

@@ -30,7 +30,8 @@ export async function markNotificationRead(
   if (!row) throw new HeraldError('NOT_FOUND', `Notification ${params.id} not found.`)
   const unreadCount = await countUnread(db, params.userId)
   if (changed) {
-    await bus.publish({
+    // After the commit: announce never rejects (the change is stored; a lost push is corrected by the next read).
+    await bus.announce({
       kind: 'user',
       userId: params.userId,
       message: { type: 'read_state', ids: [String(row.id)], unreadCount },

@@ -8,14 +8,7 @@ import type { Scheduled } from './DeadlineHeap'
  */
 export type Deadline = 'auth' | 'expiry' | 'grace' | null
 
-export interface Replay {
-  /** Live notification frames that arrived while the replay was read, sent after it if newer than `until`. */
-  buffer: { seq: number; frame: string }[]
-  /** The seq the replay reached; null while the database read is in flight. */
-  until: number | null
-}
-
-/** The hub's side of the transport callbacks; SocketManager implements it. */
+/** The hub's side of the transport callbacks. */
 export interface ConnectionHandler {
   open(connection: Connection): void
   message(connection: Connection, data: unknown): void
@@ -24,21 +17,28 @@ export interface ConnectionHandler {
 
 export type Socket = ServerWebSocket<Connection>
 
+const RESOLVED: Promise<void> = Promise.resolve()
+
 /**
  * One WebSocket connection, and at the same time the socket's `data`: Elysia's Bun adapter installs one
  * server-wide handler that calls `ws.data.open/message/close`, so with the transport callbacks on this
  * prototype a socket holds nothing but these fields (no per-connection context or closures).
+ *
+ * Its state changes only through its methods; each field is read by the room that owns it: the admission
+ * (`ip`, `anonymous`), the authenticator (`userId`, `sessionId`, `expiresAt`, the deadline fields, which its
+ * DeadlineHeap keeps), the slow-consumer sweep (`suspect`, `unsentBound`), the router (the message bucket and
+ * queue).
  */
 export class Connection implements Scheduled {
   ws: Socket | null = null
   /** The client address per-IP limits count; dropped once it is no longer needed. */
   ip: string | null
   /** A session from `?token=`, handed to the hub at open. */
-  preAuthenticated: AuthenticatedSession | null
-  /** Counted in anonymousByIp: open and not (yet) authenticated. */
+  private preAuthenticated: AuthenticatedSession | null
+  /** Counted in the admission's anonymous connections per IP: open and not (yet) authenticated. */
   anonymous = false
   closed = false
-  /** In the hub's list of sockets whose send buffer is looked at in the next sweep. */
+  /** In the sweep's list of sockets whose send buffer is read at its next pass. */
   suspect = false
   /**
    * An upper bound of the bytes the runtime may hold unsent for this socket: its buffered amount when last
@@ -52,27 +52,30 @@ export class Connection implements Scheduled {
   deadline = 0
   deadlineKind: Deadline = null
   heapIndex = -1
-  replay: Replay | null = null
   /** Resumes queued behind the message being handled: auth then leaves the topic to them. */
   queuedResumes = 0
   /** Messages of one connection are handled one after another; null while none is in progress. */
-  queue: Promise<void> | null = null
+  private queue: Promise<void> | null = null
+  /** The connection's message bucket (WS_MESSAGES_PER_SECOND), a TokenBucket the router takes from. */
   tokens: number
   refilledAt: number
 
   constructor(
     private readonly handler: ConnectionHandler,
-    /** Shown to the client as its connectionId (see SocketManager.connectionId). */
+    /** Shown to the client in its connectionId. */
     readonly serial: number,
     ip: string,
     preAuthenticated: AuthenticatedSession | null,
     tokens: number,
+    now: number,
   ) {
     this.ip = ip
     this.preAuthenticated = preAuthenticated
     this.tokens = tokens
-    this.refilledAt = performance.now()
+    this.refilledAt = now
   }
+
+  // Transport callbacks (Bun calls them through Elysia's server-wide handler).
 
   open(ws: Socket): void {
     this.ws = ws
@@ -86,9 +89,59 @@ export class Connection implements Scheduled {
   close(): void {
     this.handler.close(this)
   }
+
+  // State changes.
+
+  /** The session the upgrade authenticated, once. */
+  takePreAuthenticated(): AuthenticatedSession | null {
+    const session = this.preAuthenticated
+    this.preAuthenticated = null
+    return session
+  }
+
+  /** Marks the connection closed; false when it already was (everything after a close happens once). */
+  markClosed(): boolean {
+    if (this.closed) return false
+    this.closed = true
+    return true
+  }
+
+  markAnonymous(): void {
+    this.anonymous = true
+  }
+
+  /** Ends the anonymous phase; answers the IP it was counted under, or null when it was not counted. */
+  leaveAnonymous(): string | null {
+    if (!this.anonymous) return null
+    this.anonymous = false
+    const ip = this.ip ?? 'unknown'
+    this.ip = null
+    return ip
+  }
+
+  /** Takes the session's identity; the user never changes once set (the authenticator refuses another). */
+  signIn(session: AuthenticatedSession): void {
+    this.userId ??= session.userId
+    this.sessionId = session.sessionId
+    this.expiresAt = session.expiresAt
+    // Authenticated from the start: per-IP limits no longer apply.
+    if (!this.anonymous) this.ip = null
+  }
+
+  /** Runs `task` after the messages before it; a failure goes to `onError`. */
+  enqueue(task: () => Promise<void> | void, onError: (error: unknown) => void): void {
+    const next: Promise<void> = (this.queue ?? RESOLVED)
+      .then(task)
+      .catch(onError)
+      .then(() => {
+        // The chain is dropped once it is done, so an idle connection holds no promise.
+        if (this.queue === next) this.queue = null
+      })
+    this.queue = next
+  }
 }
 
-/** A text frame's JSON, or the frame itself when it is not JSON (the hub answers INVALID_MESSAGE). */
+/** A text frame's JSON, or the frame itself when it is not JSON (the router answers INVALID_MESSAGE). */
 function parseFrame(raw: string | Buffer): unknown {
   if (typeof raw !== 'string') return raw
   try {

@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, test } from 'bun:test'
+import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
+import type { Clock } from '../time/clock'
 
 // WebSocket abuse limits, each against a real server through real sockets: new connections per IP per second
 // (HTTP 429 at the upgrade), unauthenticated connections per IP (RATE_LIMITED, 4008), the optional
@@ -43,10 +45,7 @@ async function closeAll(sockets: TestSocket[]): Promise<void> {
 }
 
 const servers: TestServer[] = []
-async function serve(
-  env: Record<string, string>,
-  options: { clock?: () => number } = {},
-): Promise<TestServer> {
+async function serve(env: Record<string, string>, options: { clock?: Clock } = {}): Promise<TestServer> {
   const server = await startTestServer(env, options)
   servers.push(server)
   return server
@@ -58,8 +57,8 @@ afterAll(async () => {
 describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   test('past the burst the upgrade answers 429 RATE_LIMITED with Retry-After; the budget refills', async () => {
     // The limiter's clock moves only when the test moves it: no refill during the burst, however slow the machine.
-    let now = 0
-    const server = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '2' }, { clock: () => now })
+    const clock = createManualClock()
+    const server = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '2' }, { clock })
     // Burst of twice the rate: four upgrades at once, then one is refused.
     for (let i = 0; i < 4; i++) expect((await upgrade(server.wsUrl)).status).toBe(101)
     const refused = await upgrade(server.wsUrl)
@@ -71,7 +70,7 @@ describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
     })
     expect(await metricValue(server.url, 'herald_rate_limited_total', { limit: 'ws_upgrade' })).toBe(1)
     // Two per second come back.
-    now += 600
+    clock.advance(600)
     expect((await upgrade(server.wsUrl)).status).toBe(101)
   })
 
@@ -146,7 +145,7 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
 
     // Closing one frees its place.
     fifth.close()
-    await waitUntil(() => server.herald.hub.connectionCount === 4, 'the server to drop the socket')
+    await waitUntil(() => server.herald.connectionCount === 4, 'the server to drop the socket')
     const seventh = connectSocket(server.wsUrl)
     await seventh.next('connected')
     await closeAll([...anonymous, viaQuery, seventh])

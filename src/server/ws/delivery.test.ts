@@ -4,7 +4,8 @@ import { startTestServer, type TestServer } from '../../../test/helpers/testServ
 import { bearer, newAccount, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import type { Notification } from '../../shared/protocol'
-import { insertNotification } from '../notifications/insertNotification'
+import { createInProcessBus } from '../bus/createInProcessBus'
+import { createNotificationStore } from '../notifications/createNotificationStore'
 
 // Delivery to the right connections, read-state pushes, connection and message limits, and seq order under
 // concurrency: all against a real server on a real database, through real sockets.
@@ -91,7 +92,7 @@ describe('delivery', () => {
     expect(await authed.next()).toEqual({ type: 'pong' })
     expect(await authed.next()).toEqual({ type: 'pong' })
     await closeAll([first, second, authed])
-    await waitUntil(() => server.herald.hub.connectionCount === 0, 'the server to drop the sockets')
+    await waitUntil(() => server.herald.connectionCount === 0, 'the server to drop the sockets')
   })
 
   test("a user's notification reaches all of that user's connections and no one else; broadcasts reach all", async () => {
@@ -101,7 +102,7 @@ describe('delivery', () => {
     const anon = connectSocket(server.wsUrl)
     await anon.next('connected')
     const everyone = [...aSockets, bSocket, anon]
-    expect(server.herald.hub.getUserConnectionCount(a.user.id)).toBe(3)
+    expect(server.herald.getUserConnectionCount(a.user.id)).toBe(3)
 
     const res = await server.publish({
       userId: a.user.id,
@@ -157,7 +158,7 @@ describe('delivery', () => {
     // A socket that closed gets nothing and the others still get everything.
     aSockets[0]!.close()
     await aSockets[0]!.closed
-    await waitUntil(() => server.herald.hub.getUserConnectionCount(a.user.id) === 2, 'the close')
+    await waitUntil(() => server.herald.getUserConnectionCount(a.user.id) === 2, 'the close')
     const second = await publishTo(server, a.user.id, 2)
     for (const socket of aSockets.slice(1)) {
       expect((await socket.next<NotificationFrame>('notification')).notification).toEqual(second)
@@ -165,7 +166,7 @@ describe('delivery', () => {
     const after = await server.broadcast({ type: 'marker', id: 'four-left' })
     expect(await after.json()).toEqual({ delivered: 4 })
     await closeAll(everyone)
-    await waitUntil(() => server.herald.hub.connectionCount === 0, 'the server to drop the sockets')
+    await waitUntil(() => server.herald.connectionCount === 0, 'the server to drop the sockets')
   })
 
   test('a notification for an address that never signed in waits for its first sign-in', async () => {
@@ -294,10 +295,15 @@ describe('delivery', () => {
     const session = await signIn(server.url)
     const sockets = await Promise.all([1, 2].map(() => connectAuthenticated(server.wsUrl, session.token)))
     const first = await publishTo(server, session.user.id, 1)
-    // Stored and committed, but never announced: what a lost bus message looks like to the hub.
-    const silent = await server.database.db.transaction((tx) =>
-      insertNotification(tx, { userId: session.user.id, type: 'silent', title: 'No event', message: 'm' }),
-    )
+    // Stored and committed, but never announced (its store's bus has no listener): what a lost bus message
+    // looks like to the hub.
+    const unheard = createNotificationStore({ db: server.database.db, bus: createInProcessBus(() => {}) })
+    const silent = await unheard.create({
+      userId: session.user.id,
+      type: 'silent',
+      title: 'No event',
+      message: 'm',
+    })
     expect(silent.seq).toBe(2)
     const third = await publishTo(server, session.user.id, 3)
     const fourth = await publishTo(server, session.user.id, 4)
@@ -341,12 +347,12 @@ describe('connection limits', () => {
         socket.send({ type: 'ping' })
         expect(await socket.next('pong')).toEqual({ type: 'pong' })
       }
-      expect(server.herald.hub.getUserConnectionCount(a.user.id)).toBe(2)
+      expect(server.herald.getUserConnectionCount(a.user.id)).toBe(2)
 
       // A closed connection frees its slot.
       first.close()
       await first.closed
-      await waitUntil(() => server.herald.hub.getUserConnectionCount(a.user.id) === 1, 'the close')
+      await waitUntil(() => server.herald.getUserConnectionCount(a.user.id) === 1, 'the close')
       const replacement = await connectAuthenticated(server.wsUrl, a.token)
       const n2 = await publishTo(server, a.user.id, 2)
       expect((await replacement.next<NotificationFrame>('notification')).notification).toEqual(n2)
@@ -380,7 +386,7 @@ describe('connection limits', () => {
 
       second.close()
       await second.closed
-      await waitUntil(() => server.herald.hub.connectionCount === 1, 'the close')
+      await waitUntil(() => server.herald.connectionCount === 1, 'the close')
       const replacement = connectSocket(server.wsUrl)
       await replacement.next('connected')
       await closeAll([first, replacement])

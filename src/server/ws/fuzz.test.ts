@@ -383,8 +383,8 @@ test('random and mutated frames get the contract reply on anonymous and authenti
     for (const socket of Object.values(sockets)) socket?.close()
     await Promise.all(Object.values(sockets).map((s) => s?.closed))
     // Every socket the fuzzer opened is gone from the hub: no connection state outlives its socket.
-    for (let i = 0; i < 100 && server.herald.hub.connectionCount > 0; i++) await Bun.sleep(50)
-    expect(server.herald.hub.connectionCount).toBe(0)
+    for (let i = 0; i < 100 && server.herald.connectionCount > 0; i++) await Bun.sleep(50)
+    expect(server.herald.connectionCount).toBe(0)
     const after = await settledMemory()
     console.log(
       `WS fuzz: ${numRuns} frame sequences (seed ${seed}); heap ${mib(before.heapBytes)} → ${mib(after.heapBytes)} MiB, ` +
@@ -454,8 +454,8 @@ test('random upgrade requests are answered 101 or with the contract error body',
     })
     expect(numRuns).toBeGreaterThanOrEqual(50)
     expect(watcher.rejections).toEqual([])
-    for (let i = 0; i < 100 && server.herald.hub.connectionCount > 0; i++) await Bun.sleep(50)
-    expect(server.herald.hub.connectionCount).toBe(0)
+    for (let i = 0; i < 100 && server.herald.connectionCount > 0; i++) await Bun.sleep(50)
+    expect(server.herald.connectionCount).toBe(0)
   } finally {
     watcher.stop()
   }

@@ -37,7 +37,7 @@ test('heartbeats close a peer that stops answering, and keep a live one open', a
   const live = connectSocket(server.wsUrl)
   await live.next('connected')
   const { closed } = await deadPeer(server.herald.port)
-  expect(server.herald.hub.connectionCount).toBe(2)
+  expect(server.herald.connectionCount).toBe(2)
   const after = await closed
   // Closed by the server once pings went unanswered for the idle timeout, well before the test's own limit.
   expect(after).toBeGreaterThanOrEqual(4000)
@@ -45,6 +45,6 @@ test('heartbeats close a peer that stops answering, and keep a live one open', a
   // The live client answered the same pings (its WebSocket does so by itself) and is still served.
   live.send({ type: 'ping' })
   expect(await live.next('pong')).toEqual({ type: 'pong' })
-  expect(server.herald.hub.connectionCount).toBe(1)
+  expect(server.herald.connectionCount).toBe(1)
   live.close()
 }, 30_000)

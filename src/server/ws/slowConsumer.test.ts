@@ -154,7 +154,7 @@ test('a client that stops reading is closed with 4009; the others keep receiving
   // Healthy clients: the same user's other tab, and another user.
   const slowTab: TestSocket = await connectAuthenticated(server.wsUrl, slow.token)
   const otherTab: TestSocket = await connectAuthenticated(server.wsUrl, other.token)
-  expect(server.herald.hub.getUserConnectionCount(slow.user.id)).toBe(2)
+  expect(server.herald.getUserConnectionCount(slow.user.id)).toBe(2)
 
   const pad = 'x'.repeat(BROADCAST_BYTES)
   const message = 'm'.repeat(9000)
@@ -163,7 +163,7 @@ test('a client that stops reading is closed with 4009; the others keep receiving
   let otherPublished = 0
   let broadcasts = 0
   // Push until the server lets go of the slow connection (bounded, so a server that never does fails clearly).
-  while (server.herald.hub.getUserConnectionCount(slow.user.id) === 2 && rounds < 150) {
+  while (server.herald.getUserConnectionCount(slow.user.id) === 2 && rounds < 150) {
     rounds++
     expect((await server.broadcast({ type: 'bulk', round: rounds, pad })).status).toBe(202)
     broadcasts++
@@ -184,7 +184,7 @@ test('a client that stops reading is closed with 4009; the others keep receiving
     // Time for the server to notice, whatever its schedule (the contract's is every second).
     if (rounds % 10 === 0) await Bun.sleep(1100)
   }
-  const forgotten = server.herald.hub.getUserConnectionCount(slow.user.id) === 1
+  const forgotten = server.herald.getUserConnectionCount(slow.user.id) === 1
   if (!forgotten) {
     // Give a last sweep its chance before failing.
     await Bun.sleep(2500)
@@ -192,7 +192,7 @@ test('a client that stops reading is closed with 4009; the others keep receiving
   expect({
     rounds,
     bytesPushed: rounds * (BROADCAST_BYTES + 2 * 9000),
-    slowConnectionsLeft: server.herald.hub.getUserConnectionCount(slow.user.id),
+    slowConnectionsLeft: server.herald.getUserConnectionCount(slow.user.id),
   }).toMatchObject({ slowConnectionsLeft: 1 })
 
   // The slow client reads again: what was queued, then the close frame with 4009.

@@ -6,7 +6,7 @@ import { clientIp } from '../http/clientIp'
 import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
 import type { OriginCheck } from '../http/origins'
 import { SECURITY_HEADERS } from '../http/securityHeaders'
-import type { SocketManager } from './SocketManager'
+import type { Hub } from './createHub'
 
 export interface WsRouteOptions {
   /** New connections per second per client IP; bursts of twice that. */
@@ -27,7 +27,7 @@ export interface WsRouteOptions {
  * apply to these sockets as to any.
  */
 export function wsRoute(
-  hub: SocketManager,
+  hub: Hub,
   authenticate: (token: string) => Promise<AuthenticatedSession | null>,
   options: WsRouteOptions,
 ) {

@@ -1,12 +1,10 @@
 import { getAddress } from 'viem'
 import type { Notification } from '../../shared/protocol'
-import { statementChannel } from '../bus/createPostgresBus'
+import { announceAll } from '../bus/transact'
 import type { Bus } from '../bus/types'
-import type { Database } from '../db/openDatabase'
+import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
-import { insertNotifications } from './insertNotifications'
-import { publishStored } from './publishStored'
-import { type SqlRunner, sqlRunner } from './sqlRunner'
+import type { StreamStore } from '../streams/store'
 
 /** One notification of a batch: its recipient by exactly one of userId and address. */
 export interface BatchEntry {
@@ -39,27 +37,25 @@ async function resolveAddresses(runner: SqlRunner, addresses: string[]): Promise
  * it) writes nothing at all. Each notification is announced to its user when the transaction commits.
  * Answers the notifications and their userIds in input order.
  */
-export async function createNotificationBatch(
-  db: Database,
-  bus: Bus,
+export async function storeNotificationBatch(
+  deps: { runner: SqlRunner; inbox: StreamStore<Notification>; bus: Bus },
   entries: readonly BatchEntry[],
 ): Promise<{ userId: string; notification: Notification }[]> {
-  const channel = statementChannel(bus)
+  const { inbox, bus } = deps
+  const channel = bus.notifyChannel
   const checksummed = entries.map((entry): string | null =>
     entry.address === undefined ? null : getAddress(entry.address),
   )
   const addresses = [...new Set(checksummed.filter((a): a is string => a !== null))]
-  const results = await sqlRunner(db).transaction(async (tx) => {
+  const results = await deps.runner.transaction(async (tx) => {
     const ids = addresses.length > 0 ? await resolveAddresses(tx, addresses) : new Map<string, string>()
-    const items = entries.map((entry, i) => ({
-      userId: entry.userId ?? ids.get(checksummed[i]!)!,
-      type: entry.type,
-      title: entry.title,
-      message: entry.message,
-      data: entry.data,
-    }))
-    const stored = await insertNotifications(tx, items, channel)
-    const missing = [...new Set(items.filter((_, i) => stored[i] === null).map((item) => item.userId))]
+    const userIds = entries.map((entry, i) => entry.userId ?? ids.get(checksummed[i]!)!)
+    const stored = await inbox.append(
+      tx,
+      entries.map((entry, i) => [userIds[i]!, entry.type, entry.title, entry.message, entry.data ?? null]),
+      channel,
+    )
+    const missing = [...new Set(userIds.filter((_, i) => stored[i] === null))]
     if (missing.length > 0) {
       const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')
       throw new HeraldError(
@@ -67,8 +63,12 @@ export async function createNotificationBatch(
         `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
       )
     }
-    return items.map((item, i) => ({ userId: item.userId, notification: stored[i]! }))
+    return userIds.map((userId, i) => ({ userId, notification: stored[i]! }))
   })
-  if (!channel) await publishStored(bus, results)
+  if (!channel)
+    await announceAll(
+      bus,
+      results.map((r) => inbox.event(r.userId, r.notification)),
+    )
   return results
 }

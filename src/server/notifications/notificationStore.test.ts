@@ -3,13 +3,12 @@ import { createTestDatabase } from '../../../test/helpers/testDatabase'
 import type { Notification } from '../../shared/protocol'
 import { createInProcessBus } from '../bus/createInProcessBus'
 import { createPostgresBus } from '../bus/createPostgresBus'
+import { transact } from '../bus/transact'
 import type { Bus, BusEvent } from '../bus/types'
 import type { DatabaseHandle } from '../db/openDatabase'
 import { jobs, users } from '../db/schema'
 import { HeraldError } from '../errors'
-import { createNotification } from './createNotification'
-import { createNotificationWriter } from './createNotificationWriter'
-import { loadNotificationsSince } from './loadNotificationsSince'
+import { createNotificationStore } from './createNotificationStore'
 
 // Group commit: concurrent creations share statements, and still each get their own row, in order.
 
@@ -45,11 +44,11 @@ async function newUsers(n: number): Promise<string[]> {
 async function announced(userIds: string[], total: number): Promise<Notification[]> {
   const mine = () =>
     events.filter(
-      (e): e is Extract<BusEvent, { kind: 'notification' }> =>
-        e.kind === 'notification' && userIds.includes(e.userId),
+      (e): e is Extract<BusEvent, { kind: 'item' }> =>
+        e.kind === 'item' && e.stream === 'inbox' && userIds.includes(e.key),
     )
   for (let i = 0; i < 500 && mine().length < total; i++) await Bun.sleep(10)
-  return mine().map((e) => e.notification)
+  return mine().map((e) => e.item as Notification)
 }
 
 const params = (userId: string, i: number) => ({
@@ -63,7 +62,7 @@ const params = (userId: string, i: number) => ({
 describe('createNotificationWriter', () => {
   test('concurrent creations for the same and different users: each caller its own row, seqs gap-free, each announced once', async () => {
     const ids = await newUsers(5)
-    const writer = createNotificationWriter({ db: database.db, bus })
+    const writer = createNotificationStore({ db: database.db, bus })
     const calls = Array.from({ length: 200 }, (_, i) => ({ ...params(ids[i % 3 === 0 ? 0 : i % 5]!, i) }))
     const created = await Promise.all(calls.map((call) => writer.create(call)))
     for (const [i, notification] of created.entries()) {
@@ -77,7 +76,7 @@ describe('createNotificationWriter', () => {
       const own = created.filter((_, i) => calls[i]!.userId === userId).sort((x, y) => x.seq - y.seq)
       expect(own.map((n) => n.seq)).toEqual(own.map((_, k) => k + 1))
       // What the database holds is exactly what the callers were given.
-      expect(await loadNotificationsSince(database.db, { userId, since: 0, limit: 1000 })).toEqual(own)
+      expect(await writer.source.loadSince(userId, 0, 1000)).toEqual(own)
     }
     // A caller that waits for one creation before the next gets increasing seqs.
     const [sequential] = await newUsers(1)
@@ -96,7 +95,7 @@ describe('createNotificationWriter', () => {
 
   test('creations made together share one statement (one commit: one created_at)', async () => {
     const ids = await newUsers(2)
-    const writer = createNotificationWriter({ db: database.db, bus })
+    const writer = createNotificationStore({ db: database.db, bus })
     const created = await Promise.all(
       Array.from({ length: 20 }, (_, i) => writer.create(params(ids[i % 2]!, i))),
     )
@@ -106,7 +105,7 @@ describe('createNotificationWriter', () => {
 
   test('an unknown user fails only its own caller (NOT_FOUND); the others in the same statement are stored', async () => {
     const [userId] = await newUsers(1)
-    const writer = createNotificationWriter({ db: database.db, bus })
+    const writer = createNotificationStore({ db: database.db, bus })
     const results = await Promise.allSettled([
       writer.create(params(userId!, 1)),
       writer.create(params('987654321', 2)),
@@ -123,7 +122,7 @@ describe('createNotificationWriter', () => {
 
   test('an item PostgreSQL refuses (an unpaired surrogate in jsonb) fails only its own caller', async () => {
     const [userId] = await newUsers(1)
-    const writer = createNotificationWriter({ db: database.db, bus })
+    const writer = createNotificationStore({ db: database.db, bus })
     const results = await Promise.allSettled([
       writer.create(params(userId!, 1)),
       writer.create({ ...params(userId!, 2), data: { text: '\ud800' } }),
@@ -134,18 +133,23 @@ describe('createNotificationWriter', () => {
     expect((await announced([userId!], 2)).map((n) => n.seq)).toEqual([1, 2])
   })
 
-  test('with transactional creations (createNotification with `within`) for the same user: seqs stay unique and gap-free', async () => {
+  test('with creations inside other transactions (createIn) for the same user: seqs stay unique and gap-free', async () => {
     const [userId] = await newUsers(1)
-    const writer = createNotificationWriter({ db: database.db, bus })
+    const writer = createNotificationStore({ db: database.db, bus })
     const work: Promise<Notification>[] = []
     for (let i = 0; i < 40; i++) {
       if (i % 4 === 0) {
         work.push(
-          createNotification(database.db, bus, params(userId!, i), async (tx) => {
-            await tx.select({ id: jobs.id }).from(jobs).limit(1)
+          transact(database.db, bus, async (transaction) => {
+            const created = await writer.createIn(transaction, params(userId!, i))
+            await transaction.tx.select({ id: jobs.id }).from(jobs).limit(1)
+            return created
           }),
         )
-      } else if (i % 4 === 1) work.push(createNotification(database.db, bus, params(userId!, i)))
+      } else if (i % 4 === 1)
+        work.push(
+          transact(database.db, bus, (transaction) => writer.createIn(transaction, params(userId!, i))),
+        )
       else work.push(writer.create(params(userId!, i)))
     }
     const created = await Promise.all(work)
@@ -157,13 +161,12 @@ describe('createNotificationWriter', () => {
     expect(new Set(pushed.map((n) => n.seq)).size).toBe(40)
   })
 
-  test('createNotification without `within` for an unknown user → NOT_FOUND, nothing announced', async () => {
+  test('createIn for an unknown user → NOT_FOUND, the transaction rolls back, nothing announced', async () => {
     const before = events.length
-    await expect(createNotification(database.db, bus, params('987654322', 0))).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-    })
-    expect(events.slice(before).filter((e) => e.kind === 'notification' && e.userId === '987654322')).toEqual(
-      [],
-    )
+    const store = createNotificationStore({ db: database.db, bus })
+    await expect(
+      transact(database.db, bus, (transaction) => store.createIn(transaction, params('987654322', 0))),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    expect(events.slice(before).filter((e) => e.kind === 'item' && e.key === '987654322')).toEqual([])
   })
 })

@@ -1,0 +1,61 @@
+import type { Notification } from '../../shared/protocol'
+import type { EventTransaction } from '../bus/transact'
+import type { Bus } from '../bus/types'
+import type { Database } from '../db/openDatabase'
+import { sqlRunner } from '../db/sqlRunner'
+import { HeraldError } from '../errors'
+import type { StreamSource } from '../streams/delivery'
+import { createStreamStore } from '../streams/store'
+import { createStreamWriter } from '../streams/writer'
+import { inboxTable } from './inboxTable'
+import { type BatchEntry, storeNotificationBatch } from './storeNotificationBatch'
+
+export interface NotificationParams {
+  userId: string
+  type: string
+  title: string
+  message: string
+  data?: unknown
+}
+
+export interface NotificationStore {
+  /**
+   * Stores one notification with the user's next seq and pushes it after its commit. Concurrent creations
+   * share statements and commits (group commit); each caller gets its own row, or NOT_FOUND for a user that
+   * does not exist.
+   */
+  create(params: NotificationParams): Promise<Notification>
+  /** Many at once, all or nothing; addresses that never signed in get a user row. Answers in input order. */
+  createMany(entries: readonly BatchEntry[]): Promise<{ userId: string; notification: Notification }[]>
+  /**
+   * Inside the caller's transaction (a job's step, the transfer watcher's block), through the same statement as
+   * every other notification; pushed when the transaction commits.
+   */
+  createIn(transaction: EventTransaction, params: NotificationParams): Promise<Notification>
+  /** A user's inbox as the stream core reads it (replay, gap filling). */
+  readonly source: StreamSource<Notification>
+}
+
+export const userMissing = (userId: string) => new HeraldError('NOT_FOUND', `User ${userId} does not exist.`)
+
+const row = (params: NotificationParams) =>
+  [params.userId, params.type, params.title, params.message, params.data ?? null] as const
+
+/** The notification store: a user's inbox is a stream of the stream core (src/server/streams). */
+export function createNotificationStore(params: { db: Database; bus: Bus }): NotificationStore {
+  const { bus } = params
+  const runner = sqlRunner(params.db)
+  const inbox = createStreamStore<Notification>(runner, inboxTable)
+  const writer = createStreamWriter({ runner, store: inbox, bus, missing: userMissing })
+  return {
+    create: (notification) => writer.append(row(notification)),
+    createMany: (entries) => storeNotificationBatch({ runner, inbox, bus }, entries),
+    async createIn(transaction, notification) {
+      const [stored] = await inbox.append(transaction.runner, [row(notification)], transaction.notifyChannel)
+      if (!stored) throw userMissing(notification.userId)
+      if (!transaction.notifyChannel) await transaction.publish(inbox.event(notification.userId, stored))
+      return stored
+    },
+    source: inbox.source,
+  }
+}

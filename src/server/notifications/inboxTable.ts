@@ -1,0 +1,22 @@
+import type { StreamTable } from '../streams/statements'
+
+/**
+ * A user's inbox as a stream of the stream core: keyed by user id, its seqs handed out by users.last_seq,
+ * its items the notifications table. The wire JSON is the contract's Notification (docs/protocol.md §1).
+ */
+export const inboxTable: StreamTable = {
+  kind: 'inbox',
+  counter: { table: 'users', key: 'id', keyType: 'bigint', create: false },
+  items: { table: 'notifications', key: 'user_id', time: 'created_at' },
+  columns: [
+    { name: 'type', type: 'text' },
+    { name: 'title', type: 'text' },
+    { name: 'message', type: 'text' },
+    { name: 'data', type: 'jsonb' },
+  ],
+  wire: (r) =>
+    `json_build_object('id', ${r}.id::text, 'seq', ${r}.seq, 'type', ${r}.type, 'title', ${r}.title,
+      'message', ${r}.message, 'data', ${r}.data,
+      'createdAt', to_char(${r}.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'read', ${r}.read_at is not null)`,
+}

@@ -1,0 +1,113 @@
+import { notifyEventsSql } from '../bus/payloadCodec'
+import type { StreamKind } from '../bus/types'
+
+/**
+ * Where a kind of stream keeps its items: a counter row per stream holding `last_seq`, and an items table with
+ * the stream's key and `seq`. The stream core writes every statement of the kind from this, so an inbox and a
+ * channel append and read the same way.
+ */
+export interface StreamTable {
+  /** The stream kind, as bus events name it. */
+  kind: StreamKind
+  /** The row per stream whose `last_seq` hands out seqs. `create`: a missing row is created on first append. */
+  counter: { table: string; key: string; keyType: 'bigint' | 'text'; create: boolean }
+  /** The items table: its stream-key column, and the column that takes the commit's time. */
+  items: { table: string; key: string; time: string }
+  /** The item's own columns, in the order an append gives them after the key. */
+  columns: readonly { name: string; type: 'text' | 'jsonb' | 'bigint' }[]
+  /** SQL for an item's wire JSON, from a row of the items table called `alias`. */
+  wire(alias: string): string
+}
+
+export interface StreamStatements {
+  /** $1: JSON array of [key, ...columns] rows → (ord, item) per stored row. */
+  append: string
+  /** The same, NOTIFYing each item's bus event on channel $2. */
+  appendAndNotify: string
+  /** The same, for rows whose events may be too large to send inline. */
+  appendAndNotifyLarge: string
+  /** $1 key, $2 since, $3 limit → (item) oldest first. */
+  since: string
+  /** $1 key → (seq). */
+  latest: string
+}
+
+// One statement stores any number of items, for any streams of the kind, with one round trip and (outside a
+// transaction) one commit:
+// - the streams' counter rows are locked in key order first, so two statements (or a transaction elsewhere)
+//   never lock the same rows in opposite orders and deadlock;
+// - each stream's last_seq grows by the number of its rows at once, and the rows take the numbers in input
+//   order: seqs stay gap-free and follow commit order, however many rows one stream has in the statement;
+// - rows for streams whose counter row does not exist (and is not created) are left out (the caller decides
+//   what that means);
+// - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree.
+export function streamStatements(table: StreamTable): StreamStatements {
+  const { counter, items } = table
+  const columns = table.columns.map((column, i) => {
+    const value =
+      column.type === 'jsonb'
+        ? `nullif(e->${i + 1}, 'null'::jsonb)`
+        : column.type === 'bigint'
+          ? `(e->>${i + 1})::bigint`
+          : `e->>${i + 1}`
+    return { name: column.name, value }
+  })
+  const names = columns.map((c) => c.name).join(', ')
+  const prefixed = (alias: string) => columns.map((c) => `${alias}.${c.name}`).join(', ')
+  const bump = counter.create
+    ? `
+upserted as (
+  insert into ${counter.table} (${counter.key}, last_seq)
+  select key, n from counts order by key
+  on conflict (${counter.key}) do update set last_seq = ${counter.table}.last_seq + excluded.last_seq
+  returning ${counter.key} as key, last_seq
+),
+bumped as (select u.key, u.last_seq - c.n as base from upserted u join counts c on c.key = u.key)`
+    : `
+locked as materialized (
+  select ${counter.key} as key from ${counter.table}
+  where ${counter.key} in (select key from input) order by ${counter.key} for update
+),
+bumped as (
+  update ${counter.table} u set last_seq = u.last_seq + c.n
+  from counts c join locked l on l.key = c.key
+  where u.${counter.key} = c.key
+  returning u.${counter.key} as key, u.last_seq - c.n as base
+)`
+  const store = `
+with input as materialized (
+  select (e->>0)::${counter.keyType} as key, ${columns.map((c) => `${c.value} as ${c.name}`).join(', ')},
+         ord::int4 as ord
+  from jsonb_array_elements(($1::text)::jsonb) with ordinality as a(e, ord)
+),
+counts as (select key, count(*) as n from input group by key),${bump},
+numbered as (
+  select i.ord, i.key, b.base + row_number() over (partition by i.key order by i.ord) as seq, ${prefixed('i')}
+  from input i join bumped b on b.key = i.key
+),
+ins as (
+  insert into ${items.table} (${items.key}, seq, ${names}, ${items.time})
+  select key, seq, ${names}, date_trunc('milliseconds', now()) from numbered
+  returning *
+),
+stored as (
+  select n.ord, n.key, ins.seq, ${table.wire('ins')}::text as item
+  from ins join numbered n on n.key = ins.${items.key} and n.seq = ins.seq
+)`
+  // Each row's bus event, as the in-process and Redis buses would carry it (BusEvent 'item').
+  const events = `,
+events as (
+  select ord, key::text as key, seq, item,
+    '{"kind":"item","stream":"${table.kind}","key":' || to_json(key::text)::text || ',"item":' || item || '}' as event
+  from stored
+)`
+  return {
+    append: `${store}
+select ord, item from stored order by key, seq`,
+    appendAndNotify: `${store}${events}${notifyEventsSql('$2', false)}`,
+    appendAndNotifyLarge: `${store}${events}${notifyEventsSql('$2', true)}`,
+    since: `select ${table.wire('r')}::text as item from ${items.table} r
+where r.${items.key} = $1 and r.seq > $2 order by r.seq limit $3`,
+    latest: `select last_seq as seq from ${counter.table} where ${counter.key} = $1`,
+  }
+}

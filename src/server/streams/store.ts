@@ -1,0 +1,77 @@
+import { mayExceedInline } from '../bus/payloadCodec'
+import type { BusEvent } from '../bus/types'
+import type { SqlRunner } from '../db/sqlRunner'
+import type { StreamItem, StreamSource } from './delivery'
+import { type StreamStatements, type StreamTable, streamStatements } from './statements'
+
+/** One item to append: the stream's key and the item's own columns, in the table's order. */
+export type AppendRow = readonly [key: string, ...columns: unknown[]]
+
+/**
+ * The storage half of the stream core for one kind of stream: append items (their seqs assigned in the
+ * storing statement), read a stream since a seq, and its latest seq. The runner decides where the statements
+ * run: the pool (each statement its own transaction), or a caller's transaction (transactionRunner).
+ */
+export interface StreamStore<Item extends StreamItem> {
+  readonly table: StreamTable
+  /**
+   * Stores the rows in one statement and answers the stored items in input order; null where the stream's
+   * counter row does not exist. With `notifyChannel` (the bus's capability) the statement also announces
+   * each item on it, so the announcement commits with the rows; otherwise the caller announces after commit
+   * (see `events`).
+   */
+  append(
+    runner: SqlRunner,
+    rows: readonly AppendRow[],
+    notifyChannel: string | null,
+  ): Promise<(Item | null)[]>
+  /** The bus event that announces a stored item. */
+  event(key: string, item: Item): BusEvent
+  /** The stream's items after `since`, oldest first (what a replay sends and gaps are filled from). */
+  loadSince(key: string, since: number, limit: number): Promise<Item[]>
+  latestSeq(key: string): Promise<number>
+  /** loadSince and latestSeq, as the delivery half takes them. */
+  readonly source: StreamSource<Item>
+}
+
+type StoredRow = { ord: number; item: string }
+
+export function createStreamStore<Item extends StreamItem>(
+  runner: SqlRunner,
+  table: StreamTable,
+): StreamStore<Item> {
+  const statements: StreamStatements = streamStatements(table)
+  const loadSince = async (key: string, since: number, limit: number) => {
+    const rows = await runner.query<{ item: string }>(statements.since, [key, since, limit])
+    return rows.map((row) => JSON.parse(row.item) as Item)
+  }
+  const latestSeq = async (key: string) => {
+    const [row] = await runner.query<{ seq: string | number }>(statements.latest, [key])
+    return row ? Number(row.seq) : 0
+  }
+  return {
+    table,
+    async append(into, rows, notifyChannel) {
+      let mayBeLarge = false
+      const parts = rows.map((row) => {
+        const part = JSON.stringify(row)
+        if (notifyChannel && mayExceedInline(part)) mayBeLarge = true
+        return part
+      })
+      const input = `[${parts.join(',')}]`
+      const stored = !notifyChannel
+        ? await into.query<StoredRow>(statements.append, [input])
+        : await into.query<StoredRow>(
+            mayBeLarge ? statements.appendAndNotifyLarge : statements.appendAndNotify,
+            [input, notifyChannel],
+          )
+      const out: (Item | null)[] = new Array(rows.length).fill(null)
+      for (const row of stored) out[row.ord - 1] = JSON.parse(row.item) as Item
+      return out
+    },
+    event: (key, item) => ({ kind: 'item', stream: table.kind, key, item }),
+    loadSince,
+    latestSeq,
+    source: { loadSince, latestSeq },
+  }
+}
