@@ -321,7 +321,7 @@ function replay(args: Record<string, unknown>) {
 /**
  * The ceilings for the stored path, straight from postgres-js with Herald's pool size and the same load:
  * `insert`, the same row as one single-statement insert (its own commit); `transaction`, the statements
- * Herald's createNotification ran before the one-statement path (bump the user's seq, insert the row,
+ * Herald's notification store ran before the one-statement path (bump the user's seq, insert the row,
  * NOTIFY the bus, commit) without Herald around them, for the users round-robin; `notify`, the `insert` with
  * a pg_notify in the same statement: a committing transaction that notified holds PostgreSQL's global notify
  * lock through its commit, which is what bounds any store that announces in its commit.
@@ -353,7 +353,8 @@ async function bareInsert(args: Record<string, unknown>) {
         values (${userId}, ${bumped!.last_seq}, 'bench', 'Bench notification', ${message(i)},
                 ${sql.json({ i, t })})
         returning *`
-      await tx`select pg_notify('herald_bus', ${JSON.stringify({ kind: 'notification', userId, notification: row })})`
+      const event = { kind: 'item', stream: 'inbox', key: String(userId), item: row }
+      await tx`select pg_notify('herald_bus', ${JSON.stringify(event)})`
     })
   }
   const notifyOne = async (i: number, t: number) => {
