@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
+import { settleWithin, withTimeout } from '../time/withTimeout'
 
 export interface StartAnvilOptions {
   /** Chain id the node reports; default 31337 (anvil's own default). */
@@ -112,29 +113,29 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
   let chainId: number
   try {
     const deadline = Date.now() + startupTimeoutMs
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const failure = new Promise<never>((_, reject) => {
+    // An early exit fails the start at once; the timeout names what anvil printed by then.
+    const exitedEarly = new Promise<never>((_, reject) => {
       onEarlyExit = reject
-      timer = setTimeout(
-        () => reject(new Error(`anvil did not answer within ${startupTimeoutMs} ms${lastOutput()}`)),
-        startupTimeoutMs,
-      )
     })
-    try {
-      port = await Promise.race([
-        new Promise<number>((resolvePort) => {
-          onListening = resolvePort
-        }),
-        failure,
-      ])
-      onListening = null
-      chainId = await Promise.race([
-        waitForChainId(`http://${HOST}:${port}`, deadline, () => exited),
-        failure,
-      ])
-    } finally {
-      clearTimeout(timer)
-    }
+    exitedEarly.catch(() => {})
+    ;[port, chainId] = await withTimeout(
+      (async () => {
+        const listening = await Promise.race([
+          new Promise<number>((resolvePort) => {
+            onListening = resolvePort
+          }),
+          exitedEarly,
+        ])
+        onListening = null
+        const id = await Promise.race([
+          waitForChainId(`http://${HOST}:${listening}`, deadline, () => exited),
+          exitedEarly,
+        ])
+        return [listening, id] as const
+      })(),
+      startupTimeoutMs,
+      () => `anvil did not answer within ${startupTimeoutMs} ms${lastOutput()}`,
+    )
     if (chainId !== requestedChainId) {
       throw new Error(`anvil reports chain id ${chainId}, expected ${requestedChainId}`)
     }
@@ -151,14 +152,11 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
       stopping = true
       if (exited) return
       child.kill('SIGTERM')
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const timedOut = await Promise.race([
+      const timedOut = await settleWithin(
         exitPromise.then(() => false),
-        new Promise<boolean>((r) => {
-          timer = setTimeout(() => r(true), stopTimeoutMs)
-        }),
-      ])
-      clearTimeout(timer)
+        stopTimeoutMs,
+        true,
+      )
       if (timedOut) await kill('SIGKILL')
     })()
     return stopPromise

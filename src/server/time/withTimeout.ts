@@ -1,15 +1,22 @@
 /**
- * `work`, or a rejection with `message` once `ms` have passed, whichever comes first. The timer is cleared
+ * `work`, or a rejection with `message` (or what it answers then) once `ms` have passed, whichever comes first. The timer is cleared
  * either way, so a settled race leaves nothing behind. `work` itself is not cancelled: give it its own
  * signal where it holds something (a socket, a child process) that must be let go.
  */
-export async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+export async function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  message: string | (() => string),
+): Promise<T> {
   let timer: Timer | undefined
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(message)), ms)
+        timer = setTimeout(
+          () => reject(new TimeoutError(typeof message === 'string' ? message : message())),
+          ms,
+        )
       }),
     ])
   } finally {
