@@ -139,6 +139,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             chain,
             intervalMs: config.watcherIntervalMs,
             maxBlockRange: config.watcherMaxBlockRange,
+            reorgWindow: config.watcherReorgWindow,
+            metrics,
             onError,
           })
         : null
@@ -191,6 +193,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         return { db: dbState, chain: chainState }
       },
       chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
+      chainClient: chain?.publicClient ?? null,
       jobs: () => boss,
     }
     const app = buildHttpApp({

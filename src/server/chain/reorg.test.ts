@@ -1,0 +1,492 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { writeFileSync } from 'node:fs'
+import type { Address } from 'viem'
+import {
+  ANVIL_KEYS,
+  deployDirect,
+  fund,
+  mine,
+  reorg,
+  startTestChain,
+  type TestChain,
+} from '../../../test/helpers/anvil'
+import {
+  expectToldAsTheChainSays,
+  publicClientOf,
+  sendTokenTransfer,
+  storedTransferNotices,
+  transferStates,
+  transferUpdates,
+  waitForUpdate,
+  watchContract,
+  watcherAtHead,
+} from '../../../test/helpers/chainEvents'
+import { until } from '../../../test/helpers/drill'
+import { metricValue } from '../../../test/helpers/metrics'
+import { type ChainAction, runChainActions } from '../../../test/helpers/reorgScenario'
+import { usingPostgres } from '../../../test/helpers/testDatabase'
+import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
+import { connectAuthenticated, type TestSocket } from '../../../test/helpers/wsClient'
+import type { ListTransfersResponse, Notification, Transfer } from '../../shared/protocol'
+
+/**
+ * Transfers through reorganisations (docs/protocol.md §8, docs/chain.md), on a real anvil: `anvil_reorg`
+ * replaces the last blocks (the transfers in them vanish unless its block list puts them back), and the
+ * watcher must follow: included → updated → confirmed with one pair of notifications, or reorged with none,
+ * and a revert notice for a transfer removed after it was told. PGlite by default, PostgreSQL with
+ * HERALD_TEST_DATABASE_URL.
+ */
+
+const CONFIRMATIONS = 3
+const E18 = 10n ** 18n
+
+let chain: TestChain
+let server: TestServer
+let env: Record<string, string>
+let alice: Session
+let bob: Session
+/** A HeraldToken deployed outside Herald (1,000,000 to alice) and registered as a watched ERC-20. */
+let token: Address
+let registeredFrom: number
+
+const rpc = () => chain.rpcUrl
+const head = async () => Number(await publicClientOf(rpc()).getBlockNumber({ cacheTime: 0 }))
+
+async function transfersOf(target: TestServer, session: Session, query = ''): Promise<ListTransfersResponse> {
+  const response = await fetch(`${target.url}/api/transfers${query}`, { headers: bearer(session.token) })
+  expect(response.status).toBe(200)
+  return (await response.json()) as ListTransfersResponse
+}
+
+const noticesOf = async (target: TestServer, txHash: string) =>
+  (await storedTransferNotices(target.database.db)).filter((n) => n.txHash === txHash)
+
+/** A notification of one type and transaction on a socket, once it arrives. */
+const waitForNotice = (socket: TestSocket, type: string, txHash: string) =>
+  until(`${type} for ${txHash}`, () =>
+    socket.messages
+      .filter((m) => m.type === 'notification')
+      .map((m) => (m as { notification: Notification }).notification)
+      .find((n) => n.type === type && (n.data as { txHash: string }).txHash === txHash),
+  )
+
+/** The invariant, on everything `target` has seen of the token since its registration. */
+const told = (target: TestServer) =>
+  expectToldAsTheChainSays(
+    target.database.db,
+    rpc(),
+    { token, fromBlock: registeredFrom, confirmations: CONFIRMATIONS },
+    expect,
+  )
+
+beforeAll(async () => {
+  chain = await startTestChain()
+  env = {
+    CHAIN_RPC_URL: chain.rpcUrl,
+    DEPLOYER_PRIVATE_KEY: ANVIL_KEYS[0],
+    TX_BLOCK_CONFIRMATIONS_REQUIRED: String(CONFIRMATIONS),
+    WATCHER_INTERVAL_MS: '100',
+  }
+  server = await startTestServer(env)
+  alice = await signIn(server.url, newAccount())
+  bob = await signIn(server.url, newAccount())
+  await fund(rpc(), alice.account.address)
+  await fund(rpc(), bob.account.address)
+  token = await deployDirect(rpc(), ANVIL_KEYS[1], {
+    name: 'Reorg Token',
+    symbol: 'ORG',
+    supply: 1_000_000n * E18,
+    recipient: alice.account.address,
+  })
+  const response = await watchContract(server.url, token, 'erc20')
+  expect(response.status).toBe(201)
+  registeredFrom = (await head()) + 1
+  await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 1000n * E18)
+  // No reorganisation in these tests reaches the token or its registration.
+  await mine(rpc(), 8)
+  await watcherAtHead(server.database.db, rpc())
+}, 60_000)
+
+afterAll(async () => {
+  await server?.stop()
+  await chain?.stop()
+}, 30_000)
+
+describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 'PGlite'})`, () => {
+  test('included, then reorganised out before its confirmations: reorged, and no one is told', async () => {
+    const bobSocket = await connectAuthenticated(server.wsUrl, bob.token)
+    const sent = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 5n * E18)
+    const created = await waitForUpdate(bobSocket, sent.hash, (u) => u.action === 'created')
+    expect(created.transfer).toEqual({
+      id: expect.any(String),
+      token,
+      standard: 'erc20',
+      from: alice.account.address,
+      to: bob.account.address,
+      value: (5n * E18).toString(),
+      txHash: sent.hash,
+      logIndex: sent.logIndex,
+      blockNumber: sent.blockNumber,
+      blockHash: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      status: 'included',
+      confirmations: 1,
+      updatedAt: expect.any(String),
+    })
+
+    // The block that holds it is replaced by one that does not.
+    await reorg(rpc(), 1)
+    const removed = await waitForUpdate(bobSocket, sent.hash, (u) => u.action === 'deleted')
+    expect(removed.transfer).toMatchObject({
+      id: created.transfer.id,
+      status: 'reorged',
+      confirmations: 0,
+      blockNumber: sent.blockNumber,
+      blockHash: created.transfer.blockHash,
+    })
+    await mine(rpc(), CONFIRMATIONS + 1)
+    await watcherAtHead(server.database.db, rpc())
+    expect(await noticesOf(server, sent.hash)).toEqual([])
+    expect(transferUpdates(bobSocket, sent.hash).map((u) => u.action)).toEqual(['created', 'deleted'])
+    const listed = (await transfersOf(server, bob)).transfers.find((t) => t.txHash === sent.hash)
+    expect(listed).toMatchObject({ id: created.transfer.id, status: 'reorged' })
+    await told(server)
+    bobSocket.close()
+  }, 30_000)
+
+  test('reorganised out and put back at another height by the reorganisation: one transfer, one pair of notifications', async () => {
+    const aliceSocket = await connectAuthenticated(server.wsUrl, alice.token)
+    const bobSocket = await connectAuthenticated(server.wsUrl, bob.token)
+    const timeline = recordTimeline(bobSocket)
+    const value = 7n * E18
+    const sent = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, value)
+    timeline.chain(`transfer mined in block ${sent.blockNumber}`, sent.blockNumber)
+    await waitForUpdate(bobSocket, sent.hash, (u) => u.action === 'created')
+    await mine(rpc(), 1)
+    timeline.chain(`block ${sent.blockNumber + 1} mined`, sent.blockNumber + 1)
+    await waitForUpdate(bobSocket, sent.hash, (u) => u.transfer.confirmations === 2)
+
+    // Both blocks are replaced; the transfer comes back in the upper one.
+    await reorg(rpc(), 2, [[sent.raw, 1]])
+    const moved = await publicClientOf(rpc()).getTransactionReceipt({ hash: sent.hash })
+    expect(Number(moved.blockNumber)).toBe(sent.blockNumber + 1)
+    timeline.chain(
+      `reorganisation: blocks ${sent.blockNumber}–${sent.blockNumber + 1} replaced, the transfer now in ${sent.blockNumber + 1}`,
+      sent.blockNumber + 1,
+    )
+    const back = await waitForUpdate(
+      bobSocket,
+      sent.hash,
+      (u) => u.action === 'created' && u.transfer.blockNumber === sent.blockNumber + 1,
+    )
+    for (let confirmations = 2; confirmations <= CONFIRMATIONS; confirmations++) {
+      await mine(rpc(), 1)
+      timeline.chain(`block ${sent.blockNumber + confirmations} mined`, sent.blockNumber + confirmations)
+      await waitForUpdate(
+        bobSocket,
+        sent.hash,
+        (u) => u.transfer.confirmations === confirmations && u.transfer.blockNumber === sent.blockNumber + 1,
+      )
+    }
+    const received = await waitForNotice(bobSocket, 'token_transfer_received', sent.hash)
+    await waitForNotice(aliceSocket, 'token_transfer_sent', sent.hash)
+    await mine(rpc(), 1)
+    await watcherAtHead(server.database.db, rpc())
+
+    // One transfer (one id) through all of it, and what bob saw, step by step.
+    const steps = transferUpdates(bobSocket, sent.hash).map((u) => ({
+      action: u.action,
+      id: u.transfer.id,
+      status: u.transfer.status,
+      confirmations: u.transfer.confirmations,
+      blockNumber: u.transfer.blockNumber,
+    }))
+    const id = back.transfer.id
+    const b = sent.blockNumber
+    expect(steps).toEqual([
+      { action: 'created', id, status: 'included', confirmations: 1, blockNumber: b },
+      { action: 'updated', id, status: 'included', confirmations: 2, blockNumber: b },
+      { action: 'deleted', id, status: 'reorged', confirmations: 0, blockNumber: b },
+      { action: 'created', id, status: 'included', confirmations: 1, blockNumber: b + 1 },
+      { action: 'updated', id, status: 'included', confirmations: 2, blockNumber: b + 1 },
+      { action: 'updated', id, status: 'confirmed', confirmations: 3, blockNumber: b + 1 },
+    ])
+    const notices = await noticesOf(server, sent.hash)
+    expect(notices.map((n) => n.type).sort()).toEqual(['token_transfer_received', 'token_transfer_sent'])
+    expect(received.data).toEqual({
+      token,
+      symbol: 'ORG',
+      standard: 'erc20',
+      from: alice.account.address,
+      to: bob.account.address,
+      value: value.toString(),
+      amount: '7',
+      txHash: sent.hash,
+      logIndex: sent.logIndex,
+      blockNumber: b + 1,
+    })
+    await told(server)
+    timeline.save({ confirmations: CONFIRMATIONS, txHash: sent.hash })
+    aliceSocket.close()
+    bobSocket.close()
+  }, 30_000)
+
+  test('a reorganisation deeper than the confirmations, after the notifications: one revert each, naming the originals', async () => {
+    const aliceSocket = await connectAuthenticated(server.wsUrl, alice.token)
+    const bobSocket = await connectAuthenticated(server.wsUrl, bob.token)
+    const sent = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 3n * E18)
+    await mine(rpc(), CONFIRMATIONS - 1)
+    const received = await waitForNotice(bobSocket, 'token_transfer_received', sent.hash)
+    const paid = await waitForNotice(aliceSocket, 'token_transfer_sent', sent.hash)
+
+    await reorg(rpc(), CONFIRMATIONS + 1)
+    const bobRevert = await waitForNotice(bobSocket, 'token_transfer_reverted', sent.hash)
+    const aliceRevert = await waitForNotice(aliceSocket, 'token_transfer_reverted', sent.hash)
+    expect(bobRevert.data).toEqual({ ...(received.data as object), revertsNotificationId: received.id })
+    expect(aliceRevert.data).toEqual({ ...(paid.data as object), revertsNotificationId: paid.id })
+    expect(bobRevert.title).toContain('Reverted')
+    const removed = await waitForUpdate(bobSocket, sent.hash, (u) => u.action === 'deleted')
+    expect(removed.transfer).toMatchObject({
+      status: 'reorged',
+      confirmations: 0,
+      blockNumber: sent.blockNumber,
+    })
+
+    await mine(rpc(), CONFIRMATIONS)
+    await watcherAtHead(server.database.db, rpc())
+    expect((await noticesOf(server, sent.hash)).map((n) => n.type)).toEqual([
+      'token_transfer_received',
+      'token_transfer_sent',
+      'token_transfer_reverted',
+      'token_transfer_reverted',
+    ])
+    const listed = (await transfersOf(server, alice)).transfers.find((t) => t.txHash === sent.hash)
+    expect(listed?.status).toBe('reorged')
+    expect(await metricValue(server.url, 'herald_chain_reorgs_total')).toBeGreaterThanOrEqual(3)
+    await told(server)
+    aliceSocket.close()
+    bobSocket.close()
+  }, 30_000)
+
+  test('a reorganisation deeper than the window is reported, counted, and re-read from the oldest block kept', async () => {
+    // Its own server and database: two blocks of confirmations, hashes kept for three blocks below the tip.
+    const narrow = await startTestServer({
+      ...env,
+      TX_BLOCK_CONFIRMATIONS_REQUIRED: '2',
+      WATCHER_REORG_WINDOW: '3',
+    })
+    try {
+      expect((await watchContract(narrow.url, token, 'erc20')).status).toBe(201)
+      const from = (await head()) + 1
+      await mine(rpc(), 1)
+      const sent = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 2n * E18)
+      await mine(rpc(), 2)
+      await watcherAtHead(narrow.database.db, rpc())
+      expect((await noticesOf(narrow, sent.hash)).map((n) => n.type)).toEqual([
+        'token_transfer_received',
+        'token_transfer_sent',
+      ])
+      expect(await metricValue(narrow.url, 'herald_chain_reorgs_beyond_window_total')).toBe(0)
+
+      // Six blocks replaced: the fork is below the four the narrow watcher keeps.
+      await reorg(rpc(), 6)
+      await until('the deep reorganisation to be counted', async () =>
+        (await metricValue(narrow.url, 'herald_chain_reorgs_beyond_window_total')) === 1 ? true : undefined,
+      )
+      await mine(rpc(), 2)
+      await watcherAtHead(narrow.database.db, rpc())
+      expect((await noticesOf(narrow, sent.hash)).map((n) => n.type)).toEqual([
+        'token_transfer_received',
+        'token_transfer_sent',
+        'token_transfer_reverted',
+        'token_transfer_reverted',
+      ])
+      await expectToldAsTheChainSays(
+        narrow.database.db,
+        rpc(),
+        { token, fromBlock: from, confirmations: 2 },
+        expect,
+      )
+      // The main watcher (128 blocks kept) followed the same reorganisation exactly.
+      await watcherAtHead(server.database.db, rpc())
+      expect(await metricValue(server.url, 'herald_chain_reorgs_beyond_window_total')).toBe(0)
+      await told(server)
+    } finally {
+      await narrow.stop()
+    }
+  }, 30_000)
+
+  test('a watcher restarted in the middle of a reorganisation ends where one that stayed up does', async () => {
+    const restarted = await startTestServer(env, { keepDatabase: true })
+    let again: TestServer | null = null
+    try {
+      expect((await watchContract(restarted.url, token, 'erc20')).status).toBe(201)
+      const from = (await head()) + 1
+      await mine(rpc(), 1)
+      const first = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 11n)
+      await mine(rpc(), CONFIRMATIONS)
+      const second = await sendTokenTransfer(rpc(), bob.account, token, alice.account.address, 12n)
+      await watcherAtHead(restarted.database.db, rpc())
+      await watcherAtHead(server.database.db, rpc())
+      expect((await noticesOf(restarted, first.hash)).length).toBe(2)
+
+      // Down while the chain forks below both transfers; the second comes back two blocks lower.
+      await restarted.stop()
+      await reorg(rpc(), CONFIRMATIONS + 2, [[second.raw, CONFIRMATIONS - 1]])
+      await mine(rpc(), 1)
+      again = await startTestServer(env, { database: restarted.database, keepDatabase: true })
+      await mine(rpc(), CONFIRMATIONS)
+      await watcherAtHead(again.database.db, rpc())
+      await watcherAtHead(server.database.db, rpc())
+
+      const keys = [first, second].map((s) => `${s.hash}:${s.logIndex}`)
+      const states = async (target: TestServer) =>
+        (await transferStates(target.database.db, token)).filter((s) => keys.includes(s.key))
+      expect(await states(again)).toEqual(await states(server))
+      expect((await states(again)).map((s) => s.status)).toEqual(
+        first.hash < second.hash ? ['reorged', 'confirmed'] : ['confirmed', 'reorged'],
+      )
+      const shapes = async (target: TestServer) =>
+        (await storedTransferNotices(target.database.db))
+          .filter((n) => n.txHash === first.hash || n.txHash === second.hash)
+          .map((n) => `${n.txHash}:${n.type}`)
+          .sort()
+      expect(await shapes(again)).toEqual(await shapes(server))
+      await expectToldAsTheChainSays(
+        again.database.db,
+        rpc(),
+        { token, fromBlock: from, confirmations: CONFIRMATIONS },
+        expect,
+      )
+    } finally {
+      await (again ?? restarted).stop()
+      await restarted.database.close()
+    }
+  }, 60_000)
+
+  test('a fixed run of transfers, reorganisations and restarts: told exactly as the final chain says', async () => {
+    let target = await startTestServer(env, { keepDatabase: true })
+    const database = target.database
+    try {
+      expect((await watchContract(target.url, token, 'erc20')).status).toBe(201)
+      const from = (await head()) + 1
+      const carol = newAccount()
+      await fund(rpc(), carol.address)
+      await sendTokenTransfer(rpc(), alice.account, token, carol.address, 1000n)
+      await mine(rpc(), 6)
+      const floor = await head()
+      const actions: ChainAction[] = [
+        { kind: 'transfer', from: 0, to: 1, amount: 1 },
+        { kind: 'transfer', from: 1, to: 2, amount: 2 },
+        { kind: 'settle' },
+        { kind: 'reorg', depth: 1, keep: [true], shift: 0 },
+        { kind: 'mine', blocks: 3 },
+        { kind: 'settle' },
+        { kind: 'transfer', from: 2, to: 0, amount: 3 },
+        { kind: 'restart' },
+        { kind: 'reorg', depth: 5, keep: [false, true, true], shift: 1 },
+        { kind: 'transfer', from: 0, to: 2, amount: 4 },
+        { kind: 'settle' },
+        { kind: 'reorg', depth: 2, keep: [true], shift: 1 },
+        { kind: 'restart' },
+        { kind: 'mine', blocks: 2 },
+        { kind: 'reorg', depth: 4, keep: [false], shift: 0 },
+      ]
+      const scenario = {
+        rpcUrl: rpc(),
+        token,
+        accounts: [alice.account, bob.account, carol],
+        floor,
+        server: () => target,
+        stop: () => target.stop(),
+        start: async () => {
+          target = await startTestServer(env, { database, keepDatabase: true })
+        },
+      }
+      const log = await runChainActions(scenario, actions)
+      await mine(rpc(), CONFIRMATIONS)
+      await watcherAtHead(database.db, rpc())
+      const counts = await expectToldAsTheChainSays(
+        database.db,
+        rpc(),
+        { token, fromBlock: from, confirmations: CONFIRMATIONS },
+        expect,
+      )
+      expect({ log, reverts: counts.reverts > 0, confirmed: counts.confirmed > 0 }).toMatchObject({
+        reverts: true,
+        confirmed: true,
+      })
+    } finally {
+      await target.stop()
+      await database.close()
+    }
+  }, 60_000)
+
+  test('GET /api/transfers: the caller’s own, newest first, paged, by token; GET /api/chain', async () => {
+    const all = await transfersOf(server, bob, '?limit=100')
+    expect(all.nextBefore).toBeNull()
+    expect(all.transfers.length).toBeGreaterThanOrEqual(5)
+    const ids = all.transfers.map((t) => Number(t.id))
+    expect(ids).toEqual([...ids].sort((a, b) => b - a))
+    for (const transfer of all.transfers) expect([transfer.from, transfer.to]).toContain(bob.account.address)
+    expect(new Set(all.transfers.map((t) => t.status))).toEqual(new Set(['confirmed', 'reorged']))
+
+    const first = await transfersOf(server, bob, '?limit=2')
+    expect(first.transfers).toEqual(all.transfers.slice(0, 2))
+    expect(first.nextBefore).toBe(all.transfers[1]!.id)
+    const second = await transfersOf(server, bob, `?limit=2&before=${first.nextBefore}`)
+    expect(second.transfers).toEqual(all.transfers.slice(2, 4))
+    expect((await transfersOf(server, bob, `?token=${token.toLowerCase()}&limit=100`)).transfers).toEqual(
+      all.transfers,
+    )
+    expect((await transfersOf(server, bob, `?token=${ANVIL_KEYS[0].slice(0, 42)}`)).transfers).toEqual([])
+    const stranger = await signIn(server.url, newAccount())
+    expect(await transfersOf(server, stranger)).toEqual({ transfers: [], nextBefore: null })
+
+    for (const query of ['?limit=0', '?limit=101', '?before=abc', '?before=0', '?token=0x123']) {
+      const response = await fetch(`${server.url}/api/transfers${query}`, { headers: bearer(bob.token) })
+      expect(response.status).toBe(422)
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INVALID_INPUT')
+    }
+    expect((await fetch(`${server.url}/api/transfers`)).status).toBe(401)
+
+    const info = await (await fetch(`${server.url}/api/chain`)).json()
+    expect(info).toEqual({ chainId: 31337, requiredConfirmations: CONFIRMATIONS, reorgWindow: 128 })
+  }, 30_000)
+})
+
+/**
+ * What the recipient saw, with the chain's steps between, stamped with the time they happened. Written to
+ * HERALD_RECORD_TIMELINE when it is set: scripts/chain-timeline.ts draws docs/chain-timeline.svg from it.
+ */
+function recordTimeline(socket: TestSocket) {
+  const started = performance.now()
+  const at = () => Math.round(performance.now() - started)
+  const events: Record<string, unknown>[] = []
+  socket.ws.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { type: string; [key: string]: unknown }
+    if (message.type === 'data_update' && message.entity === 'transfer') {
+      const transfer = message.data as Transfer
+      events.push({
+        t: at(),
+        kind: 'update',
+        action: message.action,
+        status: transfer.status,
+        confirmations: transfer.confirmations,
+        block: transfer.blockNumber,
+      })
+    } else if (message.type === 'notification') {
+      const notification = (message as unknown as { notification: Notification }).notification
+      events.push({ t: at(), kind: 'notification', type: notification.type, title: notification.title })
+    }
+  })
+  return {
+    chain(label: string, block: number) {
+      events.push({ t: at(), kind: 'chain', label, block })
+    },
+    save(meta: Record<string, unknown>) {
+      const path = process.env.HERALD_RECORD_TIMELINE
+      if (path) writeFileSync(path, `${JSON.stringify({ ...meta, events }, null, 2)}\n`)
+    },
+  }
+}
