@@ -10,6 +10,7 @@ export { NotificationIcon } from './components/NotificationIcon'
 export { RelativeTime, type RelativeTimeProps } from './components/RelativeTime'
 export { Toasts, type ToastsProps } from './components/Toasts'
 export { HeraldProvider, type HeraldProviderProps } from './HeraldProvider'
+export { mergeTransfers, transferProgress } from './transfersState'
 export { useConnectionState } from './useConnectionState'
 export { type DataUpdate, useDataUpdates } from './useDataUpdates'
 export { useHeraldClient } from './useHeraldClient'
@@ -19,4 +20,5 @@ export {
   type UseNotificationsResult,
   useNotifications,
 } from './useNotifications'
+export { type UseTransfersOptions, type UseTransfersResult, useTransfers } from './useTransfers'
 export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

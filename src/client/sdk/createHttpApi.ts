@@ -1,8 +1,10 @@
 import type {
+  ChainInfo,
   CreateTokenBody,
   ErrorBody,
   Job,
   ListNotificationsResponse,
+  ListTransfersResponse,
   Notification,
   SessionResponse,
   Token,
@@ -49,6 +51,12 @@ export interface HttpApi {
     list(): Promise<{ tokens: Token[] }>
   }
   jobs: { get(id: string): Promise<Job> }
+  transfers: {
+    /** Transfers the caller sent or received, newest first, with their status; page on with `nextBefore`. */
+    list(params?: { token?: string; before?: string; limit?: number }): Promise<ListTransfersResponse>
+  }
+  /** How many confirmations make a transfer final, and how deep a reorganisation Herald follows exactly. */
+  chain: { info(): Promise<ChainInfo> }
 }
 
 /** Typed calls for every route of the contract; errors become HeraldApiError. */
@@ -113,5 +121,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       list: () => call('GET', '/api/tokens'),
     },
     jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
+    transfers: { list: (params = {}) => call('GET', `/api/transfers${query(params)}`) },
+    chain: { info: () => call('GET', '/api/chain', undefined, false) },
   }
 }

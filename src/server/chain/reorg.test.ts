@@ -28,6 +28,7 @@ import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, type TestSocket } from '../../../test/helpers/wsClient'
+import { createHttpApi } from '../../client/sdk/createHttpApi'
 import type { ListTransfersResponse, Notification, Transfer } from '../../shared/protocol'
 
 /**
@@ -452,6 +453,12 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
 
     const info = await (await fetch(`${server.url}/api/chain`)).json()
     expect(info).toEqual({ chainId: 31337, requiredConfirmations: CONFIRMATIONS, reorgWindow: 128 })
+
+    // The SDK's typed calls for both.
+    const api = createHttpApi({ url: server.url, token: () => bob.token })
+    expect(await api.transfers.list({ limit: 2 })).toEqual(first)
+    expect(await api.transfers.list({ limit: 2, before: first.nextBefore! })).toEqual(second)
+    expect(await api.chain.info()).toEqual(info)
   }, 30_000)
 })
 
