@@ -108,6 +108,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
 
     const chain = await connectChain(config, onError)
     shutdown.add('chain', () => chain?.stop())
+    if (chain && !chain.local && config.confirmations === 1)
+      log.warn(
+        'TX_BLOCK_CONFIRMATIONS_REQUIRED=1 on a real chain: a one-block reorganisation takes back a transfer already told (see docs/chain.md)',
+      )
     const chainId = chain?.chainId ?? config.chainId ?? 31337
 
     const boss = chain ? await startJobBoss(database, config, onError) : null

@@ -172,7 +172,7 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
     const moved = await publicClientOf(rpc()).getTransactionReceipt({ hash: sent.hash })
     expect(Number(moved.blockNumber)).toBe(sent.blockNumber + 1)
     timeline.chain(
-      `reorganisation: blocks ${sent.blockNumber}–${sent.blockNumber + 1} replaced, the transfer now in ${sent.blockNumber + 1}`,
+      `reorganisation: ${sent.blockNumber}–${sent.blockNumber + 1} replaced, transfer now in ${sent.blockNumber + 1}`,
       sent.blockNumber + 1,
     )
     const back = await waitForUpdate(
