@@ -40,7 +40,7 @@ export interface TransferWatcherDeps {
   maxBlockRange: number
   /** WATCHER_REORG_WINDOW: blocks below the tip whose hashes are kept to find where a fork happened. */
   reorgWindow: number
-  metrics: Pick<Metrics, 'chainReorgs' | 'chainReorgDepth' | 'chainReorgsBeyondWindow'>
+  metrics: Pick<Metrics, 'chainReorgs' | 'chainReorgDepth' | 'chainReorgsBeyondWindow' | 'chainWatcherBlock'>
   /** Every change of a transfer, inside its transaction (the `token:<address>` channel feed). */
   onTransferChange?: TransferChangeListener
   onError: ErrorReporter
@@ -130,6 +130,7 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
       return true
     })
     if (!done) return { reached: state.cursor, head, progressed: false }
+    deps.metrics.chainWatcherBlock.set(forkAt)
     deps.metrics.chainReorgs.inc()
     deps.metrics.chainReorgDepth.observe(state.tip - forkAt)
     if (ancestor === null) {
@@ -204,9 +205,9 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
       await moveCursor(tx, chainId, read.to)
       return true
     })
-    return done
-      ? { reached: read.to, head, progressed: true }
-      : { reached: state.cursor, head, progressed: false }
+    if (!done) return { reached: state.cursor, head, progressed: false }
+    deps.metrics.chainWatcherBlock.set(read.tip)
+    return { reached: read.to, head, progressed: true }
   }
 
   const readLogs = (targets: Map<Address, WatchTarget>, from: number, to: number) =>

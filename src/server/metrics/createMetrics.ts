@@ -31,6 +31,8 @@ export interface Metrics {
   chainReorgDepth: Histogram
   /** Reorganisations deeper than WATCHER_REORG_WINDOW: reported, and re-read from the oldest block kept. */
   chainReorgsBeyondWindow: Counter
+  /** The highest block the transfer watcher has read (compare with the chain's head for its lag). */
+  chainWatcherBlock: Gauge
   /** Read at scrape time for the jobs gauge; set by the composition root when there is a job table. */
   countJobs: (() => Promise<{ state: string; n: number }[]>) | null
 }
@@ -102,6 +104,11 @@ export function createMetrics(): Metrics {
     chainReorgsBeyondWindow: new Counter({
       name: 'herald_chain_reorgs_beyond_window_total',
       help: 'Reorganisations deeper than WATCHER_REORG_WINDOW (re-read from the oldest block kept)',
+      registers: [registry],
+    }),
+    chainWatcherBlock: new Gauge({
+      name: 'herald_chain_watcher_block',
+      help: 'The highest block the transfer watcher has read on this instance (its tip)',
       registers: [registry],
     }),
     jobs: new Gauge({

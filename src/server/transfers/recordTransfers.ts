@@ -96,6 +96,7 @@ export async function recordTransfers(
       continue
     }
     if (existing.status !== 'reorged' && existing.blockHash === log.blockHash) continue
+    const placed = existing.status === 'confirmed' ? ledger.confirmations : confirmations
     // Back in the chain after a reorganisation (or, for a row from before block hashes were kept, placed).
     const [row] = await tx
       .update(tokenTransfers)
@@ -103,7 +104,7 @@ export async function recordTransfers(
         blockNumber: log.blockNumber,
         blockHash: log.blockHash,
         status: existing.status === 'reorged' ? 'included' : existing.status,
-        confirmations,
+        confirmations: placed,
         updatedAt: sql`now()`,
       })
       .where(eq(tokenTransfers.id, existing.id))
@@ -131,9 +132,16 @@ async function settle(transaction: EventTransaction, ledger: TransferLedger, tip
     const confirmed = confirmations >= ledger.confirmations
     if (!confirmed && confirmations === row.confirmations) continue
     const ids = confirmed ? await notifyConfirmed(transaction, ledger, row) : {}
+    // A confirmed transfer shows N whether the watcher saw each block or caught up several at once, so two
+    // watchers of one chain agree whatever their timing; it is not counted further.
     const [updated] = await tx
       .update(tokenTransfers)
-      .set({ confirmations, status: confirmed ? 'confirmed' : 'included', updatedAt: sql`now()`, ...ids })
+      .set({
+        confirmations: confirmed ? ledger.confirmations : confirmations,
+        status: confirmed ? 'confirmed' : 'included',
+        updatedAt: sql`now()`,
+        ...ids,
+      })
       .where(eq(tokenTransfers.id, row.id))
       .returning()
     changes.set(row.id, { row: updated!, action: changes.get(row.id)?.action ?? 'updated' })

@@ -36,7 +36,7 @@ function useDeploymentNotifications(inbox: Notification[]) {
 const NONE: Notification[] = []
 
 export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
-  const { session } = useApp()
+  const { session, chain } = useApp()
   const userId = session?.userId ?? ''
   const [jobs, setJobs] = useState<RecentJob[]>(() => loadRecentJobs(userId))
   const notes = useDeploymentNotifications(inbox.notifications)
@@ -89,7 +89,7 @@ export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
         </div>
         <div className="grid__col">
           <TokenList />
-          <TransferList />
+          {chain && <TransferList />}
           <WalletCard />
         </div>
       </div>

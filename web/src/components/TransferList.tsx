@@ -1,3 +1,4 @@
+import { useEffect } from 'react'
 import { RelativeTime, transferProgress, useTransfers } from '../../../src/client/react'
 import { HeraldApiError, type Transfer } from '../../../src/client/sdk'
 import { useApp } from '../AppContext'
@@ -14,7 +15,10 @@ const ZERO = '0x0000000000000000000000000000000000000000'
 export function TransferList() {
   const { sessionEnded } = useApp()
   const { transfers, requiredConfirmations, loading, error, reload } = useTransfers({ limit: 20 })
-  if (error instanceof HeraldApiError && error.status === 401) sessionEnded()
+  const refused = error instanceof HeraldApiError && error.status === 401
+  useEffect(() => {
+    if (refused) sessionEnded()
+  }, [refused, sessionEnded])
   return (
     <section className="card" aria-labelledby="transfers-title" data-testid="transfer-list">
       <div className="card__head card__head--row">
@@ -25,7 +29,7 @@ export function TransferList() {
           </span>
         )}
       </div>
-      {error && !(error instanceof HeraldApiError && error.status === 401) && (
+      {error && !refused && (
         <div className="form-error" role="alert">
           Could not load your transfers: {errorMessage(error)}{' '}
           <button type="button" className="herald-link-button" onClick={reload}>
