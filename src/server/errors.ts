@@ -12,6 +12,8 @@ export const ErrorStatus = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INVALID_INPUT: 422,
+  /** A channel name that breaks the grammar of docs/protocol.md §4. */
+  INVALID_CHANNEL: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,

@@ -1,3 +1,4 @@
+export * from './channels'
 export * from './codes'
 export * from './http'
 export * from './jobStatus'
