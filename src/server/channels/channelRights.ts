@@ -26,7 +26,7 @@ export interface ChannelRights {
    */
   check(channel: ChannelName, viewer: ChannelMember | null, token: string | undefined): Promise<RightCheck>
   /** Whether `owner` holds a non-zero balance of `token`; throws when the chain cannot be read. */
-  holds(token: Address, owner: string): Promise<boolean>
+  holds(token: string, owner: string): Promise<boolean>
 }
 
 const refuse = (reason: RightRefusal['reason'], message: string): RightCheck => ({
@@ -46,8 +46,10 @@ export function createChannelRights(deps: {
   now: () => number
   onError: ErrorReporter
 }): ChannelRights {
-  const holds = async (token: Address, owner: string) =>
-    (await deps.balanceOf!(token, getAddress(owner))) > 0n
+  const holds = async (token: string, owner: string) => {
+    if (!deps.balanceOf) return false
+    return (await deps.balanceOf(getAddress(token), getAddress(owner))) > 0n
+  }
   return {
     holds,
     async check(channel, viewer, token) {

@@ -1,4 +1,3 @@
-import { getAddress } from 'viem'
 import {
   type ChannelMember,
   clientMayPublish,
@@ -14,6 +13,7 @@ import { type ChannelName, readChannel } from '../channels/channelName'
 import type { ChannelRights, RightRefusal, SubscribeRight } from '../channels/channelRights'
 import type { ChannelStore } from '../channels/createChannelStore'
 import type { Presence } from '../channels/createPresence'
+import { createHolderWatch } from '../channels/holderWatch'
 import type { PresenceTransition } from '../channels/presenceReplica'
 import type { ErrorReporter } from '../errors'
 import { unstorable } from '../http/assertStorable'
@@ -61,13 +61,10 @@ export interface ChannelRoom {
 }
 
 const HOLDER_RECHECK_MS = 60_000
-/** Balances read at once by a re-check. */
-const RECHECK_CONCURRENCY = 8
 
 const publicationFrame = (publication: Publication) =>
   `{"type":"publication",${JSON.stringify(publication).slice(1)}`
 const namespaceOf = (channel: string) => channel.slice(0, channel.indexOf(':'))
-const holderKey = (token: string, address: string) => `${token}|${address}`
 
 /**
  * The hub's channels (docs/protocol.md §4): subscribe (rights, the subscription limit, a replay from `since`
@@ -92,10 +89,13 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
     burst: config.channelPublishesPerSecond * 2,
     now: clock.now,
   })
-  /** `holders:` subscriptions by token and holder address, for the re-checks. */
-  const holders = new Map<string, Set<Connection>>()
-  const holderRecheckMs = deps.holderRecheckMs ?? HOLDER_RECHECK_MS
-  let cancelRecheck: (() => void) | null = null
+  const holders = createHolderWatch<Connection>({
+    holds: (token, address) => rights.holds(token, address),
+    onLost: (connection, token) => end(connection, `holders:${token}`, 'FORBIDDEN'),
+    clock,
+    onError,
+    intervalMs: deps.holderRecheckMs ?? HOLDER_RECHECK_MS,
+  })
   let stopPresence: (() => void) | null = null
 
   const send = (connection: Connection, message: ServerMessage) =>
@@ -121,10 +121,7 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
 
   const untrackHolder = (connection: Connection, subscription: ChannelSubscription) => {
     if (subscription.heldToken === null || connection.address === null) return
-    const key = holderKey(subscription.heldToken, connection.address)
-    const set = holders.get(key)
-    set?.delete(connection)
-    if (set?.size === 0) holders.delete(key)
+    holders.untrack(connection, subscription.heldToken, connection.address)
     subscription.heldToken = null
   }
 
@@ -162,13 +159,7 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
       )
     if (right.heldToken !== null && subscription.heldToken === null && connection.address !== null) {
       subscription.heldToken = right.heldToken
-      const key = holderKey(right.heldToken, connection.address)
-      let set = holders.get(key)
-      if (!set) {
-        set = new Set()
-        holders.set(key, set)
-      }
-      set.add(connection)
+      holders.track(connection, right.heldToken, connection.address)
     }
   }
 
@@ -176,38 +167,6 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
     subscription.member = member
     subscription.counted = true
     presence.add(subscription.name, member)
-  }
-
-  /** Reads balances again; holders at zero lose their `holders:` subscriptions with FORBIDDEN. */
-  const recheck = async (keys: string[]) => {
-    for (let i = 0; i < keys.length; i += RECHECK_CONCURRENCY) {
-      await Promise.all(
-        keys.slice(i, i + RECHECK_CONCURRENCY).map(async (key) => {
-          const [token, address] = key.split('|') as [string, string]
-          let holds: boolean
-          try {
-            holds = await rights.holds(getAddress(token), address)
-          } catch (error) {
-            onError(error, `re-checking the balance of ${address} in ${token}`)
-            return
-          }
-          if (holds) return
-          for (const connection of [...(holders.get(key) ?? [])])
-            end(connection, `holders:${token}`, 'FORBIDDEN')
-        }),
-      )
-    }
-  }
-
-  const scheduleRecheck = () => {
-    cancelRecheck = clock.schedule(() => {
-      cancelRecheck = null
-      void recheck([...holders.keys()])
-        .catch((error) => onError(error, "re-checking holders' balances"))
-        .finally(() => {
-          if (stopPresence) scheduleRecheck()
-        })
-    }, holderRecheckMs)
   }
 
   const onTransition = (transition: PresenceTransition) => {
@@ -373,30 +332,20 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
 
     onItem: (channel, publication) => delivery.onItem(channel, publication),
 
-    holderCheck(token, address) {
-      let key: string
-      try {
-        key = holderKey(getAddress(token), getAddress(address))
-      } catch {
-        return
-      }
-      if (!holders.has(key)) return
-      void recheck([key]).catch((error) => onError(error, `re-checking ${key}`))
-    },
+    holderCheck: (token, address) => holders.check(token, address),
 
     resync: () => delivery.resync(),
 
     start() {
       if (stopPresence) return
       stopPresence = presence.listen(onTransition)
-      scheduleRecheck()
+      holders.start()
     },
 
     stop() {
       stopPresence?.()
       stopPresence = null
-      cancelRecheck?.()
-      cancelRecheck = null
+      holders.stop()
       delivery.stop()
     },
   }
