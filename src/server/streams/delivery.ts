@@ -228,14 +228,16 @@ export function createStreamDelivery<M, Item extends StreamItem>(
     return state.lastSeq
   }
 
-  const open: StreamDelivery<M, Item>['open'] = async (member, key) => {
+  const open: StreamDelivery<M, Item>['open'] = async (member, key, joined) => {
     const state = ensure(key)
     if (state.lastSeq === null && !(await ensureBase(state))) {
       dropIfUnused(state)
       return null
     }
     // Held while its base was read, the state is still the stream's.
-    return join(member, key)
+    const base = join(member, key)!
+    joined?.(base)
+    return base
   }
 
   return {

@@ -217,10 +217,15 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
         return true
       }
       if (message.since === undefined) {
-        const base = fresh ? await delivery.open(connection, name) : delivery.join(connection, name)
-        if (gone()) return
-        if (base === null) {
-          if (fresh) drop(connection, current)
+        // `subscribed` goes at the moment of the join, so no live publication can come before it.
+        const answer = (seq: number) => {
+          if (connection.channels?.get(name) === current)
+            send(connection, { type: 'subscribed', channel: name, seq, replayed: 0 })
+        }
+        if (!fresh) answer(delivery.join(connection, name)!)
+        else if ((await delivery.open(connection, name, answer)) === null) {
+          if (gone()) return
+          drop(connection, current)
           return refuse(
             connection,
             'UNAVAILABLE',
@@ -228,7 +233,7 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
             'Subscribing is unavailable right now; try again shortly.',
           )
         }
-        send(connection, { type: 'subscribed', channel: name, seq: base, replayed: 0 })
+        if (gone()) return
       } else {
         delivery.join(connection, name, { live: false })
         const outcome = await delivery.replay(connection, name, message.since, replayFrames(name))
