@@ -1,5 +1,12 @@
 export type * from '../../shared/protocol/index'
 export {
+  type ChannelListener,
+  type ChannelPresence,
+  type ChannelSubscribeOptions,
+  type ChannelSubscription,
+  HeraldChannelError,
+} from './channelSubscriptions'
+export {
   type ConnectionState,
   createHeraldClient,
   type HeraldClient,

@@ -73,6 +73,11 @@ export type SessionEffect =
   | { type: 'tokenAccepted' }
   /** The server refused the token (close 4001): look for another. */
   | { type: 'tokenRefused' }
+  /**
+   * Socket `socketId` can take channel subscriptions: its `auth` is sent (the server handles a connection's
+   * messages in order, so subscribes sent next run as that user), or it stays anonymous.
+   */
+  | { type: 'channelsReady'; socketId: number }
 
 export interface SessionStep {
   state: SessionState
@@ -161,6 +166,7 @@ export function sessionReducer(state: SessionState, event: SessionEvent): Sessio
         if (step.state.userId !== null) step.update({ userId: null, lastSeq: null })
         step.setConnection('connected')
       }
+      step.do({ type: 'channelsReady', socketId: event.socketId })
       break
     case 'startSeq': {
       if (!step.resuming(event.socketId)) break
@@ -271,6 +277,12 @@ function onServerMessage(step: Step, message: ServerMessage): boolean {
       step.do(emit('reset', message))
       break
     case 'error':
+      // A refused channel message (it names its channel) leaves the socket open and the session as it was:
+      // the channel subscriptions (channels.ts) take it.
+      if (message.channel !== undefined) {
+        step.do(emit('error', message))
+        break
+      }
       step.update({ lastError: message })
       step.do(emit('error', message))
       // The server could not serve the resume (its database is down, say) and keeps the socket open: ask
