@@ -9,7 +9,7 @@ import type {
   UnsubscribeReason,
 } from '../../shared/protocol'
 import { channelKey } from '../../shared/protocol/channels'
-import { resumeRetryDelayMs } from './session'
+import { resumeRetryDelayMs } from './retryDelay'
 
 // What the client's channel subscriptions mean, as a pure function like the session reducer (session.ts):
 // state + event → new state + effects. It decides what every channel message means: publications once each and

@@ -8,7 +8,10 @@ import type {
 import { CloseCode, CONNECTION_LIMIT_ERRORS } from '../../shared/protocol/codes'
 import { isServerMessage } from '../../shared/protocol/serverMessages'
 import { type Emission, emissions } from './emitter'
+import { resumeRetryDelayMs } from './retryDelay'
 import type { ConnectionState, HeraldClientEvents } from './types'
+
+export { resumeRetryDelayMs }
 
 // What the client's session means, as a pure function: state + event → new state + effects. It decides what
 // each server message means (dedupe by seq, holding live notifications until the replay ends, resume, reset,
@@ -95,13 +98,6 @@ export const initialSession = (since: number | null): SessionState => ({
   resumeAttempts: 0,
   closedReason: null,
 })
-
-const RESUME_RETRY_MIN_MS = 1000
-const RESUME_RETRY_MAX_MS = 30_000
-
-/** How long to wait before the `attempt`th retry of a resume the server could not serve (1 s, 2 s, 4 s … 30 s). */
-export const resumeRetryDelayMs = (attempt: number): number =>
-  Math.min(RESUME_RETRY_MAX_MS, RESUME_RETRY_MIN_MS * 2 ** Math.max(0, attempt - 1))
 
 const emit = emissions<HeraldClientEvents>()
 
