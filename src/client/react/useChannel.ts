@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react'
 import type { ChannelSubscribeOptions, ChannelSubscription, ConnectionState, Publication } from '../sdk'
-import { mergePublications } from './channelState'
+import { latestToken, mergePublications } from './channelState'
 import { useHeraldClient } from './useHeraldClient'
 
 export interface UseChannelOptions {
@@ -67,13 +67,7 @@ export function useChannel(
     let active = true
     const bump = () => setVersion((v) => v + 1)
     const current = client.subscribe(channel, {
-      token:
-        latest.current.token === undefined
-          ? undefined
-          : () => {
-              const token = latest.current.token
-              return typeof token === 'function' ? token() : token
-            },
+      token: latestToken(latest),
       onPublication(publication) {
         setPublications((list) => mergePublications(list, [publication], keep))
         latest.current.onPublication?.(publication)

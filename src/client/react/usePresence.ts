@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react'
 import type { ChannelMember, ChannelSubscribeOptions } from '../sdk'
+import { latestToken } from './channelState'
 import { useHeraldClient } from './useHeraldClient'
 
 export interface UsePresenceOptions {
@@ -58,13 +59,7 @@ export function usePresence(
         () => {},
       )
     const subscription = client.subscribe(channel, {
-      token:
-        latest.current.token === undefined
-          ? undefined
-          : () => {
-              const token = latest.current.token
-              return typeof token === 'function' ? token() : token
-            },
+      token: latestToken(latest),
       onSubscribed: () => void ask(),
       onJoin: () => void ask(),
       onLeave: () => void ask(),

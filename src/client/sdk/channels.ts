@@ -104,6 +104,8 @@ const fresh = (name: string, since: number | undefined): ChannelState => ({
   ended: null,
 })
 
+const keyOf = (name: string) => channelKey(name) ?? name
+
 class Step {
   readonly effects: ChannelsEffect[] = []
   constructor(public state: ChannelsState) {}
@@ -153,6 +155,26 @@ class Step {
     }
     this.patch(key, { lastSeq })
   }
+  /** Sends a publish or presence request on a live subscription; fails it at once on any other. */
+  request(
+    name: string,
+    request: ChannelRequest & { kind: 'publish' | 'presence' },
+    message: { type: string; channel: string; [key: string]: unknown },
+  ) {
+    const key = keyOf(name)
+    const channel = this.get(key)
+    if (channel?.status !== 'live' || this.state.socketId === null) {
+      this.do({
+        type: 'failed',
+        request: request.kind === 'publish' ? { ref: request.ref } : { id: request.id },
+        code: 'NOT_SUBSCRIBED',
+        message: `Not subscribed to ${name} right now; ask again once the subscription is live.`,
+      })
+      return
+    }
+    this.patch(key, { requests: [...channel.requests, request] })
+    this.do({ type: 'send', message: { ...message, channel: channel.name } })
+  }
   /** Fails every publish and presence request of the channel (its socket closed, or it ended). */
   failRequests(key: string, code: string, message: string) {
     const channel = this.get(key)
@@ -165,8 +187,6 @@ class Step {
     this.patch(key, { requests: [] })
   }
 }
-
-const keyOf = (name: string) => channelKey(name) ?? name
 
 /** Applies one event: returns the next state and what to do, in order. Never mutates `state`. */
 export function channelsReducer(state: ChannelsState, event: ChannelsEvent): ChannelsStep {
@@ -211,41 +231,16 @@ export function channelsReducer(state: ChannelsState, event: ChannelsEvent): Cha
       if (channel?.status === 'pending' && event.socketId === step.state.socketId) step.subscribe(key)
       break
     }
-    case 'publish': {
-      const key = keyOf(event.name)
-      const channel = step.get(key)
-      if (channel?.status !== 'live' || step.state.socketId === null) {
-        step.do({
-          type: 'failed',
-          request: { ref: event.ref },
-          code: 'NOT_SUBSCRIBED',
-          message: `Not subscribed to ${event.name} right now; publish once the subscription is live.`,
-        })
-        break
-      }
-      step.patch(key, { requests: [...channel.requests, { kind: 'publish', ref: event.ref }] })
-      step.do({
-        type: 'send',
-        message: { type: 'publish', channel: channel.name, data: event.data, ref: event.ref },
-      })
+    case 'publish':
+      step.request(
+        event.name,
+        { kind: 'publish', ref: event.ref },
+        { type: 'publish', channel: event.name, data: event.data, ref: event.ref },
+      )
       break
-    }
-    case 'presence': {
-      const key = keyOf(event.name)
-      const channel = step.get(key)
-      if (channel?.status !== 'live' || step.state.socketId === null) {
-        step.do({
-          type: 'failed',
-          request: { id: event.id },
-          code: 'NOT_SUBSCRIBED',
-          message: `Not subscribed to ${event.name} right now.`,
-        })
-        break
-      }
-      step.patch(key, { requests: [...channel.requests, { kind: 'presence', id: event.id }] })
-      step.do({ type: 'send', message: { type: 'presence', channel: channel.name } })
+    case 'presence':
+      step.request(event.name, { kind: 'presence', id: event.id }, { type: 'presence', channel: event.name })
       break
-    }
     case 'message':
       onMessage(step, event.message)
       break

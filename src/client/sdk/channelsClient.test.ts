@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { channelToken, publishOn } from '../../../test/helpers/channels'
-import { until } from '../../../test/helpers/drill'
+import { range, until } from '../../../test/helpers/drill'
 import { createTestDatabase } from '../../../test/helpers/testDatabase'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { signIn } from '../../../test/helpers/wallet'
@@ -21,7 +21,6 @@ const open = (options: HeraldClientOptions) => {
 }
 const waitFor = (what: string, check: () => boolean, timeoutMs = 10_000) =>
   until(what, () => (check() ? true : undefined), timeoutMs, 10)
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
 afterEach(() => {
   for (const client of clients.splice(0)) client.disconnect()

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import fc from 'fast-check'
+import { adminPublish, channelToken } from '../../../test/helpers/channels'
 import { checkProperty, watchUnhandledRejections } from '../../../test/helpers/fuzz'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
@@ -331,14 +332,8 @@ const channelActionArb: fc.Arbitrary<ChannelAction> = fc.oneof(
   },
 )
 
-const channelTokenFor = async (userId: string, channel: string) => {
-  const response = await fetch(`${server.url}/api/admin/channel-tokens`, {
-    method: 'POST',
-    headers: { ...bearer(ADMIN_KEY), 'content-type': 'application/json' },
-    body: JSON.stringify({ userId, channel }),
-  })
-  return ((await expectStatus(response, 201, 'channel token')) as { token: string }).token
-}
+const channelTokenFor = (userId: string, channel: string) =>
+  channelToken(server.url, ADMIN_KEY, userId, channel)
 
 test('no channel publication reaches a connection without the right to it; subscribers miss none', async () => {
   const watcher = watchUnhandledRejections()
@@ -400,12 +395,11 @@ test('no channel publication reaches a connection without the right to it; subsc
               break
             }
             case 'adminPublish': {
-              const response = await fetch(`${server.url}/api/admin/channels/${room}/publications`, {
-                method: 'POST',
-                headers: { ...bearer(ADMIN_KEY), 'content-type': 'application/json' },
-                body: JSON.stringify({ data: { run, room } }),
-              })
-              await expectStatus(response, 201, 'admin publish')
+              await expectStatus(
+                await adminPublish(server.url, ADMIN_KEY, room, { run, room }),
+                201,
+                'admin publish',
+              )
               break
             }
             case 'publish': {
@@ -426,12 +420,7 @@ test('no channel publication reaches a connection without the right to it; subsc
         }
         // An end marker on every room: once a subscribed socket has it, everything before it has arrived.
         for (const room of rooms) {
-          const response = await fetch(`${server.url}/api/admin/channels/${room}/publications`, {
-            method: 'POST',
-            headers: { ...bearer(ADMIN_KEY), 'content-type': 'application/json' },
-            body: JSON.stringify({ data: { end: run } }),
-          })
-          await expectStatus(response, 201, 'end marker')
+          await expectStatus(await adminPublish(server.url, ADMIN_KEY, room, { end: run }), 201, 'end marker')
         }
         for (const [i, { socket }] of sockets.entries()) {
           for (const room of subscribed[i]!)

@@ -1,4 +1,5 @@
 import { jwtVerify, SignJWT } from 'jose'
+import { importHmacKey } from '../auth/hmacKey'
 
 /** What a subscription token grants: `userId` may subscribe to `channel` until `expiresAt`. */
 export interface ChannelTokenClaims {
@@ -21,13 +22,7 @@ export interface ChannelTokenService {
  * backend, which is why no issuer or other claim is required. Expiry is judged on the caller's clock.
  */
 export function createChannelTokenService(secret: string): ChannelTokenService {
-  const key = crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign', 'verify'],
-  )
+  const key = importHmacKey(secret)
   return {
     async sign(claims) {
       return new SignJWT({ channel: claims.channel })
