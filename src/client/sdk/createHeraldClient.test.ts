@@ -28,6 +28,7 @@ import {
   type HeraldClientOptions,
 } from './createHeraldClient'
 import { createHttpApi, HeraldApiError } from './createHttpApi'
+import { createIdempotencyKey } from './index'
 import { signInWithEthereum } from './signInWithEthereum'
 
 // The SDK against a real Herald (real sockets, real database, no mocks). Reconnect delays are short so the
@@ -665,6 +666,30 @@ describe('HTTP API', () => {
       siweDomain: expect.any(String),
     })
   }, 30_000)
+
+  test('writes take an idempotencyKey: the same operation again answers the first result, another is refused', async () => {
+    const session = await signIn(server.url)
+    const api = createHttpApi({ url: server.url, token: () => session.token })
+    const published = [await publish(server, session.user.id, 1), await publish(server, session.user.id, 2)]
+    const idempotencyKey = createIdempotencyKey()
+    const first = await api.notifications.markAllRead({ idempotencyKey })
+    expect(first).toEqual({ updated: 2, unreadCount: 0 })
+    await publish(server, session.user.id, 3)
+    // Replayed: the first answer, not a second run (which would have updated the third).
+    expect(await api.notifications.markAllRead({ idempotencyKey })).toEqual(first)
+    expect(await api.notifications.unreadCount()).toEqual({ unreadCount: 1, seq: 3 })
+    const readKey = createIdempotencyKey()
+    await api.notifications.markRead(published[0]!.id, { idempotencyKey: readKey })
+    const reused = await api.notifications
+      .markRead(published[1]!.id, { idempotencyKey: readKey })
+      .catch((e: unknown) => e)
+    expect(reused).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' })
+    // This server has no chain: the deployment is refused (and its key released, 5xx being forgotten).
+    const noChain = await api.tokens
+      .deploy({ name: 'N', symbol: 'N', initialSupply: '1' }, { idempotencyKey: createIdempotencyKey() })
+      .catch((e: unknown) => e)
+    expect(noChain).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' })
+  })
 
   test('errors become HeraldApiError with status and code', async () => {
     const session = await signIn(server.url)
