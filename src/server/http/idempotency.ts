@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import canonicalize from 'canonicalize'
-import { StatusMap } from 'elysia'
+import { StatusMap, t } from 'elysia'
 import {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENCY_KEY_MAX,
@@ -71,7 +71,8 @@ export class ReplayedAnswer extends Error {
 interface RouteHooks {
   transform?: unknown
   mapResponse?: unknown
-  detail?: { parameters?: unknown[]; description?: string; [key: string]: unknown }
+  headers?: unknown
+  [option: string]: unknown
 }
 
 export interface Idempotency {
@@ -146,14 +147,24 @@ const remembered = (status: number) => status < 500 && status !== 429
 const statusOf = (status: unknown): number =>
   typeof status === 'number' ? status : ((StatusMap as Record<string, number>)[String(status)] ?? 200)
 
-const KEY_PARAMETER = {
-  name: IDEMPOTENCY_KEY_HEADER,
-  in: 'header',
-  required: false,
-  schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX, pattern: IDEMPOTENCY_KEY_PATTERN },
-  description:
-    'Makes a retry safe (docs/protocol.md §6): the first request with a key runs; the same key and body again within 24 h, from any instance, gets the same status and body with `Idempotent-Replayed: true`, and stores and sends nothing. Another body → 422 IDEMPOTENCY_KEY_REUSED; while the first still runs, a request waits up to 10 s, then 409 CONFLICT with Retry-After. 5xx and 429 answers are not remembered.',
-}
+/**
+ * The header as the route's header schema, which is what documents it in OpenAPI (a `detail.parameters` entry
+ * would be replaced by the path's). The claim checks it first, so this never answers a bad key itself.
+ */
+const KEY_HEADER_SCHEMA = t.Object(
+  {
+    [IDEMPOTENCY_KEY_HEADER.toLowerCase()]: t.Optional(
+      t.String({
+        minLength: 1,
+        maxLength: IDEMPOTENCY_KEY_MAX,
+        pattern: IDEMPOTENCY_KEY_PATTERN,
+        description:
+          'Makes a retry safe (docs/protocol.md §6): the first request with a key runs; the same key and body again within 24 h, from any instance, gets the same status and body with `Idempotent-Replayed: true`, and stores and sends nothing. Another body → 422 IDEMPOTENCY_KEY_REUSED; while the first still runs, a request waits up to 10 s, then 409 CONFLICT with Retry-After. 5xx and 429 answers are not remembered. 1–255 printable ASCII characters, else 400 INVALID_INPUT.',
+      }),
+    ),
+  },
+  { additionalProperties: true },
+)
 
 export function createIdempotency(options: IdempotencyOptions): Idempotency {
   const { clock, onError } = options
@@ -299,12 +310,13 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
 
   const route = <O extends RouteHooks>(caller: Caller, routeOptions: O): O => {
     const list = (hooks: unknown) => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks])
-    const detail = routeOptions.detail ?? {}
+    if (routeOptions.headers !== undefined)
+      throw new Error('idempotent routes declare no header schema of their own (add the header here instead)')
     return {
       ...routeOptions,
       transform: [claimHook(caller), ...list(routeOptions.transform)],
       mapResponse: [recordHook, ...list(routeOptions.mapResponse)],
-      detail: { ...detail, parameters: [...(detail.parameters ?? []), KEY_PARAMETER] },
+      headers: KEY_HEADER_SCHEMA,
     }
   }
 
