@@ -478,3 +478,25 @@ describe('retention', () => {
     expect(await storedFor(session.user.id)).toBe(2)
   })
 })
+
+describe('the OpenAPI description', () => {
+  test('every route that takes the header documents it', async () => {
+    const doc = (await (await fetch(`${server.url}/openapi/json`)).json()) as {
+      paths: Record<string, { post?: { parameters?: { in: string; name: string; required: boolean }[] } }>
+    }
+    for (const path of [
+      '/api/admin/notifications',
+      '/api/admin/notifications/batch',
+      '/api/admin/broadcast',
+      '/api/tokens',
+      '/api/notifications/read-all',
+      '/api/notifications/{id}/read',
+    ]) {
+      const header = doc.paths[path]?.post?.parameters?.find((p) => p.in === 'header')
+      expect({ path, header }).toEqual({
+        path,
+        header: expect.objectContaining({ name: 'idempotency-key', required: false }),
+      })
+    }
+  })
+})
