@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Server } from 'bun'
 import { count, eq } from 'drizzle-orm'
 import { within } from '../../../test/helpers/drill'
+import { bundleForNode, nodeBinary } from '../../../test/helpers/nodeBundle'
 import { startTcpProxy, type TcpProxy } from '../../../test/helpers/tcpProxy'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { newAccount, signIn } from '../../../test/helpers/wallet'
@@ -352,34 +352,21 @@ describe('channels (against a stub speaking protocol §4)', () => {
 
 // Bundled for Node the way the SDK is (nodeClient.fixture.mjs), run by the machine's node (20), through a
 // proxy that drops the first answer: the retry with the same key stores the notification once.
-const nodeBinary = Bun.which('node')
-
 describe.skipIf(!nodeBinary)('under Node', () => {
-  let dir: string
-  let bundle: string
+  let bundle: ReturnType<typeof bundleForNode>
   let proxy: TcpProxy
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'herald-admin-node-'))
-    bundle = join(dir, 'admin.mjs')
-    const build = Bun.spawnSync([
-      process.execPath,
-      'build',
-      '--target=node',
-      join(import.meta.dir, 'nodeAdmin.fixture.mjs'),
-      '--outfile',
-      bundle,
-    ])
-    if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`)
+    bundle = bundleForNode(join(import.meta.dir, 'nodeAdmin.fixture.mjs'))
     proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(server.url).port) })
   }, 30_000)
   afterAll(async () => {
     await proxy?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    bundle?.remove()
   })
 
   test('the bundle holds none of the server: no database, Bun or job queue code', () => {
-    const text = readFileSync(bundle, 'utf8')
+    const text = readFileSync(bundle.path, 'utf8')
     for (const server of ['drizzle-orm', 'pg-boss', 'postgres', 'bun:', 'elysia', 'typebox'])
       expect(text.includes(server)).toBe(false)
   })
@@ -387,7 +374,7 @@ describe.skipIf(!nodeBinary)('under Node', () => {
   test('a notification published from Node through a dropped answer is stored once', async () => {
     const session = await signIn(server.url)
     proxy.dropReplies(1)
-    const child = Bun.spawn([nodeBinary!, bundle], {
+    const child = Bun.spawn([nodeBinary!, bundle.path], {
       env: {
         ...process.env,
         HERALD_URL: proxy.url(server.url),

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import postgres from 'postgres'
+import { describe, expect, test } from 'bun:test'
 import { until } from '../../../test/helpers/drill'
-import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
-import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
+import { useHeraldPair } from '../../../test/helpers/heraldPair'
+import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { signIn } from '../../../test/helpers/wallet'
 import { createHeraldAdmin } from '../../client/admin'
 import { LEASE_MS } from '../http/idempotency'
@@ -16,26 +15,10 @@ import { LEASE_MS } from '../http/idempotency'
 const ADMIN_KEY = 'idempotency-crash-admin-key-0123456789'
 
 describe.skipIf(!usingPostgres())('a request that died holding its key', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>>
-  let a: HeraldProcess
-  let b: HeraldProcess
-  let sql: postgres.Sql
-
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl()
-    const env = { DATABASE_URL: database.url, HERALD_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' }
-    a = await spawnHerald(env, { label: 'a' })
-    b = await spawnHerald(env, { label: 'b' })
-    sql = postgres(database.url, { max: 3, onnotice: () => {} })
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all([a?.kill('SIGKILL'), b?.kill()])
-    await sql?.end({ timeout: 5 })
-    await database?.drop()
-  }, 30_000)
+  const pair = useHeraldPair(ADMIN_KEY)
 
   test('kill -9 mid-batch: the retry on the other instance waits out the lease and stores the batch once', async () => {
-    const [alice, bob] = await Promise.all([signIn(b.url), signIn(b.url)])
+    const [alice, bob] = await Promise.all([signIn(pair.b.url), signIn(pair.b.url)])
     const idempotencyKey = crypto.randomUUID()
     const batch = {
       recipients: [{ userId: alice.user.id }, { userId: bob.user.id }],
@@ -52,34 +35,34 @@ describe.skipIf(!usingPostgres())('a request that died holding its key', () => {
     const holding = new Promise<void>((resolve) => {
       lockHeld = resolve
     })
-    const lock = sql.begin(async (tx) => {
+    const lock = pair.sql.begin(async (tx) => {
       await tx`select id from users where id = ${bob.user.id} for update`
       lockHeld()
       await locked
     })
     await holding
-    const onA = createHeraldAdmin({ url: a.url, adminKey: ADMIN_KEY, retries: 0 })
+    const onA = createHeraldAdmin({ url: pair.a.url, adminKey: ADMIN_KEY, retries: 0 })
     const doomed = onA.notifyMany(batch, { idempotencyKey }).catch((error: unknown) => error)
     await until('A to hold the key and wait on the lock', async () => {
-      const [row] = await sql`select holder from idempotency_keys where key = ${idempotencyKey}`
-      const [waiting] = await sql`select 1 from pg_stat_activity
+      const [row] = await pair.sql`select holder from idempotency_keys where key = ${idempotencyKey}`
+      const [waiting] = await pair.sql`select 1 from pg_stat_activity
         where application_name = 'herald' and wait_event_type = 'Lock'`
       return row?.holder && waiting ? true : undefined
     })
-    await a.kill('SIGKILL')
+    await pair.a.kill('SIGKILL')
     expect(await doomed).toMatchObject({ code: 'NETWORK_ERROR' })
     release()
     await lock
 
     const started = performance.now()
-    const onB = createHeraldAdmin({ url: b.url, adminKey: ADMIN_KEY })
+    const onB = createHeraldAdmin({ url: pair.b.url, adminKey: ADMIN_KEY })
     const { results } = await onB.notifyMany(batch, { idempotencyKey })
     const waited = performance.now() - started
     expect(results.map((r) => r.userId)).toEqual([alice.user.id, bob.user.id])
     // It ran once the lease lapsed (renewed every LEASE_MS / 3 until the kill), not before and not much after.
     expect(waited).toBeGreaterThan((LEASE_MS * 2) / 3 - 2000)
     expect(waited).toBeLessThan(LEASE_MS + 15_000)
-    const counts = await sql`select user_id::text as user, count(*)::int as n from notifications
+    const counts = await pair.sql`select user_id::text as user, count(*)::int as n from notifications
       where type = 'crash' group by user_id`
     expect(Object.fromEntries(counts.map((row) => [row.user, row.n]))).toEqual({
       [alice.user.id]: 1,

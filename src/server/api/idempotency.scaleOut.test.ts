@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import postgres from 'postgres'
-import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
-import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
+import { describe, expect, test } from 'bun:test'
+import { useHeraldPair } from '../../../test/helpers/heraldPair'
+import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, signIn } from '../../../test/helpers/wallet'
 import { createHeraldAdmin } from '../../client/admin'
 
@@ -12,23 +11,7 @@ import { createHeraldAdmin } from '../../client/admin'
 const ADMIN_KEY = 'idempotency-scale-admin-key-0123456789'
 
 describe.skipIf(!usingPostgres())('two instances share the keys', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>>
-  let a: HeraldProcess
-  let b: HeraldProcess
-  let sql: postgres.Sql
-
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl()
-    const env = { DATABASE_URL: database.url, HERALD_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'warn' }
-    a = await spawnHerald(env, { label: 'a' })
-    b = await spawnHerald(env, { label: 'b' })
-    sql = postgres(database.url, { max: 2, onnotice: () => {} })
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all([a?.kill(), b?.kill()])
-    await sql?.end({ timeout: 5 })
-    await database?.drop()
-  }, 30_000)
+  const pair = useHeraldPair(ADMIN_KEY)
 
   const post = (url: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${url}${path}`, {
@@ -37,21 +20,21 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
       body: JSON.stringify(body),
     })
   const storedFor = async (userId: string) =>
-    Number((await sql`select count(*)::int as n from notifications where user_id = ${userId}`)[0]!.n)
+    Number((await pair.sql`select count(*)::int as n from notifications where user_id = ${userId}`)[0]!.n)
 
   test('a key used on one instance is replayed by the other; another body there → 422', async () => {
-    const session = await signIn(a.url)
+    const session = await signIn(pair.a.url)
     const key = crypto.randomUUID()
     const body = { userId: session.user.id, type: 'shared', title: 'Once', message: 'On either instance' }
-    const first = await post(a.url, '/api/admin/notifications', body, { 'idempotency-key': key })
+    const first = await post(pair.a.url, '/api/admin/notifications', body, { 'idempotency-key': key })
     expect(first.status).toBe(201)
     const firstText = await first.text()
-    const again = await post(b.url, '/api/admin/notifications', body, { 'idempotency-key': key })
+    const again = await post(pair.b.url, '/api/admin/notifications', body, { 'idempotency-key': key })
     expect(again.status).toBe(201)
     expect(again.headers.get('idempotent-replayed')).toBe('true')
     expect(await again.text()).toBe(firstText)
     const other = await post(
-      b.url,
+      pair.b.url,
       '/api/admin/notifications',
       { ...body, title: 'Other' },
       { 'idempotency-key': key },
@@ -62,7 +45,7 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
   })
 
   test('the same request on both instances at once, many times: one runs, every answer is its answer', async () => {
-    const session = await signIn(b.url)
+    const session = await signIn(pair.b.url)
     for (const path of ['/api/admin/notifications', '/api/admin/notifications/batch']) {
       const key = crypto.randomUUID()
       const content = { type: 'race', title: path, message: 'Both at once' }
@@ -72,7 +55,7 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
           : { recipients: [{ userId: session.user.id }], notification: content }
       const answers = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
-          const response = await post(i % 2 ? a.url : b.url, path, body, { 'idempotency-key': key })
+          const response = await post(i % 2 ? pair.a.url : pair.b.url, path, body, { 'idempotency-key': key })
           return { status: response.status, text: await response.text() }
         }),
       )
@@ -83,8 +66,8 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
   })
 
   test('a user’s key is theirs on every instance', async () => {
-    const session = await signIn(a.url)
-    await post(a.url, '/api/admin/notifications', {
+    const session = await signIn(pair.a.url)
+    await post(pair.a.url, '/api/admin/notifications', {
       userId: session.user.id,
       type: 't',
       title: 't',
@@ -96,22 +79,22 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
         method: 'POST',
         headers: { ...bearer(session.token), 'idempotency-key': key },
       })
-    const first = await readAll(a.url)
+    const first = await readAll(pair.a.url)
     const firstText = await first.text()
     expect(JSON.parse(firstText)).toEqual({ updated: 1, unreadCount: 0 })
-    const second = await readAll(b.url)
+    const second = await readAll(pair.b.url)
     expect(second.headers.get('idempotent-replayed')).toBe('true')
     expect(await second.text()).toBe(firstText)
   })
 
   test('herald/admin retries land on either instance and store once', async () => {
-    const session = await signIn(a.url)
+    const session = await signIn(pair.a.url)
     const idempotencyKey = crypto.randomUUID()
     const params = { userId: session.user.id, type: 'both', title: 'Either', message: 'One' }
-    const viaA = await createHeraldAdmin({ url: a.url, adminKey: ADMIN_KEY }).notify(params, {
+    const viaA = await createHeraldAdmin({ url: pair.a.url, adminKey: ADMIN_KEY }).notify(params, {
       idempotencyKey,
     })
-    const viaB = await createHeraldAdmin({ url: b.url, adminKey: ADMIN_KEY }).notify(params, {
+    const viaB = await createHeraldAdmin({ url: pair.b.url, adminKey: ADMIN_KEY }).notify(params, {
       idempotencyKey,
     })
     expect(viaB).toEqual(viaA)

@@ -42,6 +42,11 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   })
 }
 const withKey = (key: string) => ({ 'idempotency-key': key })
+/** A single publish to `userId` with `key` (and a title, so another title is another body). */
+const publishKeyed = (userId: string, key: string, title?: string) =>
+  post('/api/admin/notifications', { userId, ...content(title) }, withKey(key))
+const codeOf = async (response: Response) =>
+  ((await response.json()) as { error: { code: string } }).error.code
 
 async function answer(response: Response) {
   return {
@@ -106,9 +111,7 @@ describe('a key replays the first answer', () => {
     const session = await signIn(server.url)
     const socket = await listening(session)
     const key = newKey()
-    const first = await answer(
-      await post('/api/admin/notifications', { userId: session.user.id, ...content() }, withKey(key)),
-    )
+    const first = await answer(await publishKeyed(session.user.id, key))
     expect(first.status).toBe(201)
     expect(first.replayed).toBeNull()
     const reordered = `{ "message":"On its way" ,\n "title": "Shipped", "type":"order.shipped","userId":"${session.user.id}" }`
@@ -124,28 +127,17 @@ describe('a key replays the first answer', () => {
   test('the same key with another body → 422 IDEMPOTENCY_KEY_REUSED, nothing stored', async () => {
     const session = await signIn(server.url)
     const key = newKey()
-    expect(
-      (await post('/api/admin/notifications', { userId: session.user.id, ...content() }, withKey(key)))
-        .status,
-    ).toBe(201)
-    const other = await post(
-      '/api/admin/notifications',
-      { userId: session.user.id, ...content('Other') },
-      withKey(key),
-    )
+    expect((await publishKeyed(session.user.id, key)).status).toBe(201)
+    const other = await publishKeyed(session.user.id, key, 'Other')
     expect(other.status).toBe(422)
-    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(await codeOf(other)).toBe('IDEMPOTENCY_KEY_REUSED')
     expect(await storedFor(session.user.id)).toBe(1)
   })
 
   test('the same key on another route is another key; requests without a key are never replayed', async () => {
     const session = await signIn(server.url)
     const key = newKey()
-    const single = await post(
-      '/api/admin/notifications',
-      { userId: session.user.id, ...content() },
-      withKey(key),
-    )
+    const single = await publishKeyed(session.user.id, key)
     const batch = await post(
       '/api/admin/notifications/batch',
       { recipients: [{ userId: session.user.id }], notification: content() },
@@ -166,7 +158,7 @@ describe('a key replays the first answer', () => {
     for (const bad of ['', 'x'.repeat(256), 'clé']) {
       const response = await post('/api/admin/notifications', body, withKey(bad))
       expect(response.status).toBe(400)
-      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INVALID_INPUT')
+      expect(await codeOf(response)).toBe('INVALID_INPUT')
     }
     expect(await storedFor(session.user.id)).toBe(0)
     for (const good of ['a', `${'~'.repeat(200)} !{}"\\${'z'.repeat(49)}`.slice(0, 255)]) {
@@ -194,13 +186,9 @@ describe('a key replays the first answer', () => {
       replayed: 'true',
     })
     const session = await signIn(server.url)
-    const fixed = await post(
-      '/api/admin/notifications',
-      { userId: session.user.id, ...content() },
-      withKey(invalidKey),
-    )
+    const fixed = await publishKeyed(session.user.id, invalidKey)
     expect(fixed.status).toBe(422)
-    expect(((await fixed.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(await codeOf(fixed)).toBe('IDEMPOTENCY_KEY_REUSED')
   })
 
   test('a 5xx is forgotten: the retry runs again, with any body', async () => {
@@ -271,7 +259,7 @@ describe('user routes: keys are the user’s own', () => {
     expect(replay.headers.get('idempotent-replayed')).toBe('true')
     const other = await read(ids[1]!)
     expect(other.status).toBe(422)
-    expect(((await other.json()) as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(await codeOf(other)).toBe('IDEMPOTENCY_KEY_REUSED')
   })
 
   test('without a valid session → 401, and the key is not taken', async () => {
@@ -297,11 +285,7 @@ describe('concurrent requests with one key', () => {
     const socket = await listening(session)
     const key = newKey()
     const answers = await Promise.all(
-      Array.from({ length: 10 }, async () =>
-        answer(
-          await post('/api/admin/notifications', { userId: session.user.id, ...content() }, withKey(key)),
-        ),
-      ),
+      Array.from({ length: 10 }, async () => answer(await publishKeyed(session.user.id, key))),
     )
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201))
     expect(new Set(answers.map((a) => a.text)).size).toBe(1)
@@ -352,7 +336,7 @@ describe('a key in use elsewhere (with the injected clock)', () => {
     expect(advanced).toBeGreaterThanOrEqual(10_000)
     expect(value.status).toBe(409)
     expect(value.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/)
-    expect(((await value.json()) as { error: { code: string } }).error.code).toBe('CONFLICT')
+    expect(await codeOf(value)).toBe('CONFLICT')
     expect(await storedFor(session.user.id)).toBe(0)
   })
 
@@ -456,23 +440,12 @@ describe('retention', () => {
   test('after 24 hours a key is new again', async () => {
     const session = await signIn(server.url)
     const key = newKey()
-    expect(
-      (await post('/api/admin/notifications', { userId: session.user.id, ...content() }, withKey(key)))
-        .status,
-    ).toBe(201)
+    expect((await publishKeyed(session.user.id, key)).status).toBe(201)
     clock.advance(24 * 3600_000 - 1000)
-    const before = await post(
-      '/api/admin/notifications',
-      { userId: session.user.id, ...content('Later') },
-      withKey(key),
-    )
+    const before = await publishKeyed(session.user.id, key, 'Later')
     expect(before.status).toBe(422)
     clock.advance(1000)
-    const after = await post(
-      '/api/admin/notifications',
-      { userId: session.user.id, ...content('Later') },
-      withKey(key),
-    )
+    const after = await publishKeyed(session.user.id, key, 'Later')
     expect(after.status).toBe(201)
     expect(after.headers.get('idempotent-replayed')).toBeNull()
     expect(await storedFor(session.user.id)).toBe(2)
