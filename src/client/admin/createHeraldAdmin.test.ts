@@ -12,7 +12,7 @@ import { newAccount, signIn } from '../../../test/helpers/wallet'
 import { notifications } from '../../server/db/schema'
 import {
   AdminChannelPublishBodySchema,
-  AdminChannelTokenBodySchema,
+  ChannelTokenBodySchema,
   isIdempotencyKey,
 } from '../../shared/protocol'
 import { createHeraldAdmin, HeraldAdminError } from './index'
@@ -272,7 +272,7 @@ describe('channels (against a stub speaking protocol §4)', () => {
   let stub: Server<unknown>
   const received: { method: string; path: string; key: string | null; body: unknown }[] = []
   const publishBody = TypeCompiler.Compile(AdminChannelPublishBodySchema)
-  const tokenBody = TypeCompiler.Compile(AdminChannelTokenBodySchema)
+  const tokenBody = TypeCompiler.Compile(ChannelTokenBodySchema)
   let unavailableOnce = true
 
   beforeAll(() => {

@@ -1,19 +1,23 @@
 import type {
   AdminBroadcastResponse,
-  AdminChannelPublishResponse,
-  AdminChannelTokenBody,
+  AdminChannelPublishResponseSchema,
   AdminPublishBatchBody,
   AdminPublishBatchResponse,
   AdminPublishBody,
   AdminPublishResponse,
   BroadcastMessage,
-  ChannelTokenResponse,
+  ChannelTokenBodySchema,
+  ChannelTokenResponseSchema,
   ErrorBody,
 } from '../../shared/protocol'
 import { createIdempotencyKey, IDEMPOTENCY_KEY_HEADER } from '../../shared/protocol/idempotency'
 
 // herald/admin: publishing from another backend (docs/protocol.md §1, §4, §6 and §9). Only the platform's
 // fetch and src/shared: it runs on Bun and Node 20+, with none of the server's code.
+
+type AdminChannelPublishResponse = typeof AdminChannelPublishResponseSchema.static
+type ChannelTokenBody = typeof ChannelTokenBodySchema.static
+type ChannelTokenResponse = typeof ChannelTokenResponseSchema.static
 
 /** An answer that is not a success once retries are spent, or one that retrying cannot change. */
 export class HeraldAdminError extends Error {
@@ -70,7 +74,7 @@ export interface HeraldAdmin {
   /** Stores and sends a publication on a channel: `POST /api/admin/channels/:channel/publications`. */
   publish(channel: string, data: unknown, options?: CallOptions): Promise<AdminChannelPublishResponse>
   /** A subscription token for one user and one channel: `POST /api/admin/channel-tokens`. */
-  issueChannelToken(params: AdminChannelTokenBody, options?: CallOptions): Promise<ChannelTokenResponse>
+  issueChannelToken(params: ChannelTokenBody, options?: CallOptions): Promise<ChannelTokenResponse>
 }
 
 /** Statuses worth the same request again: rate limited, unavailable, and the 409 of a key still in use. */
