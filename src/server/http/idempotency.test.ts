@@ -8,7 +8,7 @@ import type { Database, DatabaseHandle } from '../db/openDatabase'
 import { idempotencyKeys } from '../db/schema'
 import { createLogger } from '../log/createLogger'
 import { errorHandler } from './errorHandler'
-import { createIdempotency, LEASE_MS, RETENTION_MS, WAIT_MS } from './idempotency'
+import { createIdempotency, fingerprint, LEASE_MS, RETENTION_MS, WAIT_MS } from './idempotency'
 
 // The mechanism on its own: a route that runs as long as the test says, the lease renewal that keeps a slow
 // request's key from being taken over, and the sweep.
@@ -161,5 +161,17 @@ describe('the sweep', () => {
     })
     expect(await idempotency.sweep()).toBe(0)
     expect(reported).toEqual(['idempotency: sweeping expired keys'])
+  })
+})
+
+describe('fingerprint', () => {
+  test('the same JSON value, whatever its key order or number spelling; params count; never throws', () => {
+    const a = fingerprint({ id: '1' }, JSON.parse('{"b": [1.0, {"y": 2, "x": 1}], "a": "é"}'))
+    const b = fingerprint({ id: '1' }, JSON.parse('{"a":"\\u00e9","b":[1,{"x":1,"y":2}]}'))
+    expect(a).toBe(b)
+    expect(fingerprint({ id: '2' }, JSON.parse('{"a":"é","b":[1,{"x":1,"y":2}]}'))).not.toBe(a)
+    expect(fingerprint({}, undefined)).toBe(fingerprint(undefined, null))
+    expect(fingerprint({}, { n: 1 })).not.toBe(fingerprint({}, { n: '1' }))
+    expect(fingerprint({}, JSON.parse('{"limit": 1e999}'))).toMatch(/^[0-9a-f]{64}$/)
   })
 })

@@ -118,9 +118,22 @@ interface Held {
 /** "The same body" is the same JSON value: RFC 8785's canonical form, hashed, of the path's parameters and the body. */
 export function fingerprint(params: unknown, body: unknown): string {
   const value = { params: params ?? {}, body: body === undefined || body === '' ? null : body }
-  return createHash('sha256')
-    .update(canonicalize(value) ?? 'null')
-    .digest('hex')
+  return createHash('sha256').update(canonical(value)).digest('hex')
+}
+
+/**
+ * RFC 8785 has no form for a number JavaScript cannot hold (JSON's `1e999` parses to Infinity): such numbers
+ * are taken by their name, so the body still has a fingerprint (and the route refuses it as it would anyway).
+ */
+function canonical(value: unknown): string {
+  try {
+    return canonicalize(value) ?? 'null'
+  } catch {
+    const named = JSON.stringify(value, (_, v) =>
+      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+    )
+    return canonicalize(JSON.parse(named)) ?? 'null'
+  }
 }
 
 const badKey = () =>
