@@ -18,6 +18,7 @@ import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
 import { jobs } from './db/schema'
 import { ConfigError, describeError, HeraldError } from './errors'
+import { createIdempotency } from './http/idempotency'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
@@ -103,6 +104,9 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     await bus.start()
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
+    const idempotency = createIdempotency({ db, clock, onError })
+    idempotency.start()
+    shutdown.add('idempotency keys', () => idempotency.stop())
     const tokens = createTokenService(jwtSecret)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
@@ -163,6 +167,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       bus,
       hub,
       notifications,
+      idempotency,
       tokens,
       metrics,
       log,

@@ -1,3 +1,4 @@
+export { createIdempotencyKey } from '../../shared/protocol/idempotency'
 export type * from '../../shared/protocol/index'
 export {
   type ConnectionState,
@@ -6,5 +7,5 @@ export {
   type HeraldClientEvents,
   type HeraldClientOptions,
 } from './createHeraldClient'
-export { createHttpApi, HeraldApiError, type HttpApi } from './createHttpApi'
+export { createHttpApi, HeraldApiError, type HttpApi, type WriteOptions } from './createHttpApi'
 export { type SignInWithEthereumParams, signInWithEthereum } from './signInWithEthereum'

@@ -71,18 +71,18 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 201
         return { notification, userId }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBodySchema),
         response: { 201: AdminPublishResponseSchema },
         detail: {
           tags: ['admin'],
           summary: 'Store a notification for a user (by id or address) and push it',
         },
-      },
+      }),
     )
     .post(
       '/notifications/batch',
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         const count = body.notifications?.length ?? body.recipients?.length ?? 0
         if (count > maxBatch)
           throw new HeraldError(
@@ -130,11 +130,14 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
             })
           }
         }
-        const results = await ctx.notifications.createMany(entries)
+        // The answer to an Idempotency-Key commits with the notifications it reports.
+        const results = await ctx.notifications.createMany(entries, (runner, stored) =>
+          ctx.idempotency.answerWithin(request, runner, 201, { results: stored }),
+        )
         set.status = 201
         return { results }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBatchBodySchema),
         response: { 201: AdminPublishBatchResponseSchema },
         detail: {
@@ -142,7 +145,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
           summary:
             'Store notifications for many users (by id or address) at once, all or nothing, and push them',
         },
-      },
+      }),
     )
     .post(
       '/broadcast',
@@ -153,10 +156,10 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 202
         return { delivered: ctx.hub.connectionCount }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminBroadcastBodySchema),
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
-      },
+      }),
     )
 }

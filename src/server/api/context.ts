@@ -6,6 +6,7 @@ import type { SignInPolicy } from '../auth/verifySignIn'
 import type { Bus } from '../bus/types'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
+import type { Idempotency } from '../http/idempotency'
 import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
 import type { NotificationStore } from '../notifications/createNotificationStore'
@@ -26,6 +27,8 @@ export interface ApiContext {
   bus: Bus
   hub: Broadcaster
   notifications: NotificationStore
+  /** Idempotency-Key for publishing and job-starting routes (docs/protocol.md §6). */
+  idempotency: Idempotency
   tokens: TokenService
   metrics: Metrics
   log: Logger
