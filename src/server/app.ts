@@ -27,6 +27,7 @@ import { type DatabaseHandle, openDatabase } from './db/openDatabase'
 import { jobs } from './db/schema'
 import { sqlRunner } from './db/sqlRunner'
 import { ConfigError, describeError, HeraldError } from './errors'
+import { createIdempotency } from './http/idempotency'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
@@ -128,6 +129,9 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     const notifications = createNotificationStore({ db, bus })
     const channelStore = createChannelStore({ db, bus })
     const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
+    const idempotency = createIdempotency({ db, clock, onError })
+    idempotency.start()
+    shutdown.add('idempotency keys', () => idempotency.stop())
     const tokens = createTokenService(jwtSecret)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
@@ -205,6 +209,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       hub,
       notifications,
       channels: { store: channelStore, rights: channelRights, presence, tokens: channelTokens },
+      idempotency,
       tokens,
       metrics,
       log,

@@ -10,6 +10,7 @@ import type {
   Token,
   User,
 } from '../../shared/protocol'
+import { IDEMPOTENCY_KEY_HEADER } from '../../shared/protocol/idempotency'
 
 /** An HTTP error in the contract's shape: `code` is the machine-readable part, `status` the HTTP status. */
 export class HeraldApiError extends Error {
@@ -31,6 +32,16 @@ export interface HttpApiOptions {
   fetch?: typeof fetch
 }
 
+/** Options of the calls that change state (docs/protocol.md §6). */
+export interface WriteOptions {
+  /**
+   * Names the operation, so sending it again (after a timeout, a dropped connection, a double click) runs it
+   * once: the server answers a repeat with the first answer. One key per operation, 1–255 printable ASCII
+   * characters; `createIdempotencyKey()` makes one.
+   */
+  idempotencyKey?: string
+}
+
 export interface HttpApi {
   auth: {
     config(): Promise<{ chainId: number; rpcUrl: string | null; siweDomain: string; version: string }>
@@ -43,11 +54,11 @@ export interface HttpApi {
   notifications: {
     list(params?: { limit?: number; before?: number; unread?: boolean }): Promise<ListNotificationsResponse>
     unreadCount(): Promise<{ unreadCount: number; seq: number }>
-    markRead(id: string): Promise<{ notification: Notification; unreadCount: number }>
-    markAllRead(): Promise<{ updated: number; unreadCount: 0 }>
+    markRead(id: string, options?: WriteOptions): Promise<{ notification: Notification; unreadCount: number }>
+    markAllRead(options?: WriteOptions): Promise<{ updated: number; unreadCount: 0 }>
   }
   tokens: {
-    deploy(body: CreateTokenBody): Promise<{ jobId: string }>
+    deploy(body: CreateTokenBody, options?: WriteOptions): Promise<{ jobId: string }>
     list(): Promise<{ tokens: Token[] }>
   }
   jobs: { get(id: string): Promise<Job> }
@@ -75,10 +86,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     path: string,
     body?: unknown,
     authenticated: boolean | 'optional' = true,
+    write: WriteOptions = {},
     extraHeaders: Record<string, string> = {},
   ): Promise<T> {
     const headers: Record<string, string> = { ...extraHeaders }
     if (body !== undefined) headers['content-type'] = 'application/json'
+    if (write.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = write.idempotencyKey
     if (authenticated) {
       const token = await options.token()
       if (!token && authenticated === true) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
@@ -125,11 +138,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     notifications: {
       list: (params = {}) => call('GET', `/api/notifications${query(params)}`),
       unreadCount: () => call('GET', '/api/notifications/unread-count'),
-      markRead: (id) => call('POST', `/api/notifications/${encodeURIComponent(id)}/read`),
-      markAllRead: () => call('POST', '/api/notifications/read-all'),
+      markRead: (id, write) =>
+        call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, undefined, true, write),
+      markAllRead: (write) => call('POST', '/api/notifications/read-all', undefined, true, write),
     },
     tokens: {
-      deploy: (body) => call('POST', '/api/tokens', body),
+      deploy: (body, write) => call('POST', '/api/tokens', body, true, write),
       list: () => call('GET', '/api/tokens'),
     },
     jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
@@ -140,6 +154,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           `/api/channels/${encodeURIComponent(channel)}/publications${query(params)}`,
           undefined,
           'optional',
+          {},
           channelToken ? { 'channel-token': channelToken } : {},
         ),
       presence: (channel, { channelToken } = {}) =>
@@ -148,6 +163,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           `/api/channels/${encodeURIComponent(channel)}/presence`,
           undefined,
           'optional',
+          {},
           channelToken ? { 'channel-token': channelToken } : {},
         ),
     },

@@ -1,3 +1,4 @@
+export { createIdempotencyKey } from '../../shared/protocol/idempotency'
 export type * from '../../shared/protocol/index'
 export {
   type ChannelListener,
@@ -13,5 +14,5 @@ export {
   type HeraldClientEvents,
   type HeraldClientOptions,
 } from './createHeraldClient'
-export { createHttpApi, HeraldApiError, type HttpApi } from './createHttpApi'
+export { createHttpApi, HeraldApiError, type HttpApi, type WriteOptions } from './createHttpApi'
 export { type SignInWithEthereumParams, signInWithEthereum } from './signInWithEthereum'

@@ -80,18 +80,18 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 201
         return { notification, userId }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBodySchema),
         response: { 201: AdminPublishResponseSchema },
         detail: {
           tags: ['admin'],
           summary: 'Store a notification for a user (by id or address) and push it',
         },
-      },
+      }),
     )
     .post(
       '/notifications/batch',
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         const count = body.notifications?.length ?? body.recipients?.length ?? 0
         if (count > maxBatch)
           throw new HeraldError(
@@ -139,11 +139,14 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
             })
           }
         }
-        const results = await ctx.notifications.createMany(entries)
+        // The answer to an Idempotency-Key commits with the notifications it reports.
+        const results = await ctx.notifications.createMany(entries, (runner, stored) =>
+          ctx.idempotency.answerWithin(request, runner, 201, { results: stored }),
+        )
         set.status = 201
         return { results }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBatchBodySchema),
         response: { 201: AdminPublishBatchResponseSchema },
         detail: {
@@ -151,7 +154,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
           summary:
             'Store notifications for many users (by id or address) at once, all or nothing, and push them',
         },
-      },
+      }),
     )
     .post(
       '/channels/:channel/publications',
@@ -168,7 +171,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 201
         return { publication }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminChannelPublishBodySchema),
         params: ChannelParamsSchema,
         response: { 201: AdminChannelPublishResponseSchema },
@@ -176,7 +179,7 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
           tags: ['admin', 'channels'],
           summary: 'Store a publication on a channel and push it to its subscribers',
         },
-      },
+      }),
     )
     .post(
       '/channel-tokens',
@@ -212,14 +215,14 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 201
         return { token, expiresAt: new Date(expiresAt).toISOString() }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(ChannelTokenBodySchema),
         response: { 201: ChannelTokenResponseSchema },
         detail: {
           tags: ['admin', 'channels'],
           summary: 'Issue a subscription token for a private channel to a user (by id or address)',
         },
-      },
+      }),
     )
     .post(
       '/broadcast',
@@ -230,10 +233,10 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 202
         return { delivered: ctx.hub.connectionCount }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminBroadcastBodySchema),
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
-      },
+      }),
     )
 }

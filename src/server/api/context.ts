@@ -10,6 +10,7 @@ import type { ChannelStore } from '../channels/createChannelStore'
 import type { Presence } from '../channels/createPresence'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
+import type { Idempotency } from '../http/idempotency'
 import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
 import type { NotificationStore } from '../notifications/createNotificationStore'
@@ -37,6 +38,8 @@ export interface ApiContext {
     presence: Pick<Presence, 'counts' | 'members' | 'settled'>
     tokens: ChannelTokenService | null
   }
+  /** Idempotency-Key for publishing and job-starting routes (docs/protocol.md §6). */
+  idempotency: Idempotency
   tokens: TokenService
   metrics: Metrics
   log: Logger

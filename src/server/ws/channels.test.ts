@@ -14,6 +14,7 @@ import { createManualClock } from '../../../test/helpers/manualClock'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
+import { createHeraldAdmin } from '../../client/admin'
 import { channelPublications } from '../db/schema'
 
 // Channels over a real server (docs/protocol.md §4): each namespace's rights, subscription tokens and their
@@ -469,5 +470,28 @@ describe('history', () => {
       `${server.url}/api/channels/${encodeURIComponent(channel)}/publications?limit=1`,
     )
     expect(((await encoded.json()) as { publications: { seq: number }[] }).publications[0]!.seq).toBe(5)
+  })
+})
+
+describe('herald/admin against the channel routes', () => {
+  test('publish and issueChannelToken: a retry with the same Idempotency-Key stores once; the token subscribes', async () => {
+    const admin = createHeraldAdmin({ url: server.url, adminKey: ADMIN_KEY })
+    const room = 'private:admin-client'
+    const first = await admin.publish(room, { n: 1 }, { idempotencyKey: 'channel-publish-1' })
+    const again = await admin.publish(room, { n: 1 }, { idempotencyKey: 'channel-publish-1' })
+    expect(again).toEqual(first)
+    expect(first.publication).toMatchObject({ channel: room, seq: 1, data: { n: 1 } })
+    const { token } = await admin.issueChannelToken({
+      address: alice.user.address,
+      channel: room,
+      ttlSeconds: 600,
+    })
+    const socket = await as(alice)
+    expect(await subscribe(socket, room, { token, since: 0 })).toMatchObject({
+      type: 'subscribed',
+      seq: 1,
+      replayed: 1,
+    })
+    expect(publicationsOf(socket, room).map((p) => p.data)).toEqual([{ n: 1 }])
   })
 })

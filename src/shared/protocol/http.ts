@@ -50,7 +50,8 @@ export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unread
 const ID_PATTERN = '^[1-9][0-9]{0,14}$'
 export const IdParamsSchema = t.Object({ id: t.String({ pattern: ID_PATTERN }) })
 
-const recipientFields = {
+/** A recipient of the admin routes: exactly one of the two (checked by the route). */
+export const recipientFields = {
   userId: t.Optional(t.String({ pattern: ID_PATTERN })),
   address: t.Optional(t.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
 }
@@ -64,6 +65,7 @@ const contentFields = {
 export const AdminPublishBodySchema = t.Object({ ...recipientFields, ...contentFields })
 export type AdminPublishBody = typeof AdminPublishBodySchema.static
 export const AdminPublishResponseSchema = t.Object({ notification: NotificationSchema, userId: t.String() })
+export type AdminPublishResponse = typeof AdminPublishResponseSchema.static
 /**
  * `POST /api/admin/notifications/batch`: exactly one of `notifications` (each entry is a single publish's
  * body) and `recipients` + `notification` (the same content for every recipient), checked by the route, as
@@ -77,10 +79,12 @@ export const AdminPublishBatchBodySchema = t.Object({
 export type AdminPublishBatchBody = typeof AdminPublishBatchBodySchema.static
 /** One result per entry, in request order. */
 export const AdminPublishBatchResponseSchema = t.Object({ results: t.Array(AdminPublishResponseSchema) })
+export type AdminPublishBatchResponse = typeof AdminPublishBatchResponseSchema.static
 export const AdminBroadcastBodySchema = t.Object({
   message: t.Object({ type: t.String({ minLength: 1 }) }, { additionalProperties: true }),
 })
 export const AdminBroadcastResponseSchema = t.Object({ delivered: t.Integer() })
+export type AdminBroadcastResponse = typeof AdminBroadcastResponseSchema.static
 
 export const HealthResponseSchema = t.Object({
   status: t.Union([t.Literal('ok'), t.Literal('unavailable')]),
@@ -109,6 +113,7 @@ export const CreateTokenBodySchema = t.Object({
 })
 export type CreateTokenBody = typeof CreateTokenBodySchema.static
 export const CreateTokenResponseSchema = t.Object({ jobId: t.String() })
+export type CreateTokenResponse = typeof CreateTokenResponseSchema.static
 export const TokenSchema = t.Object({
   id: t.String(),
   address: t.String(),
