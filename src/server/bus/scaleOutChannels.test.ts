@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, test } from 'bun:test'
 import {
   channelToken,
   publicationSeqs,
@@ -6,10 +6,11 @@ import {
   stillOpen,
   subscribe,
 } from '../../../test/helpers/channels'
-import { range, tempDirs, until } from '../../../test/helpers/drill'
-import { type HeraldProcess, spawnHerald } from '../../../test/helpers/heraldProcess'
+import { range, until } from '../../../test/helpers/drill'
+import { useHeraldPair } from '../../../test/helpers/heraldPair'
+import type { HeraldProcess } from '../../../test/helpers/heraldProcess'
 import { redisAnswers, TEST_REDIS } from '../../../test/helpers/redis'
-import { createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
+import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 
@@ -24,12 +25,10 @@ import { connectAuthenticated, connectSocket, type TestSocket } from '../../../t
 const ADMIN_KEY = 'channels-scale-admin-key-0123456789'
 const CHANNEL_TOKEN_SECRET = 'channels-scale-token-secret-0123456789abcdef'
 const redisUp = usingPostgres() ? await redisAnswers() : false
-const dirs = tempDirs('herald-channels-scale-')
 const sockets: TestSocket[] = []
 
 afterAll(() => {
   for (const socket of sockets) socket.close()
-  dirs.cleanup()
 })
 
 async function anonymous(wsUrl: string) {
@@ -189,27 +188,7 @@ function channelChecks(instances: () => [HeraldProcess, HeraldProcess], tag: str
   )
 }
 
-async function startPair(
-  env: Record<string, string>,
-  label: string,
-): Promise<[HeraldProcess, HeraldProcess]> {
-  const started = await Promise.allSettled([
-    spawnHerald({ ...env, DATA_DIR: dirs.make() }, { label: `${label} A` }),
-    spawnHerald({ ...env, DATA_DIR: dirs.make() }, { label: `${label} B` }),
-  ])
-  for (const result of started)
-    if (result.status === 'rejected') {
-      for (const other of started) if (other.status === 'fulfilled') await other.value.kill('SIGKILL')
-      throw result.reason
-    }
-  return started.map((r) => (r as PromiseFulfilledResult<HeraldProcess>).value) as [
-    HeraldProcess,
-    HeraldProcess,
-  ]
-}
-
 const shared = {
-  HERALD_ADMIN_KEY: ADMIN_KEY,
   CHANNEL_TOKEN_SECRET,
   ROLE: 'server',
   // The tests publish faster than a client would.
@@ -218,39 +197,17 @@ const shared = {
 }
 
 describe.skipIf(!usingPostgres())('channels on two servers (PostgreSQL LISTEN/NOTIFY bus)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>> | undefined
-  let pair: [HeraldProcess, HeraldProcess] | undefined
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl()
-    pair = await startPair({ ...shared, DATABASE_URL: database.url, BUS: 'postgres' }, 'pg')
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all((pair ?? []).map((p) => p.kill('SIGKILL')))
-    await database?.drop()
-  }, 30_000)
-  channelChecks(() => pair!, 'pg')
+  const pair = useHeraldPair(ADMIN_KEY, { ...shared, BUS: 'postgres' })
+  channelChecks(() => [pair.a, pair.b], 'pg')
 })
 
 describe.skipIf(!redisUp)('channels on two servers (Redis bus)', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>> | undefined
-  let pair: [HeraldProcess, HeraldProcess] | undefined
-  beforeAll(async () => {
-    database = await createTestDatabaseUrl()
-    pair = await startPair(
-      {
-        ...shared,
-        DATABASE_URL: database.url,
-        BUS: 'redis',
-        REDIS_URL: TEST_REDIS.url,
-        // Our own pub/sub channel: every Herald on this Redis (another test run) would share the default.
-        REDIS_CHANNEL: `herald:test:${crypto.randomUUID()}`,
-      },
-      'redis',
-    )
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all((pair ?? []).map((p) => p.kill('SIGKILL')))
-    await database?.drop()
-  }, 30_000)
-  channelChecks(() => pair!, 'redis')
+  const pair = useHeraldPair(ADMIN_KEY, {
+    ...shared,
+    BUS: 'redis',
+    REDIS_URL: TEST_REDIS.url,
+    // Our own pub/sub channel: every Herald on this Redis (another test run) would share the default.
+    REDIS_CHANNEL: `herald:test:${crypto.randomUUID()}`,
+  })
+  channelChecks(() => [pair.a, pair.b], 'redis')
 })
