@@ -14,6 +14,8 @@ export const ErrorStatus = {
   INVALID_INPUT: 422,
   /** An Idempotency-Key used before with another body (docs/protocol.md §6). */
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** A channel name that breaks the grammar of docs/protocol.md §4. */
+  INVALID_CHANNEL: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import postgres from 'postgres'
 import { type HeraldProcess, spawnHerald } from './heraldProcess'
 import { createTestDatabaseUrl } from './testDatabase'
@@ -14,18 +17,27 @@ export interface HeraldPair {
 
 /**
  * Two Herald processes ("a" and "b") on one fresh database of HERALD_TEST_DATABASE_URL's server, with the admin
- * key given: two instances of one deployment.
+ * key given and `env` on top: two instances of one deployment, each with a DATA_DIR of its own (removed by
+ * stop), so nothing they generate lands in the checkout.
  */
-export async function startHeraldPair(adminKey: string): Promise<HeraldPair> {
+export async function startHeraldPair(
+  adminKey: string,
+  env: Record<string, string> = {},
+): Promise<HeraldPair> {
   const database = await createTestDatabaseUrl()
-  const env = { DATABASE_URL: database.url, HERALD_ADMIN_KEY: adminKey, LOG_LEVEL: 'warn' }
+  const shared = { DATABASE_URL: database.url, HERALD_ADMIN_KEY: adminKey, LOG_LEVEL: 'warn', ...env }
+  const dirs = ['a', 'b'].map((label) => mkdtempSync(join(tmpdir(), `herald-pair-${label}-`)))
+  const removeDirs = () => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
   const started: HeraldProcess[] = []
   try {
-    started.push(await spawnHerald(env, { label: 'a' }))
-    started.push(await spawnHerald(env, { label: 'b' }))
+    started.push(await spawnHerald({ DATA_DIR: dirs[0]!, ...shared }, { label: 'a' }))
+    started.push(await spawnHerald({ DATA_DIR: dirs[1]!, ...shared }, { label: 'b' }))
   } catch (error) {
     await Promise.all(started.map((herald) => herald.kill('SIGKILL')))
     await database.drop()
+    removeDirs()
     throw error
   }
   const sql = postgres(database.url, { max: 3, onnotice: () => {} })
@@ -37,6 +49,7 @@ export async function startHeraldPair(adminKey: string): Promise<HeraldPair> {
       await Promise.all(started.map((herald) => herald.kill('SIGKILL')))
       await sql.end({ timeout: 5 })
       await database.drop()
+      removeDirs()
     },
   }
 }
@@ -45,10 +58,10 @@ export async function startHeraldPair(adminKey: string): Promise<HeraldPair> {
  * startHeraldPair for the enclosing describe: started before its tests, stopped after them. The answer's
  * properties are read inside the tests (they are there once beforeAll has run).
  */
-export function useHeraldPair(adminKey: string): Omit<HeraldPair, 'stop'> {
+export function useHeraldPair(adminKey: string, env: Record<string, string> = {}): Omit<HeraldPair, 'stop'> {
   let pair: HeraldPair | undefined
   beforeAll(async () => {
-    pair = await startHeraldPair(adminKey)
+    pair = await startHeraldPair(adminKey, env)
   }, 60_000)
   afterAll(async () => {
     await pair?.stop()

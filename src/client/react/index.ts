@@ -10,6 +10,12 @@ export { NotificationIcon } from './components/NotificationIcon'
 export { RelativeTime, type RelativeTimeProps } from './components/RelativeTime'
 export { Toasts, type ToastsProps } from './components/Toasts'
 export { HeraldProvider, type HeraldProviderProps } from './HeraldProvider'
+export {
+  type ChannelViewState,
+  type UseChannelOptions,
+  type UseChannelResult,
+  useChannel,
+} from './useChannel'
 export { useConnectionState } from './useConnectionState'
 export { type DataUpdate, useDataUpdates } from './useDataUpdates'
 export { useHeraldClient } from './useHeraldClient'
@@ -19,4 +25,5 @@ export {
   type UseNotificationsResult,
   useNotifications,
 } from './useNotifications'
+export { type UsePresenceOptions, type UsePresenceResult, usePresence } from './usePresence'
 export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

@@ -1,4 +1,6 @@
 import type {
+  ChannelHistoryResponse,
+  ChannelPresenceResponse,
   CreateTokenBody,
   ErrorBody,
   Job,
@@ -60,6 +62,17 @@ export interface HttpApi {
     list(): Promise<{ tokens: Token[] }>
   }
   jobs: { get(id: string): Promise<Job> }
+  /**
+   * A channel's history (newest first) and presence. Anonymous for `public:`/`token:`; signed in otherwise
+   * (the session token goes along whenever there is one), with the subscription token of a `private:` channel.
+   */
+  channels: {
+    history(
+      channel: string,
+      params?: { limit?: number; before?: number; channelToken?: string },
+    ): Promise<ChannelHistoryResponse>
+    presence(channel: string, params?: { channelToken?: string }): Promise<ChannelPresenceResponse>
+  }
 }
 
 /** Typed calls for every route of the contract; errors become HeraldApiError. */
@@ -67,20 +80,22 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const base = options.url.replace(/\/+$/, '')
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
 
+  /** `authenticated`: true needs the session token, 'optional' sends it when there is one. */
   async function call<T>(
     method: string,
     path: string,
     body?: unknown,
-    authenticated = true,
+    authenticated: boolean | 'optional' = true,
     write: WriteOptions = {},
+    extraHeaders: Record<string, string> = {},
   ): Promise<T> {
-    const headers: Record<string, string> = {}
+    const headers: Record<string, string> = { ...extraHeaders }
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (write.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = write.idempotencyKey
     if (authenticated) {
       const token = await options.token()
-      if (!token) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
-      headers.authorization = `Bearer ${token}`
+      if (!token && authenticated === true) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
+      if (token) headers.authorization = `Bearer ${token}`
     }
     const response = await doFetch(`${base}${path}`, {
       method,
@@ -132,5 +147,25 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       list: () => call('GET', '/api/tokens'),
     },
     jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
+    channels: {
+      history: (channel, { channelToken, ...params } = {}) =>
+        call(
+          'GET',
+          `/api/channels/${encodeURIComponent(channel)}/publications${query(params)}`,
+          undefined,
+          'optional',
+          {},
+          channelToken ? { 'channel-token': channelToken } : {},
+        ),
+      presence: (channel, { channelToken } = {}) =>
+        call(
+          'GET',
+          `/api/channels/${encodeURIComponent(channel)}/presence`,
+          undefined,
+          'optional',
+          {},
+          channelToken ? { 'channel-token': channelToken } : {},
+        ),
+    },
   }
 }

@@ -1,6 +1,13 @@
 export { createIdempotencyKey } from '../../shared/protocol/idempotency'
 export type * from '../../shared/protocol/index'
 export {
+  type ChannelListener,
+  type ChannelPresence,
+  type ChannelSubscribeOptions,
+  type ChannelSubscription,
+  HeraldChannelError,
+} from './channelSubscriptions'
+export {
   type ConnectionState,
   createHeraldClient,
   type HeraldClient,

@@ -221,3 +221,36 @@ export const idempotencyKeys = pgTable(
     index('idempotency_keys_expires_at_idx').on(table.expiresAt),
   ],
 )
+
+/**
+ * A channel's counter row (docs/protocol.md §4): `last_seq` hands out its publications' seqs. Created by the
+ * first publication (the stream core's `create: true`); a channel nobody published on has no row.
+ */
+export const channels = pgTable('channels', {
+  /** The canonical name (address channels with the checksummed address). */
+  name: text('name').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+})
+
+/** Channel publications, kept for CHANNEL_HISTORY_DAYS and at least the last 1,000 of each channel. */
+export const channelPublications = pgTable(
+  'channel_publications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channel: text('channel').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    data: jsonb('data'),
+    /** The user who sent it; null for the admin API, the server library and Herald's own. */
+    fromUserId: bigint('from_user_id', { mode: 'number' }).references(() => users.id, {
+      onDelete: 'set null',
+    }),
+    fromAddress: text('from_address'),
+    publishedAt: timestamp('published_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Serves replay (seq > n), history (seq < before) and the per-channel uniqueness of seq.
+    uniqueIndex('channel_publications_channel_seq_idx').on(table.channel, table.seq),
+    // The retention sweep's scan.
+    index('channel_publications_published_at_idx').on(table.publishedAt),
+  ],
+)

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { JobStatusValues } from './jobStatus'
-import { NotificationSchema } from './messages'
+import { NotificationSchema, PublicationSchema } from './messages'
 import {
   TOKEN_DECIMALS,
   TOKEN_NAME_MAX_CHARS,
@@ -137,3 +137,37 @@ export const JobSchema = t.Object({
   updatedAt: t.String(),
 })
 export type Job = typeof JobSchema.static
+
+// Channels (docs/protocol.md §4). A channel name in a path is checked by the route, which answers a bad one with
+// 422 INVALID_CHANNEL rather than a schema's INVALID_INPUT.
+
+export const ChannelParamsSchema = t.Object({ channel: t.String() })
+export const ChannelHistoryQuerySchema = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  before: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+})
+export const ChannelHistoryResponseSchema = t.Object({
+  publications: t.Array(PublicationSchema),
+  nextBefore: t.Union([t.Integer(), t.Null()]),
+})
+export type ChannelHistoryResponse = typeof ChannelHistoryResponseSchema.static
+export const ChannelPresenceResponseSchema = t.Object({
+  channel: t.String(),
+  users: t.Integer(),
+  connections: t.Integer(),
+  members: t.Optional(
+    t.Array(t.Object({ userId: t.String(), address: t.String(), connections: t.Integer() })),
+  ),
+})
+export type ChannelPresenceResponse = typeof ChannelPresenceResponseSchema.static
+export const AdminChannelPublishBodySchema = t.Object({ data: t.Unknown() })
+export const AdminChannelPublishResponseSchema = t.Object({ publication: PublicationSchema })
+/** Subscription tokens: `ttlSeconds` 1–86,400 (default 3,600). Exactly one of userId and address (the route). */
+export const CHANNEL_TOKEN_TTL_DEFAULT = 3600
+export const CHANNEL_TOKEN_TTL_MAX = 86_400
+export const ChannelTokenBodySchema = t.Object({
+  ...recipientFields,
+  channel: t.String(),
+  ttlSeconds: t.Optional(t.Integer({ minimum: 1, maximum: CHANNEL_TOKEN_TTL_MAX })),
+})
+export const ChannelTokenResponseSchema = t.Object({ token: t.String(), expiresAt: t.String() })

@@ -1,4 +1,4 @@
-export * from './adminChannels'
+export * from './channels'
 export * from './codes'
 export * from './http'
 export * from './idempotency'
