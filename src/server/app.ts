@@ -9,15 +9,25 @@ import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
 import { type ChainContext, connectChain } from './chain/connectChain'
 import { startTransferWatcher, type TransferWatcher } from './chain/startTransferWatcher'
+import { type ChannelRetention, createChannelRetention } from './channels/channelRetention'
+import { createChannelRights } from './channels/channelRights'
+import { createChannelTokenService } from './channels/channelTokens'
+import { type ChannelStore, createChannelStore } from './channels/createChannelStore'
+import { createPresence, type Presence } from './channels/createPresence'
+import { createHolderBalance } from './channels/holderBalance'
+import { announceHolderCheck } from './channels/holderCheck'
 import { buildHttpApp } from './compose/httpApp'
 import { selectBus } from './compose/selectBus'
 import { createShutdownList } from './compose/shutdownList'
 import { ensureAdminKey } from './config/ensureAdminKey'
+import { ensureChannelTokenSecret } from './config/ensureChannelTokenSecret'
 import { ensureJwtSecret } from './config/ensureJwtSecret'
 import type { Config } from './config/loadConfig'
 import { type DatabaseHandle, openDatabase } from './db/openDatabase'
 import { jobs } from './db/schema'
+import { sqlRunner } from './db/sqlRunner'
 import { ConfigError, describeError, HeraldError } from './errors'
+import { createIdempotency } from './http/idempotency'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
@@ -38,6 +48,17 @@ export interface HeraldServer {
   sendToAll(message: BroadcastMessage): Promise<void>
   /** The user's connections on this instance. */
   getUserConnectionCount(userId: string): number
+  /** Stores a publication on a channel and pushes it to its subscribers on every instance, like the admin route. */
+  publish(channel: string, data: unknown): ReturnType<ChannelStore['publish']>
+  /**
+   * Channel publications, also inside a caller's transaction (`publishIn`: the transfer watcher's token feed),
+   * and the holders' re-check a balance change calls for (`holderBalanceChanged`: on every instance, the
+   * `holders:<token>` subscriptions of that address are checked against the chain at once).
+   */
+  readonly channels: {
+    store: ChannelStore
+    holderBalanceChanged(token: string, address: string): Promise<void>
+  }
   /** Open WebSocket connections on this instance. */
   readonly connectionCount: number
   /** Users with at least one authenticated connection on this instance. */
@@ -51,6 +72,8 @@ export interface HeraldServer {
     boss: PgBoss | null
     watcher: TransferWatcher | null
     chain: ChainContext | null
+    presence: Presence
+    channelRetention: ChannelRetention
   }
 }
 
@@ -82,6 +105,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
     )
   const jwtSecret = ensureJwtSecret(config)
+  const channelTokenSecret = ensureChannelTokenSecret(config)
   const runsWorkers = config.role !== 'server'
   const runsApi = config.role !== 'worker'
   const shutdown = createShutdownList(onError)
@@ -103,6 +127,11 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     await bus.start()
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
+    const channelStore = createChannelStore({ db, bus })
+    const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
+    const idempotency = createIdempotency({ db, clock, onError })
+    idempotency.start()
+    shutdown.add('idempotency keys', () => idempotency.stop())
     const tokens = createTokenService(jwtSecret)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
@@ -113,6 +142,20 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         'TX_BLOCK_CONFIRMATIONS_REQUIRED=1 on a real chain: a one-block reorganisation takes back a transfer already told (see docs/chain.md)',
       )
     const chainId = chain?.chainId ?? config.chainId ?? 31337
+    const channelRights = createChannelRights({
+      tokens: channelTokens,
+      balanceOf: chain ? createHolderBalance(chain.publicClient) : null,
+      now: clock.now,
+      onError,
+    })
+    const channelRetention = createChannelRetention({
+      runner: sqlRunner(db),
+      clock,
+      historyDays: config.channelHistoryDays,
+      onError,
+    })
+    channelRetention.start()
+    shutdown.add('channel retention', () => channelRetention.stop())
 
     const boss = chain ? await startJobBoss(database, config, onError) : null
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
@@ -145,16 +188,21 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             maxBlockRange: config.watcherMaxBlockRange,
             reorgWindow: config.watcherReorgWindow,
             metrics,
+            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
+            onTransferChange: (transaction, transfer, action) =>
+              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
             onError,
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
 
+    const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
     const hub = createHub({
       bus,
       verify: (token) => tokens.verify(token),
       check: (claims) => checkSession(db, claims),
       inbox: notifications.source,
+      channels: { store: channelStore, rights: channelRights, presence },
       metrics,
       onError,
       clock,
@@ -169,6 +217,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       bus,
       hub,
       notifications,
+      channels: { store: channelStore, rights: channelRights, presence, tokens: channelTokens },
+      idempotency,
       tokens,
       metrics,
       log,
@@ -223,6 +273,9 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     hub.start(server as never)
     // Sockets close with 1001 first so clients resume elsewhere.
     shutdown.add('sockets', () => hub.stop())
+    // Only instances that hold sockets count presence; it stops first, telling the others its members left.
+    if (runsApi) presence.start()
+    shutdown.add('presence', () => presence.stop())
     watcher?.start()
     const url = `http://${config.host}:${port}`
     log.info('herald listening', { url, database: database.kind, bus: bus.kind })
@@ -234,6 +287,11 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       sendToUser: (userId, message) => hub.sendToUser(userId, message),
       sendToAll: (message) => hub.sendToAll(message),
       getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
+      publish: (channel, data) => channelStore.publish(channel, data),
+      channels: {
+        store: channelStore,
+        holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
+      },
       get connectionCount() {
         return hub.connectionCount
       },
@@ -244,7 +302,16 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         await shutdown.stop()
         log.info('herald stopped')
       },
-      testHooks: { database, announce: (event) => bus.announce(event), bus, boss, watcher, chain },
+      testHooks: {
+        database,
+        announce: (event) => bus.announce(event),
+        bus,
+        boss,
+        watcher,
+        chain,
+        presence,
+        channelRetention,
+      },
     }
   } catch (error) {
     // A part failed to start: what did start is stopped, so the process does not hold the database.

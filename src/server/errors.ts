@@ -12,6 +12,10 @@ export const ErrorStatus = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INVALID_INPUT: 422,
+  /** An Idempotency-Key used before with another body (docs/protocol.md §6). */
+  IDEMPOTENCY_KEY_REUSED: 422,
+  /** A channel name that breaks the grammar of docs/protocol.md §4. */
+  INVALID_CHANNEL: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
@@ -19,18 +23,35 @@ export const ErrorStatus = {
 
 export type ErrorCode = keyof typeof ErrorStatus
 
-export class HeraldError extends Error {
-  readonly code: ErrorCode
-  /** RATE_LIMITED: sent as the Retry-After header. */
+/**
+ * The other status a code takes where the contract gives it one: INVALID_INPUT is 400 for a bad header (an
+ * Idempotency-Key that is not 1–255 printable ASCII characters, docs/protocol.md §6), 422 for a bad field.
+ */
+export const AlternativeErrorStatus = { INVALID_INPUT: 400 } as const satisfies Partial<
+  Record<ErrorCode, number>
+>
+type Alternative<C extends ErrorCode> = C extends keyof typeof AlternativeErrorStatus
+  ? (typeof AlternativeErrorStatus)[C]
+  : never
+
+export class HeraldError<Code extends ErrorCode = ErrorCode> extends Error {
+  readonly code: Code
+  /** RATE_LIMITED, and CONFLICT while a request with the same Idempotency-Key runs: the Retry-After header. */
   readonly retryAfterSeconds: number | undefined
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  readonly #status: number | undefined
+  constructor(
+    code: Code,
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number; status?: Alternative<Code> },
+  ) {
     super(message, options)
     this.name = 'HeraldError'
     this.code = code
     this.retryAfterSeconds = options?.retryAfterSeconds
+    this.#status = options?.status
   }
   get status(): number {
-    return ErrorStatus[this.code]
+    return this.#status ?? ErrorStatus[this.code]
   }
   toBody() {
     return { error: { code: this.code, message: this.message } }

@@ -1,6 +1,6 @@
 import { heapStats } from 'bun:jsc'
 import fc from 'fast-check'
-import { ErrorStatus } from '../../src/server/errors'
+import { AlternativeErrorStatus, ErrorStatus } from '../../src/server/errors'
 import { CloseCode, WsErrorCodes } from '../../src/shared/protocol'
 
 /**
@@ -77,7 +77,9 @@ export function contractErrorProblem(status: number, headers: Headers, text: str
     return `error is not {code, message}: ${text.slice(0, 200)}`
   const { code, message } = error as { code: unknown; message: unknown }
   if (typeof code !== 'string' || !(code in ErrorStatus)) return `unknown code ${String(code)}`
-  if (ErrorStatus[code as keyof typeof ErrorStatus] !== status) return `code ${code} with status ${status}`
+  const alternative = (AlternativeErrorStatus as Record<string, number>)[code]
+  if (ErrorStatus[code as keyof typeof ErrorStatus] !== status && alternative !== status)
+    return `code ${code} with status ${status}`
   if (typeof message !== 'string' || message.length < 5) return `message ${JSON.stringify(message)}`
   if (status === 429 && !/^[1-9][0-9]*$/.test(headers.get('retry-after') ?? ''))
     return `429 without a whole-second Retry-After (${headers.get('retry-after')})`

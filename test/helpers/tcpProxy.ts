@@ -27,6 +27,14 @@ export interface TcpProxy {
   freeze(): void
   /** Connections made from now on reach the target again; black-holed ones are destroyed. */
   restore(): void
+  /**
+   * The next `count` times the target sends anything, that connection is destroyed instead and the bytes never
+   * reach the client. Armed before an HTTP request: the request got through whole and was handled, and the
+   * client sees its connection close before any response (a publisher's nightmare). Later data passes again.
+   */
+  dropReplies(count?: number): void
+  /** How many answers dropReplies has dropped so far. */
+  readonly repliesDropped: number
   stop(): Promise<void>
 }
 
@@ -36,6 +44,8 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let state: 'up' | 'frozen' | CutMode = 'up'
+  let repliesToDrop = 0
+  let repliesDropped = 0
   interface Pair {
     client: Socket<Link>
     upstream: Socket<undefined> | null
@@ -113,8 +123,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
               for (const chunk of pair.waiting.splice(0)) send(upstream, chunk)
             },
             data(_upstream, chunk) {
-              if (state === 'up') send(client, new Uint8Array(chunk))
-              else pair.broken = true
+              if (state !== 'up') pair.broken = true
+              else if (repliesToDrop > 0) {
+                repliesToDrop--
+                repliesDropped++
+                end(pair)
+              } else send(client, new Uint8Array(chunk))
             },
             drain(upstream) {
               flush(upstream)
@@ -181,6 +195,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       for (const pair of [...pairs]) if (pair.broken) end(pair)
       for (const socket of [...held]) socket.terminate()
       held.clear()
+    },
+    dropReplies(count = 1) {
+      repliesToDrop = count
+    },
+    get repliesDropped() {
+      return repliesDropped
     },
     async stop() {
       state = 'refuse'

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { count } from 'drizzle-orm'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { jobs } from '../../src/server/db/schema'
 import { ANVIL_KEYS, startTestChain, type TestChain } from '../../test/helpers/anvil'
 import { exposeWallet, launchBrowser, skipBrowserTests } from '../../test/helpers/browser'
 import { startTestServer, type TestServer } from '../../test/helpers/testServer'
@@ -163,6 +165,32 @@ describe.skipIf(skip)('the Herald web app in Chromium', () => {
     )
     await page.keyboard.press('Escape')
   }, 90_000)
+
+  test('a form submitted twice before it re-renders sends one Idempotency-Key and deploys once', async () => {
+    const keys: (string | null)[] = []
+    const listen = (request: { url(): string; method(): string; headers(): Record<string, string> }) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/tokens')
+        keys.push(request.headers()['idempotency-key'] ?? null)
+    }
+    page.on('request', listen)
+    const before = (await server.database.db.select({ n: count() }).from(jobs))[0]!.n
+    await page.locator('[data-testid="deploy-form"] [name="name"]').fill('Twice Token')
+    await page.locator('[data-testid="deploy-form"] [name="symbol"]').fill('TWICE')
+    await page.locator('[data-testid="deploy-form"] [name="initialSupply"]').fill('7')
+    // Two submits in one task: React has not re-rendered in between, so the form's "sending" guard cannot
+    // stop the second one (what a fast double click or a double Enter can do); the key must.
+    await page.getByTestId('deploy-form').evaluate((form) => {
+      ;(form as HTMLFormElement).requestSubmit()
+      ;(form as HTMLFormElement).requestSubmit()
+    })
+    await page.locator('[data-testid="token-item"][data-symbol="TWICE"]').waitFor({ timeout: 30_000 })
+    page.off('request', listen)
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/)
+    expect(keys[1]).toBe(keys[0])
+    expect((await server.database.db.select({ n: count() }).from(jobs))[0]!.n).toBe(before + 1)
+    expect(await page.locator('[data-testid="token-item"][data-symbol="TWICE"]').count()).toBe(1)
+  }, 60_000)
 
   test('the page reconnects and catches up after the server restarts', async () => {
     const before = Number((await badge(page).textContent()) ?? '0')

@@ -11,6 +11,12 @@ export { RelativeTime, type RelativeTimeProps } from './components/RelativeTime'
 export { Toasts, type ToastsProps } from './components/Toasts'
 export { HeraldProvider, type HeraldProviderProps } from './HeraldProvider'
 export { mergeTransfers, transferProgress } from './transfersState'
+export {
+  type ChannelViewState,
+  type UseChannelOptions,
+  type UseChannelResult,
+  useChannel,
+} from './useChannel'
 export { useConnectionState } from './useConnectionState'
 export { type DataUpdate, useDataUpdates } from './useDataUpdates'
 export { useHeraldClient } from './useHeraldClient'
@@ -20,5 +26,6 @@ export {
   type UseNotificationsResult,
   useNotifications,
 } from './useNotifications'
+export { type UsePresenceOptions, type UsePresenceResult, usePresence } from './usePresence'
 export { type UseTransfersOptions, type UseTransfersResult, useTransfers } from './useTransfers'
 export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

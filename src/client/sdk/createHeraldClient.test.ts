@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { until, within } from '../../../test/helpers/drill'
+import { bundleForNode, nodeBinary } from '../../../test/helpers/nodeBundle'
 import { createTestDatabase } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, signIn } from '../../../test/helpers/wallet'
@@ -28,6 +27,7 @@ import {
   type HeraldClientOptions,
 } from './createHeraldClient'
 import { createHttpApi, HeraldApiError } from './createHttpApi'
+import { createIdempotencyKey } from './index'
 import { signInWithEthereum } from './signInWithEthereum'
 
 // The SDK against a real Herald (real sockets, real database, no mocks). Reconnect delays are short so the
@@ -666,6 +666,30 @@ describe('HTTP API', () => {
     })
   }, 30_000)
 
+  test('writes take an idempotencyKey: the same operation again answers the first result, another is refused', async () => {
+    const session = await signIn(server.url)
+    const api = createHttpApi({ url: server.url, token: () => session.token })
+    const published = [await publish(server, session.user.id, 1), await publish(server, session.user.id, 2)]
+    const idempotencyKey = createIdempotencyKey()
+    const first = await api.notifications.markAllRead({ idempotencyKey })
+    expect(first).toEqual({ updated: 2, unreadCount: 0 })
+    await publish(server, session.user.id, 3)
+    // Replayed: the first answer, not a second run (which would have updated the third).
+    expect(await api.notifications.markAllRead({ idempotencyKey })).toEqual(first)
+    expect(await api.notifications.unreadCount()).toEqual({ unreadCount: 1, seq: 3 })
+    const readKey = createIdempotencyKey()
+    await api.notifications.markRead(published[0]!.id, { idempotencyKey: readKey })
+    const reused = await api.notifications
+      .markRead(published[1]!.id, { idempotencyKey: readKey })
+      .catch((e: unknown) => e)
+    expect(reused).toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' })
+    // This server has no chain: the deployment is refused (and its key released, 5xx being forgotten).
+    const noChain = await api.tokens
+      .deploy({ name: 'N', symbol: 'N', initialSupply: '1' }, { idempotencyKey: createIdempotencyKey() })
+      .catch((e: unknown) => e)
+    expect(noChain).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' })
+  })
+
   test('errors become HeraldApiError with status and code', async () => {
     const session = await signIn(server.url)
     const api = createHttpApi({ url: server.url, token: () => session.token })
@@ -722,41 +746,28 @@ describe('HTTP API', () => {
 
 // The SDK bundled for Node and run by `node`: with the `ws` package (Node 20 has no global WebSocket), and
 // with Node's own WebSocket (behind --experimental-websocket on Node 20, built in from Node 22).
-const nodeBinary = Bun.which('node')
-
 describe.skipIf(!nodeBinary)('under Node', () => {
   let server: TestServer
-  let dir: string
-  let bundle: string
+  let bundle: ReturnType<typeof bundleForNode>
   let globalWebSocketFlags: string[] = []
 
   beforeAll(async () => {
     server = await startTestServer()
-    dir = mkdtempSync(join(tmpdir(), 'herald-sdk-node-'))
-    bundle = join(dir, 'client.mjs')
-    const build = Bun.spawnSync([
-      process.execPath,
-      'build',
-      '--target=node',
-      join(import.meta.dir, 'nodeClient.fixture.mjs'),
-      '--outfile',
-      bundle,
-    ])
-    if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`)
+    bundle = bundleForNode(join(import.meta.dir, 'nodeClient.fixture.mjs'))
     const probe = Bun.spawnSync([nodeBinary!, '-e', 'process.stdout.write(typeof WebSocket)'])
     if (probe.stdout.toString() !== 'function') globalWebSocketFlags = ['--experimental-websocket']
   }, 30_000)
 
   afterAll(async () => {
     await server?.stop()
-    if (dir) rmSync(dir, { recursive: true, force: true })
+    bundle?.remove()
   }, 30_000)
 
   for (const variant of ['ws', 'global'] as const) {
     test(`connects, receives a notification and exits cleanly (${variant === 'ws' ? 'ws package' : 'global WebSocket'})`, async () => {
       const session = await signIn(server.url)
       const flags = variant === 'global' ? globalWebSocketFlags : []
-      const child = Bun.spawn([nodeBinary!, ...flags, bundle], {
+      const child = Bun.spawn([nodeBinary!, ...flags, bundle.path], {
         env: { ...process.env, HERALD_URL: server.url, HERALD_TOKEN: session.token, HERALD_WS: variant },
         stdout: 'pipe',
         stderr: 'pipe',

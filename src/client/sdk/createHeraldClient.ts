@@ -1,4 +1,6 @@
 import { CloseCode } from '../../shared/protocol/codes'
+import { isServerMessage } from '../../shared/protocol/serverMessages'
+import { createChannelSubscriptions } from './channelSubscriptions'
 import { createHttpApi } from './createHttpApi'
 import { createEmitter } from './emitter'
 import { initialSession, type SessionEffect, type SessionEvent, sessionReducer } from './session'
@@ -16,6 +18,8 @@ export type { ConnectionState, HeraldClient, HeraldClientEvents, HeraldClientOpt
  *
  * The parts: the session reducer (session.ts) decides what every event means; this function runs its
  * effects on the socket (socket.ts), the token store and refresh (tokens.ts) and the emitter (emitter.ts).
+ * Channel subscriptions (channels.ts, with their I/O in channelSubscriptions.ts) follow the socket's life:
+ * subscribed again with `since` on every new socket, so an app sees each publication once, in order.
  */
 export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   const base = options.url.replace(/\/+$/, '')
@@ -25,6 +29,7 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
   let session = initialSession(options.since ?? null)
   let socket: HeraldSocket | null = null
   let resumeTimer: ReturnType<typeof setTimeout> | null = null
+  const channels = createChannelSubscriptions({ send: (message) => socket?.send(message) })
 
   const refresh = createTokenRefresh({
     refresh: () => api.auth.refresh(),
@@ -63,13 +68,20 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
           WebSocket: options.WebSocket,
           minReconnectDelayMs: options.minReconnectDelayMs ?? 250,
           maxReconnectDelayMs: options.maxReconnectDelayMs ?? 10_000,
-          onMessage: (message) => dispatch({ type: 'message', message }),
-          onClose: (code) => dispatch({ type: 'closed', code }),
+          onMessage: (message) => {
+            dispatch({ type: 'message', message })
+            if (isServerMessage(message)) channels.message(message)
+          },
+          onClose: (code) => {
+            channels.closed()
+            dispatch({ type: 'closed', code })
+          },
           onError: () => dispatch({ type: 'socketError' }),
         })
         break
       case 'closeSocket': {
         clearResumeTimer()
+        channels.closed()
         const current = socket
         socket = null
         current?.close(effect.code, effect.reason)
@@ -77,6 +89,7 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
       }
       case 'reconnect':
         clearResumeTimer()
+        channels.closed()
         socket?.reconnect(CloseCode.normal, 'token changed')
         break
       case 'findToken':
@@ -111,6 +124,9 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
         break
       case 'tokenRefused':
         tokens.refused()
+        break
+      case 'channelsReady':
+        channels.ready(effect.socketId)
         break
     }
   }
@@ -149,6 +165,7 @@ export function createHeraldClient(options: HeraldClientOptions): HeraldClient {
     send(message) {
       socket?.send(message)
     },
+    subscribe: (channel, subscribeOptions) => channels.subscribe(channel, subscribeOptions),
   }
   if (options.autoConnect !== false) client.connect()
   return client

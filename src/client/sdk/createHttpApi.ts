@@ -1,5 +1,7 @@
 import type {
   ChainInfo,
+  ChannelHistoryResponse,
+  ChannelPresenceResponse,
   CreateTokenBody,
   ErrorBody,
   Job,
@@ -10,6 +12,7 @@ import type {
   Token,
   User,
 } from '../../shared/protocol'
+import { IDEMPOTENCY_KEY_HEADER } from '../../shared/protocol/idempotency'
 
 /** An HTTP error in the contract's shape: `code` is the machine-readable part, `status` the HTTP status. */
 export class HeraldApiError extends Error {
@@ -31,6 +34,16 @@ export interface HttpApiOptions {
   fetch?: typeof fetch
 }
 
+/** Options of the calls that change state (docs/protocol.md §6). */
+export interface WriteOptions {
+  /**
+   * Names the operation, so sending it again (after a timeout, a dropped connection, a double click) runs it
+   * once: the server answers a repeat with the first answer. One key per operation, 1–255 printable ASCII
+   * characters; `createIdempotencyKey()` makes one.
+   */
+  idempotencyKey?: string
+}
+
 export interface HttpApi {
   auth: {
     config(): Promise<{ chainId: number; rpcUrl: string | null; siweDomain: string; version: string }>
@@ -43,11 +56,11 @@ export interface HttpApi {
   notifications: {
     list(params?: { limit?: number; before?: number; unread?: boolean }): Promise<ListNotificationsResponse>
     unreadCount(): Promise<{ unreadCount: number; seq: number }>
-    markRead(id: string): Promise<{ notification: Notification; unreadCount: number }>
-    markAllRead(): Promise<{ updated: number; unreadCount: 0 }>
+    markRead(id: string, options?: WriteOptions): Promise<{ notification: Notification; unreadCount: number }>
+    markAllRead(options?: WriteOptions): Promise<{ updated: number; unreadCount: 0 }>
   }
   tokens: {
-    deploy(body: CreateTokenBody): Promise<{ jobId: string }>
+    deploy(body: CreateTokenBody, options?: WriteOptions): Promise<{ jobId: string }>
     list(): Promise<{ tokens: Token[] }>
   }
   jobs: { get(id: string): Promise<Job> }
@@ -57,6 +70,17 @@ export interface HttpApi {
   }
   /** How many confirmations make a transfer final, and how deep a reorganisation Herald follows exactly. */
   chain: { info(): Promise<ChainInfo> }
+  /**
+   * A channel's history (newest first) and presence. Anonymous for `public:`/`token:`; signed in otherwise
+   * (the session token goes along whenever there is one), with the subscription token of a `private:` channel.
+   */
+  channels: {
+    history(
+      channel: string,
+      params?: { limit?: number; before?: number; channelToken?: string },
+    ): Promise<ChannelHistoryResponse>
+    presence(channel: string, params?: { channelToken?: string }): Promise<ChannelPresenceResponse>
+  }
 }
 
 /** Typed calls for every route of the contract; errors become HeraldApiError. */
@@ -64,13 +88,22 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const base = options.url.replace(/\/+$/, '')
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
 
-  async function call<T>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
-    const headers: Record<string, string> = {}
+  /** `authenticated`: true needs the session token, 'optional' sends it when there is one. */
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    authenticated: boolean | 'optional' = true,
+    write: WriteOptions = {},
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { ...extraHeaders }
     if (body !== undefined) headers['content-type'] = 'application/json'
+    if (write.idempotencyKey !== undefined) headers[IDEMPOTENCY_KEY_HEADER] = write.idempotencyKey
     if (authenticated) {
       const token = await options.token()
-      if (!token) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
-      headers.authorization = `Bearer ${token}`
+      if (!token && authenticated === true) throw new HeraldApiError(401, 'UNAUTHORIZED', 'Not signed in.')
+      if (token) headers.authorization = `Bearer ${token}`
     }
     const response = await doFetch(`${base}${path}`, {
       method,
@@ -113,15 +146,36 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     notifications: {
       list: (params = {}) => call('GET', `/api/notifications${query(params)}`),
       unreadCount: () => call('GET', '/api/notifications/unread-count'),
-      markRead: (id) => call('POST', `/api/notifications/${encodeURIComponent(id)}/read`),
-      markAllRead: () => call('POST', '/api/notifications/read-all'),
+      markRead: (id, write) =>
+        call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, undefined, true, write),
+      markAllRead: (write) => call('POST', '/api/notifications/read-all', undefined, true, write),
     },
     tokens: {
-      deploy: (body) => call('POST', '/api/tokens', body),
+      deploy: (body, write) => call('POST', '/api/tokens', body, true, write),
       list: () => call('GET', '/api/tokens'),
     },
     jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
     transfers: { list: (params = {}) => call('GET', `/api/transfers${query(params)}`) },
     chain: { info: () => call('GET', '/api/chain', undefined, false) },
+    channels: {
+      history: (channel, { channelToken, ...params } = {}) =>
+        call(
+          'GET',
+          `/api/channels/${encodeURIComponent(channel)}/publications${query(params)}`,
+          undefined,
+          'optional',
+          {},
+          channelToken ? { 'channel-token': channelToken } : {},
+        ),
+      presence: (channel, { channelToken } = {}) =>
+        call(
+          'GET',
+          `/api/channels/${encodeURIComponent(channel)}/presence`,
+          undefined,
+          'optional',
+          {},
+          channelToken ? { 'channel-token': channelToken } : {},
+        ),
+    },
   }
 }

@@ -1,4 +1,12 @@
+export { createIdempotencyKey } from '../../shared/protocol/idempotency'
 export type * from '../../shared/protocol/index'
+export {
+  type ChannelListener,
+  type ChannelPresence,
+  type ChannelSubscribeOptions,
+  type ChannelSubscription,
+  HeraldChannelError,
+} from './channelSubscriptions'
 export {
   type ConnectionState,
   createHeraldClient,
@@ -6,5 +14,5 @@ export {
   type HeraldClientEvents,
   type HeraldClientOptions,
 } from './createHeraldClient'
-export { createHttpApi, HeraldApiError, type HttpApi } from './createHttpApi'
+export { createHttpApi, HeraldApiError, type HttpApi, type WriteOptions } from './createHttpApi'
 export { type SignInWithEthereumParams, signInWithEthereum } from './signInWithEthereum'

@@ -90,6 +90,7 @@ describe('session reducer', () => {
       'emit', // message: connected
       'emit', // state: authenticating
       'send', // auth
+      'channelsReady', // channel subscribes may follow the auth
       'tokenAccepted',
       'scheduleRefresh',
       'emit', // authenticated

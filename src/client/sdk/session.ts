@@ -8,7 +8,10 @@ import type {
 import { CloseCode, CONNECTION_LIMIT_ERRORS } from '../../shared/protocol/codes'
 import { isServerMessage } from '../../shared/protocol/serverMessages'
 import { type Emission, emissions } from './emitter'
+import { resumeRetryDelayMs } from './retryDelay'
 import type { ConnectionState, HeraldClientEvents } from './types'
+
+export { resumeRetryDelayMs }
 
 // What the client's session means, as a pure function: state + event → new state + effects. It decides what
 // each server message means (dedupe by seq, holding live notifications until the replay ends, resume, reset,
@@ -73,6 +76,11 @@ export type SessionEffect =
   | { type: 'tokenAccepted' }
   /** The server refused the token (close 4001): look for another. */
   | { type: 'tokenRefused' }
+  /**
+   * Socket `socketId` can take channel subscriptions: its `auth` is sent (the server handles a connection's
+   * messages in order, so subscribes sent next run as that user), or it stays anonymous.
+   */
+  | { type: 'channelsReady'; socketId: number }
 
 export interface SessionStep {
   state: SessionState
@@ -90,13 +98,6 @@ export const initialSession = (since: number | null): SessionState => ({
   resumeAttempts: 0,
   closedReason: null,
 })
-
-const RESUME_RETRY_MIN_MS = 1000
-const RESUME_RETRY_MAX_MS = 30_000
-
-/** How long to wait before the `attempt`th retry of a resume the server could not serve (1 s, 2 s, 4 s … 30 s). */
-export const resumeRetryDelayMs = (attempt: number): number =>
-  Math.min(RESUME_RETRY_MAX_MS, RESUME_RETRY_MIN_MS * 2 ** Math.max(0, attempt - 1))
 
 const emit = emissions<HeraldClientEvents>()
 
@@ -161,6 +162,7 @@ export function sessionReducer(state: SessionState, event: SessionEvent): Sessio
         if (step.state.userId !== null) step.update({ userId: null, lastSeq: null })
         step.setConnection('connected')
       }
+      step.do({ type: 'channelsReady', socketId: event.socketId })
       break
     case 'startSeq': {
       if (!step.resuming(event.socketId)) break
@@ -271,6 +273,12 @@ function onServerMessage(step: Step, message: ServerMessage): boolean {
       step.do(emit('reset', message))
       break
     case 'error':
+      // A refused channel message (it names its channel) leaves the socket open and the session as it was:
+      // the channel subscriptions (channels.ts) take it.
+      if (message.channel !== undefined) {
+        step.do(emit('error', message))
+        break
+      }
       step.update({ lastError: message })
       step.do(emit('error', message))
       // The server could not serve the resume (its database is down, say) and keeps the socket open: ask

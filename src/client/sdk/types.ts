@@ -11,6 +11,7 @@ import type {
   ServerMessage,
   SessionResponse,
 } from '../../shared/protocol'
+import type { ChannelSubscribeOptions, ChannelSubscription } from './channelSubscriptions'
 import type { HttpApi } from './createHttpApi'
 
 // The client's public surface: its states, events and options.
@@ -81,4 +82,10 @@ export interface HeraldClient {
   /** Signs in or out on the open socket (null: reconnect anonymously). */
   setToken(token: string | null): void
   send(message: { type: string; [key: string]: unknown }): void
+  /**
+   * Subscribes to a channel (docs/protocol.md §4): `onPublication` gets every publication once, in seq order,
+   * across reconnects (the client subscribes again with `since` on every new socket by itself). Several
+   * subscriptions to one channel share one on the server.
+   */
+  subscribe(channel: string, options?: ChannelSubscribeOptions): ChannelSubscription
 }

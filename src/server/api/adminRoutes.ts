@@ -1,19 +1,28 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { eq } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import {
   AddressParamsSchema,
   AdminBroadcastBodySchema,
   AdminBroadcastResponseSchema,
+  AdminChannelPublishBodySchema,
+  AdminChannelPublishResponseSchema,
   AdminPublishBatchBodySchema,
   AdminPublishBatchResponseSchema,
   AdminPublishBodySchema,
   AdminPublishResponseSchema,
   type BroadcastMessage,
+  CHANNEL_TOKEN_TTL_DEFAULT,
+  ChannelParamsSchema,
+  ChannelTokenBodySchema,
+  ChannelTokenResponseSchema,
   ListWatchedContractsResponseSchema,
   WatchContractBodySchema,
   WatchContractResponseSchema,
 } from '../../shared/protocol'
 import { listWatchedContracts, registerWatchedContract, unwatchContract } from '../chain/watchedContracts'
+import { channelOrThrow } from '../channels/channelName'
+import { users } from '../db/schema'
 import { HeraldError } from '../errors'
 import { assertStorable } from '../http/assertStorable'
 import { bearerToken } from '../http/bearerToken'
@@ -76,18 +85,18 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 201
         return { notification, userId }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBodySchema),
         response: { 201: AdminPublishResponseSchema },
         detail: {
           tags: ['admin'],
           summary: 'Store a notification for a user (by id or address) and push it',
         },
-      },
+      }),
     )
     .post(
       '/notifications/batch',
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         const count = body.notifications?.length ?? body.recipients?.length ?? 0
         if (count > maxBatch)
           throw new HeraldError(
@@ -135,11 +144,14 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
             })
           }
         }
-        const results = await ctx.notifications.createMany(entries)
+        // The answer to an Idempotency-Key commits with the notifications it reports.
+        const results = await ctx.notifications.createMany(entries, (runner, stored) =>
+          ctx.idempotency.answerWithin(request, runner, 201, { results: stored }),
+        )
         set.status = 201
         return { results }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminPublishBatchBodySchema),
         response: { 201: AdminPublishBatchResponseSchema },
         detail: {
@@ -147,7 +159,75 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
           summary:
             'Store notifications for many users (by id or address) at once, all or nothing, and push them',
         },
+      }),
+    )
+    .post(
+      '/channels/:channel/publications',
+      async ({ params, body, set }) => {
+        const channel = channelOrThrow(params.channel)
+        const max = ctx.config.maxPublicationBytes
+        if (Buffer.byteLength(JSON.stringify(body.data ?? null)) > max)
+          throw new HeraldError(
+            'PAYLOAD_TOO_LARGE',
+            `body.data: at most ${max} bytes of JSON (MAX_PUBLICATION_BYTES).`,
+          )
+        assertStorable({ data: body.data })
+        const publication = await ctx.channels.store.publish(channel.name, body.data)
+        set.status = 201
+        return { publication }
       },
+      ctx.idempotency.admin({
+        ...withBody(AdminChannelPublishBodySchema),
+        params: ChannelParamsSchema,
+        response: { 201: AdminChannelPublishResponseSchema },
+        detail: {
+          tags: ['admin', 'channels'],
+          summary: 'Store a publication on a channel and push it to its subscribers',
+        },
+      }),
+    )
+    .post(
+      '/channel-tokens',
+      async ({ body, set }) => {
+        exactlyOneRecipient(body, 'body')
+        const channel = channelOrThrow(body.channel)
+        if (channel.namespace !== 'private')
+          throw new HeraldError(
+            'INVALID_INPUT',
+            'body.channel: subscription tokens are for private: channels.',
+          )
+        const tokens = ctx.channels.tokens
+        if (!tokens)
+          throw new HeraldError(
+            'NOT_FOUND',
+            'Subscription tokens are not configured: set CHANNEL_TOKEN_SECRET.',
+          )
+        let userId = body.userId
+        if (userId === undefined) userId = String((await upsertUserByAddress(ctx.db, body.address!)).id)
+        else if (
+          (
+            await ctx.db
+              .select({ id: users.id })
+              .from(users)
+              .where(eq(users.id, Number(userId)))
+          ).length === 0
+        )
+          throw new HeraldError('NOT_FOUND', `User ${userId} does not exist.`)
+        // A JWT's exp is whole seconds: the token works until exactly expiresAt, and at least ttlSeconds.
+        const expiresAt =
+          (Math.ceil(ctx.clock() / 1000) + (body.ttlSeconds ?? CHANNEL_TOKEN_TTL_DEFAULT)) * 1000
+        const token = await tokens.sign({ userId, channel: channel.name, expiresAt })
+        set.status = 201
+        return { token, expiresAt: new Date(expiresAt).toISOString() }
+      },
+      ctx.idempotency.admin({
+        ...withBody(ChannelTokenBodySchema),
+        response: { 201: ChannelTokenResponseSchema },
+        detail: {
+          tags: ['admin', 'channels'],
+          summary: 'Issue a subscription token for a private channel to a user (by id or address)',
+        },
+      }),
     )
     .post(
       '/broadcast',
@@ -158,11 +238,11 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = 202
         return { delivered: ctx.hub.connectionCount }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(AdminBroadcastBodySchema),
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
-      },
+      }),
     )
     .post(
       '/watched-contracts',
@@ -181,14 +261,14 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         set.status = created ? 201 : 200
         return { contract }
       },
-      {
+      ctx.idempotency.admin({
         ...withBody(WatchContractBodySchema),
         response: { 200: WatchContractResponseSchema, 201: WatchContractResponseSchema },
         detail: {
           tags: ['admin'],
           summary: 'Watch the Transfer events of an ERC-20 or ERC-721, from the next block on',
         },
-      },
+      }),
     )
     .get(
       '/watched-contracts',

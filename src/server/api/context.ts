@@ -5,8 +5,13 @@ import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenService } from '../auth/createTokenService'
 import type { SignInPolicy } from '../auth/verifySignIn'
 import type { Bus } from '../bus/types'
+import type { ChannelRights } from '../channels/channelRights'
+import type { ChannelTokenService } from '../channels/channelTokens'
+import type { ChannelStore } from '../channels/createChannelStore'
+import type { Presence } from '../channels/createPresence'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
+import type { Idempotency } from '../http/idempotency'
 import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
 import type { NotificationStore } from '../notifications/createNotificationStore'
@@ -27,6 +32,15 @@ export interface ApiContext {
   bus: Bus
   hub: Broadcaster
   notifications: NotificationStore
+  /** Channels: publications, the namespaces' rights, presence, and subscription tokens (null: not configured). */
+  channels: {
+    store: ChannelStore
+    rights: ChannelRights
+    presence: Pick<Presence, 'counts' | 'members' | 'settled'>
+    tokens: ChannelTokenService | null
+  }
+  /** Idempotency-Key for publishing and job-starting routes (docs/protocol.md §6). */
+  idempotency: Idempotency
   tokens: TokenService
   metrics: Metrics
   log: Logger

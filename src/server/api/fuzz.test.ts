@@ -413,6 +413,18 @@ const requestArb = () =>
       flip: fc.nat(),
       origin: fc.constantFrom(null, null, null, 'same', 'http://evil.example', 'null', 'not a url'),
       forwardedFor: fc.constantFrom(null, '1.2.3.4', 'garbage, , ::1', '999.999.999.999'),
+      // Reused keys replay or refuse another body; odd ones (empty, too long, Latin-1) are a 400.
+      idempotencyKey: fc.oneof(
+        { weight: 6, arbitrary: fc.constant(null) },
+        { weight: 3, arbitrary: fc.constantFrom('fuzz-1', 'fuzz-2', ' ', '~'.repeat(255)) },
+        {
+          weight: 1,
+          arbitrary: fc.string({
+            unit: fc.integer({ min: 0x20, max: 0xff }).map((code) => String.fromCharCode(code)),
+            maxLength: 300,
+          }),
+        },
+      ),
     }),
   )
 
@@ -478,6 +490,7 @@ async function send(req: Req): Promise<{ status: number; headers: Headers; text:
   if (req.contentType !== null) headers['content-type'] = req.contentType
   if (req.origin !== null) headers.origin = req.origin === 'same' ? server.url : req.origin
   if (req.forwardedFor !== null) headers['x-forwarded-for'] = req.forwardedFor
+  if (req.idempotencyKey !== null) headers['idempotency-key'] = req.idempotencyKey
   const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : encodeBody(req)
   const response = await fetch(`${server.url}${req.path}${req.query}`, {
     method: req.method,

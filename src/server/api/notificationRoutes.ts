@@ -47,19 +47,19 @@ export function notificationRoutes(ctx: ApiContext) {
     .post(
       '/read-all',
       ({ session }) => markAllNotificationsRead(ctx.db, ctx.bus, { userId: session.userId }),
-      {
+      ctx.idempotency.user({
         response: MarkAllReadResponseSchema,
         detail: { tags: ['notifications'], summary: 'Mark every notification read' },
-      },
+      }),
     )
     .post(
       '/:id/read',
       ({ session, params }) =>
         markNotificationRead(ctx.db, ctx.bus, { userId: session.userId, id: params.id }),
-      {
+      ctx.idempotency.user({
         params: IdParamsSchema,
         response: MarkReadResponseSchema,
         detail: { tags: ['notifications'], summary: 'Mark one notification read (404 if not yours)' },
-      },
+      }),
     )
 }

@@ -25,7 +25,7 @@ export function tokenRoutes(ctx: ApiContext) {
     }))
     .post(
       '/tokens',
-      async ({ session, body, set }) => {
+      async ({ session, body, set, request }) => {
         assertStorable({ name: body.name })
         validateTokenRequest(body)
         const boss = ctx.jobs()
@@ -44,15 +44,17 @@ export function tokenRoutes(ctx: ApiContext) {
             initialSupply: body.initialSupply,
             ownerAddress: session.address,
           },
+          // The answer to an Idempotency-Key commits with the job it names.
+          within: (t, queued) => ctx.idempotency.answerWithin(request, t.runner, 202, queued),
         })
         set.status = 202
         return result
       },
-      {
+      ctx.idempotency.user({
         ...withBody(CreateTokenBodySchema),
         response: { 202: CreateTokenResponseSchema },
         detail: { tags: ['tokens'], summary: 'Deploy an ERC-20 minted to the caller; progress arrives live' },
-      },
+      }),
     )
     .get(
       '/tokens',

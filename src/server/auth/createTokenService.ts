@@ -1,4 +1,5 @@
 import { jwtVerify, SignJWT } from 'jose'
+import { importHmacKey } from './hmacKey'
 
 export interface TokenClaims {
   userId: string
@@ -27,14 +28,7 @@ export function tokenExpiry(now: Date, ttlSeconds: number, sessionEnd: Date): Da
 }
 
 export function createTokenService(secret: string): TokenService {
-  // Imported once: given raw bytes, jose imports the HMAC key again on every sign and verify.
-  const key = crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign', 'verify'],
-  )
+  const key = importHmacKey(secret)
   return {
     async sign(claims) {
       return new SignJWT({ sid: claims.sessionId, addr: claims.address })

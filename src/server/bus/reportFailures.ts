@@ -16,7 +16,11 @@ export function reportFailures(
           ? `${event.stream} item seq ${event.item.seq} of ${event.key} (stored)`
           : event.kind === 'broadcast'
             ? 'a broadcast'
-            : `a ${event.kind} event for user ${event.userId}`
+            : event.kind === 'presence'
+              ? `presence ${event.op} of ${event.source} (corrected by the next snapshot)`
+              : event.kind === 'holder_check'
+                ? `a holders' re-check of ${event.address} in ${event.token} (done within a minute anyway)`
+                : `a ${event.kind} event for user ${event.userId}`
       onError(
         error,
         `announcing ${what} failed; stored items are delivered by gap filling at the stream's next item or by a resume`,

@@ -1,7 +1,31 @@
 import type { BroadcastMessage, ServerMessage } from '../../shared/protocol'
 
-/** The kinds of stream the stream core delivers: a user's inbox (keyed by user id); channels come next. */
-export type StreamKind = 'inbox'
+/** The kinds of stream the stream core delivers: a user's inbox (keyed by user id), a channel (by its name). */
+export type StreamKind = 'inbox' | 'channel'
+
+/**
+ * One instance's count of one user's connections subscribed to one channel (`userId` null: its anonymous
+ * connections there). Absolute, not a difference, so a later entry for the same pair corrects a lost one.
+ */
+export type PresenceEntry = readonly [
+  channel: string,
+  userId: string | null,
+  address: string | null,
+  connections: number,
+]
+
+/**
+ * Channel presence between instances (src/server/channels/presence.ts): `changes` since the source's previous
+ * message, numbered per source so a receiver sees a gap; a `snapshot` of everything the source counts (asked
+ * for with `request`, to one source or all); a `heartbeat` with the source's latest number while it lives; and
+ * `bye` when it stops.
+ */
+export type PresenceBusMessage =
+  | { op: 'changes'; source: string; seq: number; entries: PresenceEntry[] }
+  | { op: 'snapshot'; source: string; seq: number; entries: PresenceEntry[] }
+  | { op: 'heartbeat'; source: string; seq: number }
+  | { op: 'request'; source: string; to: string | null }
+  | { op: 'bye'; source: string }
 
 /**
  * Everything the hub pushes travels as one of these, through a Bus. The hub never learns which bus it has:
@@ -16,6 +40,10 @@ export type BusEvent =
   | { kind: 'broadcast'; message: BroadcastMessage }
   /** A session was revoked: its sockets close with 4001 wherever they are. */
   | { kind: 'session_revoked'; userId: string; sessionId: string }
+  /** Channel presence between instances. */
+  | ({ kind: 'presence' } & PresenceBusMessage)
+  /** A holder's balance of a token changed: `holders:` subscriptions of that address are checked again now. */
+  | { kind: 'holder_check'; token: string; address: string }
 
 export interface BusListener {
   onEvent(event: BusEvent): void

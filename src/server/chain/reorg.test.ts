@@ -27,7 +27,7 @@ import { type ChainAction, runChainActions } from '../../../test/helpers/reorgSc
 import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
-import { connectAuthenticated, type TestSocket } from '../../../test/helpers/wsClient'
+import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import { createHttpApi } from '../../client/sdk/createHttpApi'
 import type { ListTransfersResponse, Notification, Transfer } from '../../shared/protocol'
 
@@ -158,6 +158,12 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
   test('reorganised out and put back at another height by the reorganisation: one transfer, one pair of notifications', async () => {
     const aliceSocket = await connectAuthenticated(server.wsUrl, alice.token)
     const bobSocket = await connectAuthenticated(server.wsUrl, bob.token)
+    // Anyone may follow the token's channel: every change of the transfer is published there too.
+    const feed = connectSocket(server.wsUrl)
+    await feed.opened
+    await feed.next('connected')
+    feed.send({ type: 'subscribe', channel: `token:${token}` })
+    await feed.next('subscribed')
     const timeline = recordTimeline(bobSocket)
     const value = 7n * E18
     const sent = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, value)
@@ -212,6 +218,19 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
       { action: 'updated', id, status: 'included', confirmations: 2, blockNumber: b + 1 },
       { action: 'updated', id, status: 'confirmed', confirmations: 3, blockNumber: b + 1 },
     ])
+    const published = feed.messages
+      .filter((m) => m.type === 'publication')
+      .map((m) => (m as { data: { action: string; transfer: Transfer } }).data)
+      .filter((d) => d.transfer.txHash === sent.hash)
+      .map(({ action, transfer }) => ({
+        action,
+        id: transfer.id,
+        status: transfer.status,
+        confirmations: transfer.confirmations,
+        blockNumber: transfer.blockNumber,
+      }))
+    expect(published).toEqual(steps)
+    feed.close()
     const notices = await noticesOf(server, sent.hash)
     expect(notices.map((n) => n.type).sort()).toEqual(['token_transfer_received', 'token_transfer_sent'])
     expect(received.data).toEqual({

@@ -3,6 +3,7 @@ import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import { adminRoutes } from '../api/adminRoutes'
 import { authRoutes } from '../api/authRoutes'
+import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
 import { notificationRoutes } from '../api/notificationRoutes'
 import { systemRoutes } from '../api/systemRoutes'
@@ -78,6 +79,7 @@ export function buildHttpApp(params: {
     .use(notificationRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(transferRoutes(ctx))
+    .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
     .use(
       wsRoute(params.hub, params.authenticate, {

@@ -3,8 +3,10 @@ import {
   bigint,
   bigserial,
   index,
+  integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -255,4 +257,68 @@ export const busPayloads = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [index('bus_payloads_created_at_idx').on(table.createdAt)],
+)
+
+/**
+ * Idempotency-Key of publishing and job-starting requests (docs/protocol.md §6), shared by every instance.
+ * A row is claimed by the first request (`holder` and `lease_until` while it runs) and then holds its answer
+ * (`status`, `body` as sent) until `expires_at`; a lease that lapsed belongs to a request that died.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    /** The caller: `admin` (the admin key) or `user:<id>`. */
+    scope: text('scope').notNull(),
+    method: text('method').notNull(),
+    /** The route's pattern, e.g. /api/notifications/:id/read (its parameters are in the fingerprint). */
+    route: text('route').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 of the canonical JSON of the request's parameters and body (RFC 8785). */
+    fingerprint: text('fingerprint').notNull(),
+    /** The request running with this key; null once answered. */
+    holder: uuid('holder'),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    status: integer('status'),
+    /** The answer's body, byte for byte as it was sent. */
+    body: text('body'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.scope, table.method, table.route, table.key] }),
+    index('idempotency_keys_expires_at_idx').on(table.expiresAt),
+  ],
+)
+
+/**
+ * A channel's counter row (docs/protocol.md §4): `last_seq` hands out its publications' seqs. Created by the
+ * first publication (the stream core's `create: true`); a channel nobody published on has no row.
+ */
+export const channels = pgTable('channels', {
+  /** The canonical name (address channels with the checksummed address). */
+  name: text('name').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+})
+
+/** Channel publications, kept for CHANNEL_HISTORY_DAYS and at least the last 1,000 of each channel. */
+export const channelPublications = pgTable(
+  'channel_publications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channel: text('channel').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    data: jsonb('data'),
+    /** The user who sent it; null for the admin API, the server library and Herald's own. */
+    fromUserId: bigint('from_user_id', { mode: 'number' }).references(() => users.id, {
+      onDelete: 'set null',
+    }),
+    fromAddress: text('from_address'),
+    publishedAt: timestamp('published_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Serves replay (seq > n), history (seq < before) and the per-channel uniqueness of seq.
+    uniqueIndex('channel_publications_channel_seq_idx').on(table.channel, table.seq),
+    // The retention sweep's scan.
+    index('channel_publications_published_at_idx').on(table.publishedAt),
+  ],
 )

@@ -6,7 +6,7 @@ const MAX_JSON_DEPTH = 64
  * Why PostgreSQL could not store a value (text and jsonb hold no U+0000 and no unpaired surrogate; very deep
  * jsonb exhausts its stack), or null. Checked before anything is written, so such input is a 422 and never a 500 or a partial write.
  */
-function unstorable(value: unknown, depth = 0): string | null {
+export function unstorable(value: unknown, depth = 0): string | null {
   if (typeof value === 'string') {
     if (value.includes('\u0000')) return 'contains the NUL character (U+0000)'
     // JSON may carry half of a surrogate pair ("\ud800"); PostgreSQL's jsonb refuses it.

@@ -1,6 +1,7 @@
 import { Elysia, type ValidationError } from 'elysia'
 import { HeraldError, isDatabaseUnavailable } from '../errors'
 import type { Logger } from '../log/createLogger'
+import { ReplayedAnswer } from './idempotency'
 
 /** Describes the first failing field in a sentence, e.g. `body.symbol: Expected string to match '^[A-Z0-9]+$'`. */
 function describeValidation(error: ValidationError): string {
@@ -23,6 +24,8 @@ function errorResponse(status: number, code: string, message: string, retryAfter
  */
 export function errorHandler(log: Logger) {
   return new Elysia({ name: 'herald/errors' }).onError({ as: 'global' }, ({ code, error }) => {
+    // Not a failure: the answer to an Idempotency-Key already used, given again before the route ran.
+    if (error instanceof ReplayedAnswer) return error.toResponse()
     if (error instanceof HeraldError)
       return errorResponse(error.status, error.code, error.message, error.retryAfterSeconds)
     switch (code) {

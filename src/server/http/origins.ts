@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '../../shared/protocol/idempotency'
 import { HeraldError } from '../errors'
 
 /** 'none': no Origin header (not a browser, or a same-origin GET); the others say what to do with a browser. */
@@ -30,7 +31,7 @@ export function createOriginCheck(allowed: string[] | null, trustProxy: boolean)
 
 const PREFLIGHT_HEADERS = {
   'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-allow-headers': 'Authorization, Content-Type',
+  'access-control-allow-headers': `Authorization, Content-Type, ${IDEMPOTENCY_KEY_HEADER}`,
   'access-control-max-age': '600',
 }
 
@@ -48,7 +49,7 @@ export function apiOrigins(check: OriginCheck) {
     if (verdict === 'refused')
       throw new HeraldError('FORBIDDEN', 'This origin is not allowed; see ALLOWED_ORIGINS.')
     set.headers['access-control-allow-origin'] = request.headers.get('origin')!
-    set.headers['access-control-expose-headers'] = 'Retry-After'
+    set.headers['access-control-expose-headers'] = `Retry-After, ${IDEMPOTENT_REPLAYED_HEADER}`
     if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method'))
       return new Response(null, { status: 204, headers: PREFLIGHT_HEADERS })
   })

@@ -2,13 +2,13 @@ import type { Notification } from '../../shared/protocol'
 import type { EventTransaction } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
-import { sqlRunner } from '../db/sqlRunner'
+import { type SqlRunner, sqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import type { StreamSource } from '../streams/delivery'
 import { createStreamStore } from '../streams/store'
 import { createStreamWriter } from '../streams/writer'
 import { inboxTable } from './inboxTable'
-import { type BatchEntry, storeNotificationBatch } from './storeNotificationBatch'
+import { type BatchEntry, type BatchResults, storeNotificationBatch } from './storeNotificationBatch'
 
 export interface NotificationParams {
   userId: string
@@ -25,8 +25,14 @@ export interface NotificationStore {
    * does not exist.
    */
   create(params: NotificationParams): Promise<Notification>
-  /** Many at once, all or nothing; addresses that never signed in get a user row. Answers in input order. */
-  createMany(entries: readonly BatchEntry[]): Promise<{ userId: string; notification: Notification }[]>
+  /**
+   * Many at once, all or nothing; addresses that never signed in get a user row. Answers in input order.
+   * `within` runs last in the same transaction, given the results.
+   */
+  createMany(
+    entries: readonly BatchEntry[],
+    within?: (runner: SqlRunner, results: BatchResults) => Promise<void>,
+  ): Promise<BatchResults>
   /**
    * Inside the caller's transaction (a job's step, the transfer watcher's block), through the same statement as
    * every other notification; pushed when the transaction commits.
@@ -49,7 +55,7 @@ export function createNotificationStore(params: { db: Database; bus: Bus }): Not
   const writer = createStreamWriter({ runner, store: inbox, bus, missing: userMissing })
   return {
     create: (notification) => writer.append(row(notification)),
-    createMany: (entries) => storeNotificationBatch({ runner, inbox, bus }, entries),
+    createMany: (entries, within) => storeNotificationBatch({ runner, inbox, bus }, entries, within),
     async createIn(transaction, notification) {
       const [stored] = await inbox.append(transaction.runner, [row(notification)], transaction.notifyChannel)
       if (!stored) throw userMissing(notification.userId)

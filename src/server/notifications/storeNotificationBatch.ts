@@ -31,16 +31,20 @@ async function resolveAddresses(runner: SqlRunner, addresses: string[]): Promise
   return new Map(rows.map((row) => [row.address, row.id]))
 }
 
+export type BatchResults = { userId: string; notification: Notification }[]
+
 /**
  * Stores many notifications all or nothing, in one transaction: addresses that have never signed in get a
  * user row, every row is written by one statement, and one userId that does not exist (NOT_FOUND, naming
  * it) writes nothing at all. Each notification is announced to its user when the transaction commits.
- * Answers the notifications and their userIds in input order.
+ * Answers the notifications and their userIds in input order. `within` runs last in the same transaction,
+ * with the results (the caller's own record of the write, such as an idempotent request's answer).
  */
 export async function storeNotificationBatch(
   deps: { runner: SqlRunner; inbox: StreamStore<Notification>; bus: Bus },
   entries: readonly BatchEntry[],
-): Promise<{ userId: string; notification: Notification }[]> {
+  within?: (runner: SqlRunner, results: BatchResults) => Promise<void>,
+): Promise<BatchResults> {
   const { inbox, bus } = deps
   const channel = bus.notifyChannel
   const checksummed = entries.map((entry): string | null =>
@@ -63,7 +67,9 @@ export async function storeNotificationBatch(
         `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
       )
     }
-    return userIds.map((userId, i) => ({ userId, notification: stored[i]! }))
+    const results = userIds.map((userId, i) => ({ userId, notification: stored[i]! }))
+    await within?.(tx, results)
+    return results
   })
   if (!channel)
     await announceAll(

@@ -17,6 +17,8 @@ function createStore() {
   let replyGate: Promise<void> | null = null
   let sendReplies: (() => void) | null = null
   let failing = false
+  /** Per stream, the seq up to which its items were removed (a channel's retention). */
+  const trimmed = new Map<string, number>()
   const items = (key: string) => streams.get(key) ?? []
   return {
     /** The latest committed seq, read without waiting. */
@@ -51,12 +53,16 @@ function createStore() {
     fail(value: boolean) {
       failing = value
     },
+    /** Removes the stream's items up to `seq`, as retention does; its latest seq stays. */
+    trim(key: string, seq: number) {
+      trimmed.set(key, seq)
+    },
     source: {
       loadSince: async (key: string, since: number, limit: number) => {
         while (gate) await gate
         if (failing) throw new Error('store down')
         const snapshot = items(key)
-          .filter((item) => item.seq > since)
+          .filter((item) => item.seq > since && item.seq > (trimmed.get(key) ?? 0))
           .slice(0, limit)
         while (replyGate) await replyGate
         return snapshot
@@ -303,6 +309,27 @@ describe('stream delivery: replay and the switch to live', () => {
     publish('k')
     expect(back.frames).toEqual(['k#3', 'k#4', 'k#5', 'k#6', 'replayed 2 4 6', 'k#7', 'k#8'])
     expect(live.frames).toEqual(['k#1', 'k#2', 'k#3', 'k#4', 'k#5', 'k#6', 'k#7', 'k#8'])
+  })
+
+  test('a replay whose first item is past since + 1 (the ones between were removed) answers reset with the latest seq', async () => {
+    const { store, delivery, member, publish, replayOptions } = setup()
+    const a = member('a')
+    for (let i = 0; i < 5; i++) publish('k')
+    store.trim('k', 3)
+    delivery.join(a, 'k', { live: false })
+    expect(await delivery.replay(a, 'k', 1, replayOptions)).toEqual({ kind: 'reset', seq: 5 })
+    publish('k')
+    expect(a.frames).toEqual(['reset 5', 'k#6'])
+    // From the first kept item on, the replay is exact again.
+    const b = member('b')
+    delivery.join(b, 'k', { live: false })
+    expect(await delivery.replay(b, 'k', 3, replayOptions)).toEqual({
+      kind: 'replayed',
+      since: 3,
+      replayed: 3,
+      seq: 6,
+    })
+    expect(b.frames).toEqual(['k#4', 'k#5', 'k#6', 'replayed 3 3 6'])
   })
 
   test('an item committed after the read’s snapshot and announced before its answer reaches the member once, after the closing frame', async () => {

@@ -228,14 +228,16 @@ export function createStreamDelivery<M, Item extends StreamItem>(
     return state.lastSeq
   }
 
-  const open: StreamDelivery<M, Item>['open'] = async (member, key) => {
+  const open: StreamDelivery<M, Item>['open'] = async (member, key, joined) => {
     const state = ensure(key)
     if (state.lastSeq === null && !(await ensureBase(state))) {
       dropIfUnused(state)
       return null
     }
     // Held while its base was read, the state is still the stream's.
-    return join(member, key)
+    const base = join(member, key)!
+    joined?.(base)
+    return base
   }
 
   return {
@@ -264,7 +266,8 @@ export function createStreamDelivery<M, Item extends StreamItem>(
       try {
         if (!(await ensureBase(state))) throw new Error('the stream base could not be read')
         items = await source.loadSince(key, since, cap + 1)
-        if (items.length > cap || items.length === 0) latest = await source.latestSeq(key)
+        if (items.length > cap || items.length === 0 || items[0]!.seq !== since + 1)
+          latest = await source.latestSeq(key)
       } catch (error) {
         onError(error, `replaying stream ${key} since ${since}`)
         items = null
@@ -277,7 +280,10 @@ export function createStreamDelivery<M, Item extends StreamItem>(
         return { kind: 'unavailable' }
       }
       let outcome: ReplayOutcome
-      if (items.length > cap || (latest !== null && since > latest)) {
+      // A first item after `since + 1` means the items between were removed (a channel's retention): the
+      // replay cannot be exact, so it is answered like one past the cap.
+      const trimmed = items.length > 0 && items[0]!.seq !== since + 1
+      if (items.length > cap || trimmed || (latest !== null && since > latest)) {
         // Too far behind, or ahead of anything the store has: the client reads the history another way.
         replay.until = latest!
         transport.send(member, replayOptions.reset(latest!))

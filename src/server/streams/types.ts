@@ -84,8 +84,11 @@ export interface StreamDelivery<M, Item extends StreamItem> {
     key: string,
     options?: { base?: number; live?: boolean; held?: boolean; catchUp?: boolean },
   ): number | null
-  /** Joins live "from now", reading the stream's base when it is not known here. Null: the store failed. */
-  open(member: M, key: string): Promise<number | null>
+  /**
+   * Joins live "from now", reading the stream's base when it is not known here. Null: the store failed.
+   * `joined` runs at the moment of the join, with the base: a frame it sends goes before any live item.
+   */
+  open(member: M, key: string, joined?: (base: number) => void): Promise<number | null>
   /** Sends the member every item after `since`, then `replayed`, then live items: none missing, none twice. */
   replay(member: M, key: string, since: number, options: ReplayOptions): Promise<ReplayOutcome>
   leave(member: M, key: string): void

@@ -16,7 +16,7 @@ export type TransferChangeListener = (
   transaction: EventTransaction,
   transfer: Transfer,
   action: DataUpdateAction,
-) => Promise<void> | void
+) => Promise<unknown> | void
 
 export interface TransferLedger {
   chainId: number

@@ -1,4 +1,5 @@
 import type { ServerWebSocket } from 'bun'
+import type { ChannelMember, ChannelNamespace } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { Scheduled } from './DeadlineHeap'
 
@@ -17,6 +18,20 @@ export interface ConnectionHandler {
 
 export type Socket = ServerWebSocket<Connection>
 
+/** One channel a connection is subscribed to (the channel room, ./channelRoom.ts, keeps them). */
+export interface ChannelSubscription {
+  /** The channel's canonical name. */
+  readonly name: string
+  readonly namespace: ChannelNamespace
+  /** Who presence counts this connection as on the channel (null: anonymous), once `counted`. */
+  member: ChannelMember | null
+  counted: boolean
+  /** Cancels the unsubscription at the subscription token's expiry. */
+  cancelExpiry: (() => void) | null
+  /** For `holders:` channels: the token whose balance keeps the right. */
+  heldToken: string | null
+}
+
 const RESOLVED: Promise<void> = Promise.resolve()
 
 /**
@@ -25,9 +40,9 @@ const RESOLVED: Promise<void> = Promise.resolve()
  * prototype a socket holds nothing but these fields (no per-connection context or closures).
  *
  * Its state changes only through its methods; each field is read by the room that owns it: the admission
- * (`ip`, `anonymous`), the authenticator (`userId`, `sessionId`, `expiresAt`, the deadline fields, which its
- * DeadlineHeap keeps), the slow-consumer sweep (`suspect`, `unsentBound`), the router (the message bucket and
- * queue).
+ * (`ip`, `anonymous`), the authenticator (`userId`, `address`, `sessionId`, `expiresAt`, the deadline fields,
+ * which its DeadlineHeap keeps), the slow-consumer sweep (`suspect`, `unsentBound`), the router (the message
+ * bucket and queue), the channel room (`channels`).
  */
 export class Connection implements Scheduled {
   ws: Socket | null = null
@@ -47,6 +62,8 @@ export class Connection implements Scheduled {
    */
   unsentBound = 0
   userId: string | null = null
+  /** The signed-in user's address (checksummed). */
+  address: string | null = null
   sessionId: string | null = null
   expiresAt = 0
   deadline = 0
@@ -54,6 +71,8 @@ export class Connection implements Scheduled {
   heapIndex = -1
   /** Resumes queued behind the message being handled: auth then leaves the topic to them. */
   queuedResumes = 0
+  /** The channels this connection is subscribed to, by canonical name; null while none. */
+  channels: Map<string, ChannelSubscription> | null = null
   /** Messages of one connection are handled one after another; null while none is in progress. */
   private queue: Promise<void> | null = null
   /** The connection's message bucket (WS_MESSAGES_PER_SECOND), a TokenBucket the router takes from. */
@@ -122,6 +141,7 @@ export class Connection implements Scheduled {
   /** Takes the session's identity; the user never changes once set (the authenticator refuses another). */
   signIn(session: AuthenticatedSession): void {
     this.userId ??= session.userId
+    this.address ??= session.address
     this.sessionId = session.sessionId
     this.expiresAt = session.expiresAt
     // Authenticated from the start: per-IP limits no longer apply.

@@ -20,6 +20,8 @@ export interface AuthenticatorDeps {
    * `held`, this ends a `hold`. False when the hub refused it (and has closed the connection).
    */
   admit(connection: Connection, session: AuthenticatedSession, held: boolean): boolean
+  /** The connection took its user's identity (its first sign-in, not a refresh). */
+  signedIn(connection: Connection): void
   send(connection: Connection, message: ServerMessage): void
   refuse(connection: Connection, refusal: Refusal): void
   close(connection: Connection, code: number, reason: string): void
@@ -113,8 +115,10 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   }
 
   const signIn = (connection: Connection, session: AuthenticatedSession, held: boolean) => {
-    if (connection.userId === null && !deps.admit(connection, session, held)) return
+    const first = connection.userId === null
+    if (first && !deps.admit(connection, session, held)) return
     connection.signIn(session)
+    if (first) deps.signedIn(connection)
     if (connection.deadlineKind === 'auth') clearDeadline(connection)
     setDeadline(connection, 'expiry', session.expiresAt)
     deps.send(connection, {

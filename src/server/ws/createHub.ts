@@ -1,9 +1,18 @@
 import type { Server } from 'bun'
-import type { BroadcastMessage, Notification, ServerMessage, WsErrorCode } from '../../shared/protocol'
+import type {
+  BroadcastMessage,
+  Notification,
+  Publication,
+  ServerMessage,
+  WsErrorCode,
+} from '../../shared/protocol'
 import { CloseCode } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenClaims } from '../auth/createTokenService'
 import type { Bus, BusEvent } from '../bus/types'
+import type { ChannelRights } from '../channels/channelRights'
+import type { ChannelStore } from '../channels/createChannelStore'
+import type { Presence } from '../channels/createPresence'
 import type { Config } from '../config/loadConfig'
 import type { ErrorReporter } from '../errors'
 import type { Metrics } from '../metrics/createMetrics'
@@ -12,6 +21,7 @@ import type { Clock } from '../time/clock'
 import { createAdmission, type Refusal } from './admission'
 import { createAuthenticator } from './authenticator'
 import { Connection, type ConnectionHandler } from './Connection'
+import { createChannelRoom } from './channelRoom'
 import { createFrameRouter } from './router'
 import { createSlowConsumerSweep } from './slowConsumers'
 import { createTransport } from './transport'
@@ -28,6 +38,9 @@ export type HubConfig = Pick<
   | 'wsMessagesPerSecond'
   | 'wsUserMessagesPerSecond'
   | 'sendBufferLimitBytes'
+  | 'maxSubscriptionsPerConnection'
+  | 'maxPublicationBytes'
+  | 'channelPublishesPerSecond'
 >
 
 export interface HubDeps {
@@ -38,6 +51,14 @@ export interface HubDeps {
   check(claims: TokenClaims): Promise<AuthenticatedSession | null>
   /** The users' inboxes, as the stream core reads them. */
   inbox: StreamSource<Notification>
+  /** Channels: their publications (stored and read), the rights of their namespaces, and presence. */
+  channels: {
+    store: Pick<ChannelStore, 'publish' | 'source'>
+    rights: ChannelRights
+    presence: Presence
+    /** How often `holders:` balances are read again (default 60 s). */
+    holderRecheckMs?: number
+  }
   metrics: Metrics
   onError: ErrorReporter
   clock: Clock
@@ -65,8 +86,8 @@ const PONG = JSON.stringify({ type: 'pong' })
 /**
  * The WebSocket hub: its rooms wired together. Admission (connection limits), the frame router (rate limits,
  * schemas, dispatch), the authenticator (sign-in, refresh, deadlines), the stream core's delivery of each
- * user's inbox (ordering, gap filling, replay), the slow-consumer sweep, all over one transport (Bun's native
- * topics). Every push arrives through the bus, so the hub behaves the same with one instance or many.
+ * user's inbox (ordering, gap filling, replay), the channel room (subscriptions, rights, publications,
+ * presence), the slow-consumer sweep, all over one transport (Bun's native topics). Every push arrives through the bus, so the hub behaves the same with one instance or many.
  */
 export function createHub(deps: HubDeps): Hub {
   const { bus, metrics, onError, clock, config } = deps
@@ -94,6 +115,14 @@ export function createHub(deps: HubDeps): Hub {
       metrics.deliveryLatency.observe((clock.now() - Date.parse(notification.createdAt)) / 1000),
     schedule: clock.schedule,
   })
+  const channels = createChannelRoom({
+    ...deps.channels,
+    transport,
+    clock,
+    onError,
+    onRateLimited: () => metrics.rateLimited.inc({ limit: 'ws_channel_publish' }),
+    config,
+  })
   const admission = createAdmission({
     maxConnections: config.maxConnections,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
@@ -111,6 +140,7 @@ export function createHub(deps: HubDeps): Hub {
     if (!connection.markClosed()) return
     admission.leaveAnonymous(connection)
     authenticator.forget(connection)
+    channels.forget(connection)
     if (connections.delete(connection)) metrics.connections.set(connections.size)
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
@@ -151,6 +181,7 @@ export function createHub(deps: HubDeps): Hub {
       metrics.authenticatedUsers.set(inbox.size)
       return true
     },
+    signedIn: (connection) => channels.signedIn(connection),
     send,
     refuse,
     close,
@@ -182,6 +213,10 @@ export function createHub(deps: HubDeps): Hub {
         if (outcome.kind === 'unavailable')
           sendError(connection, 'UNAVAILABLE', 'Resume is unavailable right now; try again shortly.')
       },
+      subscribe: (connection, message) => channels.subscribe(connection, message),
+      unsubscribe: (connection, channel) => channels.unsubscribe(connection, channel),
+      publish: (connection, message) => channels.publish(connection, message),
+      presence: (connection, channel) => channels.presence(connection, channel),
     },
     invalid: (connection, message) => sendError(connection, 'INVALID_MESSAGE', message),
     refuse,
@@ -196,8 +231,15 @@ export function createHub(deps: HubDeps): Hub {
   const onBusEvent = (event: BusEvent) => {
     switch (event.kind) {
       case 'item':
+        if (event.stream === 'channel') {
+          channels.onItem(event.key, event.item as Publication)
+          return
+        }
         metrics.notificationsCreated.inc()
         inbox.onItem(event.key, event.item as Notification)
+        return
+      case 'holder_check':
+        channels.holderCheck(event.token, event.address)
         return
       case 'user':
         inbox.deliver(event.userId, JSON.stringify(event.message))
@@ -261,7 +303,14 @@ export function createHub(deps: HubDeps): Hub {
     close: (connection) => forget(connection),
     start(server) {
       transport.attach(server)
-      unsubscribe ??= bus.subscribe({ onEvent: onBusEvent, onResync: () => inbox.resync() })
+      unsubscribe ??= bus.subscribe({
+        onEvent: onBusEvent,
+        onResync: () => {
+          inbox.resync()
+          channels.resync()
+        },
+      })
+      channels.start()
     },
     stop() {
       unsubscribe?.()
@@ -271,6 +320,7 @@ export function createHub(deps: HubDeps): Hub {
       sweep.stop()
       authenticator.stop()
       inbox.stop()
+      channels.stop()
     },
   }
 }

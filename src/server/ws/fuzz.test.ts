@@ -11,18 +11,21 @@ import {
   watchUnhandledRejections,
 } from '../../../test/helpers/fuzz'
 import { rawUpgrade } from '../../../test/helpers/rawUpgrade'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { type Session, signIn } from '../../../test/helpers/wallet'
 import { connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
-import { type Notification, SERVER_MESSAGE_TYPES } from '../../shared/protocol'
+import { type Notification, readChannelName, SERVER_MESSAGE_TYPES } from '../../shared/protocol'
 
 // Property-based fuzzing of /ws (contract §2): random and mutated frames on anonymous and authenticated
 // sockets, and random upgrade requests. Every frame gets the reply the contract names, errors carry contract
 // codes, sockets close only with contract codes, nothing crashes and memory does not grow with the traffic.
 
 const MAX_FRAME_BYTES = 4096
+const MAX_PUBLICATION_BYTES = 512
 const TIME_LIMIT_MS = Number(process.env.HERALD_FUZZ_MS ?? 20_000)
 const SERVER_TYPES: ReadonlySet<string> = new Set(SERVER_MESSAGE_TYPES)
+/** Messages pushed to a socket rather than answering one of its frames. */
+const PUSHED: ReadonlySet<string> = new Set(['notification', 'publication', 'join', 'leave'])
 
 let server: TestServer
 let alice: Session
@@ -36,8 +39,16 @@ beforeAll(async () => {
     WS_CONNECTIONS_PER_SECOND_PER_IP: '100000',
     MAX_ANONYMOUS_CONNECTIONS_PER_IP: '1000',
     MAX_CONNECTIONS_PER_USER: '1000',
+    MAX_PUBLICATION_BYTES: String(MAX_PUBLICATION_BYTES),
+    CHANNEL_PUBLISHES_PER_SECOND: '100000',
   })
   alice = await signIn(server.url)
+  const issued = await fetch(`${server.url}/api/admin/channel-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: alice.user.id, channel: PRIVATE_CHANNEL }),
+  })
+  channelToken = ((await issued.json()) as { token: string }).token
   for (let i = 0; i < 3; i++)
     await server.publish({ userId: alice.user.id, type: 't', title: `${i}`, message: 'm' })
 }, 60_000)
@@ -74,6 +85,29 @@ const junk: fc.Arbitrary<unknown> = fc.oneof(
 
 /** Stands for alice's real token in generated frames (it exists only once the server runs). */
 const VALID_TOKEN = '<alice-token>'
+/** Stands for alice's subscription token for PRIVATE_CHANNEL. */
+const VALID_CHANNEL_TOKEN = '<alice-channel-token>'
+const PRIVATE_CHANNEL = 'private:fuzz'
+/** A few names of each kind, so every socket's subscriptions stay far below the limit. */
+const CHANNEL_NAMES = [
+  'public:fuzz',
+  'public:fuzz.b',
+  'token:0x00000000000000000000000000000000000000f0',
+  PRIVATE_CHANNEL,
+  'private:other',
+  'holders:0x00000000000000000000000000000000000000f1',
+  'nope:x',
+  'public:',
+  'public:a b',
+  `public:${'x'.repeat(200)}`,
+  'token:0x12',
+]
+let channelToken = ''
+/** Names for generated channel messages: the private channel alice may enter comes up most. */
+const channelName = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(PRIVATE_CHANNEL) },
+  { weight: 4, arbitrary: fc.constantFrom(...CHANNEL_NAMES) },
+)
 
 /** A frame as sent: text (any string, valid JSON or not) or binary bytes. */
 type Frame = { kind: 'text'; data: string } | { kind: 'binary'; data: Uint8Array<ArrayBuffer> }
@@ -84,6 +118,25 @@ const validMessage = () =>
     fc.nat({ max: 10 }).map((since) => ({ type: 'resume', since })),
     fc.string({ minLength: 1, maxLength: 40 }).map((token) => ({ type: 'auth', token })),
     fc.constant({ type: 'auth', token: VALID_TOKEN }),
+    fc
+      .record({
+        channel: channelName,
+        since: fc.option(fc.nat({ max: 5 }), { nil: undefined }),
+        token: fc.option(fc.constantFrom(VALID_CHANNEL_TOKEN, VALID_CHANNEL_TOKEN, 'junk'), {
+          nil: undefined,
+          freq: 4,
+        }),
+      })
+      .map((m) => ({ type: 'subscribe', ...m })),
+    channelName.map((channel) => ({ type: 'unsubscribe', channel })),
+    fc
+      .record({
+        channel: channelName,
+        data: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant('x'.repeat(MAX_PUBLICATION_BYTES))),
+        ref: fc.option(fc.string({ minLength: 1, maxLength: 8 }), { nil: undefined }),
+      })
+      .map((m) => ({ type: 'publish', ...m })),
+    channelName.map((channel) => ({ type: 'presence', channel })),
   )
 
 const mutatedMessage = validMessage().chain((message) =>
@@ -92,7 +145,7 @@ const mutatedMessage = validMessage().chain((message) =>
       fc.constant((m: Record<string, unknown>) => m),
       junk.map((value) => (m: Record<string, unknown>) => ({ ...m, type: value })),
       fc
-        .constantFrom('since', 'token', 'extra')
+        .constantFrom('since', 'token', 'extra', 'channel', 'data', 'ref')
         .chain((key) => junk.map((value) => (m: Record<string, unknown>) => ({ ...m, [key]: value }))),
       fc.constantFrom('type', 'since', 'token').map((key) => (m: Record<string, unknown>) => {
         const copy = { ...m }
@@ -243,8 +296,56 @@ function expectationForValue(value: unknown, anonymous: boolean): Expectation {
         ? { kind: 'reply', oneOf: ['error:UNAUTHORIZED'] }
         : { kind: 'reply', oneOf: ['resumed', 'reset'] }
     }
+    case 'subscribe':
+    case 'unsubscribe':
+    case 'publish':
+    case 'presence':
+      return expectationForChannel(message, anonymous)
     default:
       return { kind: 'reply', oneOf: ['error:INVALID_MESSAGE'] }
+  }
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string'
+
+/** The contract's answer to a channel message (docs/protocol.md §4), given only whether the socket is anonymous. */
+function expectationForChannel(message: Record<string, unknown>, anonymous: boolean): Expectation {
+  const invalid: Expectation = { kind: 'reply', oneOf: ['error:INVALID_MESSAGE'] }
+  const { channel } = message
+  if (!isString(channel)) return invalid
+  const namespace = channel.slice(0, Math.max(0, channel.indexOf(':')))
+  const named = readChannelName(channel).ok
+  switch (message.type) {
+    case 'subscribe': {
+      const { since, token } = message
+      if (since !== undefined && !(Number.isSafeInteger(since) && (since as number) >= 0)) return invalid
+      if (token !== undefined && !(isString(token) && token.length > 0)) return invalid
+      if (!named) return { kind: 'reply', oneOf: ['error:INVALID_CHANNEL'] }
+      if (namespace === 'public' || namespace === 'token')
+        return { kind: 'reply', oneOf: ['subscribed', 'channel_reset'] }
+      // No chain here: holders' rooms are closed; a private room opens to alice's token for it only.
+      if (!anonymous && channel === PRIVATE_CHANNEL && token === channelToken)
+        return { kind: 'reply', oneOf: ['subscribed', 'channel_reset'] }
+      return { kind: 'reply', oneOf: ['error:FORBIDDEN'] }
+    }
+    case 'unsubscribe':
+      return { kind: 'reply', oneOf: [named ? 'unsubscribed' : 'error:INVALID_CHANNEL'] }
+    case 'publish': {
+      const { ref } = message
+      if (!('data' in message)) return invalid
+      if (ref !== undefined && !(isString(ref) && ref.length >= 1 && ref.length <= 100)) return invalid
+      if (!named) return { kind: 'reply', oneOf: ['error:INVALID_CHANNEL'] }
+      if (namespace === 'public' || namespace === 'token')
+        return { kind: 'reply', oneOf: ['error:FORBIDDEN'] }
+      // Whether this socket is subscribed to it depends on the frames before: any of the contract's answers.
+      return {
+        kind: 'reply',
+        oneOf: ['published', 'error:FORBIDDEN', 'error:PAYLOAD_TOO_LARGE', 'error:INVALID_MESSAGE'],
+      }
+    }
+    default:
+      if (!named) return { kind: 'reply', oneOf: ['error:INVALID_CHANNEL'] }
+      return { kind: 'reply', oneOf: ['presence', 'error:FORBIDDEN'] }
   }
 }
 
@@ -263,6 +364,39 @@ function checkShape(messages: { type: string; [key: string]: unknown }[]) {
       if (typeof m.message !== 'string' || m.message.length === 0) throw new Error('error without a message')
     }
   }
+}
+
+/** Per socket: the channels it is subscribed to, as of the first message not checked yet. */
+const channelState = new WeakMap<TestSocket, { subscribed: Set<string>; checked: number }>()
+
+/**
+ * No publication, join or leave reaches a socket for a channel it is not subscribed to: each arrives between
+ * the socket's `subscribed` (or `channel_reset`) for that channel and its `unsubscribed`, or, for a replay,
+ * right before the `subscribed` that ends it. Checked incrementally, since sockets live across cases.
+ */
+function checkChannelRights(socket: TestSocket) {
+  const state = channelState.get(socket) ?? { subscribed: new Set<string>(), checked: 0 }
+  channelState.set(socket, state)
+  const messages = socket.messages as { type: string; channel?: unknown }[]
+  for (let i = state.checked; i < messages.length; i++) {
+    const m = messages[i]!
+    const channel = m.channel as string
+    if (m.type === 'subscribed' || m.type === 'channel_reset') state.subscribed.add(channel)
+    else if (m.type === 'unsubscribed') state.subscribed.delete(channel)
+    else if (
+      (m.type === 'publication' || m.type === 'join' || m.type === 'leave') &&
+      !state.subscribed.has(channel)
+    ) {
+      const answer = messages
+        .slice(i + 1)
+        .find((n) => ['subscribed', 'channel_reset', 'error'].includes(n.type) && n.channel === channel)
+      if (answer?.type !== 'subscribed')
+        throw new Error(
+          `${m.type} on ${channel} without a subscription: ${JSON.stringify(messages.slice(i, i + 20))}`,
+        )
+    }
+  }
+  state.checked = messages.length
 }
 
 // ── Sockets reused across cases (opening one per case would measure the handshake, not the parser) ─────
@@ -294,7 +428,12 @@ async function runFrames(kind: 'anonymous' | 'alice', frames: Frame[]) {
   for (const generated of frames) {
     const frame: Frame =
       generated.kind === 'text'
-        ? { kind: 'text', data: generated.data.replaceAll(VALID_TOKEN, alice.token) }
+        ? {
+            kind: 'text',
+            data: generated.data
+              .replaceAll(VALID_TOKEN, alice.token)
+              .replaceAll(VALID_CHANNEL_TOKEN, channelToken),
+          }
         : generated
     const expectation = expectationFor(frame, anonymous)
     const seen = socket.messages.length
@@ -325,9 +464,10 @@ async function runFrames(kind: 'anonymous' | 'alice', frames: Frame[]) {
       }
       continue
     }
-    // The reply to this frame: the first message after it that is not a replayed notification.
+    // The reply to this frame: the first message after it that is not a replayed notification or publication,
+    // or a channel's join or leave.
     const reply = await socket
-      .next((m) => socket.messages.indexOf(m) >= seen && m.type !== 'notification', 10_000)
+      .next((m) => socket.messages.indexOf(m) >= seen && !PUSHED.has(m.type), 10_000)
       .catch(() => null)
     if (!reply) {
       const closed = await Promise.race([socket.closed, Bun.sleep(0).then(() => null)])
@@ -347,6 +487,7 @@ async function runFrames(kind: 'anonymous' | 'alice', frames: Frame[]) {
   }
   if (!anonymous && kind === 'anonymous') socket.close()
   checkShape(socket.messages.slice(start) as never)
+  checkChannelRights(socket)
   // Replays carry alice's notifications (seqs 1..3), each strictly after the one before within a replay.
   let previous = 0
   for (const m of socket.messages.slice(start)) {

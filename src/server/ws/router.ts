@@ -1,5 +1,16 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { AuthMessageSchema, CloseCode, PingMessageSchema, ResumeMessageSchema } from '../../shared/protocol'
+import {
+  AuthMessageSchema,
+  CloseCode,
+  PingMessageSchema,
+  PresenceRequestSchema,
+  type PublishMessage,
+  PublishMessageSchema,
+  ResumeMessageSchema,
+  type SubscribeMessage,
+  SubscribeMessageSchema,
+  UnsubscribeMessageSchema,
+} from '../../shared/protocol'
 import { createRateLimiter, takeToken } from '../http/createRateLimiter'
 import type { Clock } from '../time/clock'
 import type { Refusal } from './admission'
@@ -8,6 +19,10 @@ import type { Connection } from './Connection'
 const checkAuth = TypeCompiler.Compile(AuthMessageSchema)
 const checkResume = TypeCompiler.Compile(ResumeMessageSchema)
 const checkPing = TypeCompiler.Compile(PingMessageSchema)
+const checkSubscribe = TypeCompiler.Compile(SubscribeMessageSchema)
+const checkUnsubscribe = TypeCompiler.Compile(UnsubscribeMessageSchema)
+const checkPublish = TypeCompiler.Compile(PublishMessageSchema)
+const checkPresence = TypeCompiler.Compile(PresenceRequestSchema)
 
 export interface FrameHandlers {
   ping(connection: Connection): void
@@ -15,6 +30,11 @@ export interface FrameHandlers {
   auth(connection: Connection, token: string): Promise<void>
   /** Queued behind the connection's earlier messages. */
   resume(connection: Connection, since: number): Promise<void>
+  // Channel messages are queued too, so their answers (and refusals) come in the order they were asked.
+  subscribe(connection: Connection, message: SubscribeMessage): Promise<void>
+  unsubscribe(connection: Connection, channel: string): void
+  publish(connection: Connection, message: PublishMessage): Promise<void>
+  presence(connection: Connection, channel: string): Promise<void>
 }
 
 export interface FrameRouterDeps {
@@ -96,6 +116,34 @@ export function createFrameRouter(deps: FrameRouterDeps): (connection: Connectio
         })
         return
       }
+      case 'subscribe':
+        if (checkSubscribe.Check(data)) queue(connection, () => handlers.subscribe(connection, data))
+        else
+          deps.invalid(
+            connection,
+            'subscribe needs a string "channel", and takes "since" (a whole number ≥ 0) and a string "token".',
+          )
+        return
+      case 'unsubscribe':
+        if (checkUnsubscribe.Check(data)) {
+          const channel = data.channel
+          queue(connection, async () => handlers.unsubscribe(connection, channel))
+        } else deps.invalid(connection, 'unsubscribe needs a string "channel".')
+        return
+      case 'publish':
+        if (checkPublish.Check(data)) queue(connection, () => handlers.publish(connection, data))
+        else
+          deps.invalid(
+            connection,
+            'publish needs a string "channel" and "data", and takes a string "ref" of 1–100 characters.',
+          )
+        return
+      case 'presence':
+        if (checkPresence.Check(data)) {
+          const channel = data.channel
+          queue(connection, () => handlers.presence(connection, channel))
+        } else deps.invalid(connection, 'presence needs a string "channel".')
+        return
       default:
         deps.invalid(
           connection,

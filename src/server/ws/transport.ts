@@ -7,6 +7,13 @@ import type { SlowConsumerSweep } from './slowConsumers'
 /** The topic every open connection is subscribed to: a broadcast is one native publish. */
 const ALL = 'all'
 
+/**
+ * Up to this many receivers, a topic's frame counts towards each one's unsent bound (an inbox's few tabs);
+ * beyond, towards every connection's at once (see the sweep's addBroadcast): a fan-out then costs the same
+ * JavaScript whatever the number of subscribers.
+ */
+const PER_MEMBER_ACCOUNTING = 32
+
 /** Most bytes a text frame can take: 3 UTF-8 bytes per UTF-16 unit, and the largest server frame header. */
 const frameBytesBound = (frame: string) => frame.length * 3 + 10
 
@@ -53,7 +60,9 @@ export function createTransport(params: { metrics: Metrics; sweep: SlowConsumerS
       server.publish(topic, frame)
       metrics.countSent(receivers)
       const bytes = frameBytesBound(frame)
-      for (const connection of members) sweep.addUnsent(connection, bytes)
+      // A busy channel's thousands of subscribers are counted like a broadcast's, without touching each.
+      if (members.length > PER_MEMBER_ACCOUNTING) sweep.addBroadcast(bytes)
+      else for (const connection of members) sweep.addUnsent(connection, bytes)
     },
     broadcast(frame, receivers) {
       if (!server || receivers === 0) return

@@ -23,8 +23,16 @@ export const WsErrorCodes = [
   'CONNECTION_LIMIT_PER_USER_EXCEEDED',
   'RATE_LIMITED',
   'INVALID_MESSAGE',
-  /** A `resume` the server cannot serve right now: the socket stays open and the client asks again. */
+  /** A `resume` or `subscribe` the server cannot serve right now: the socket stays open and the client asks again. */
   'UNAVAILABLE',
+  /** No right to subscribe to, publish on or ask about a channel (docs/protocol.md §4). */
+  'FORBIDDEN',
+  /** A channel name that breaks the grammar or names an unknown namespace. */
+  'INVALID_CHANNEL',
+  /** More channels than MAX_SUBSCRIPTIONS_PER_CONNECTION on one connection. */
+  'SUBSCRIPTION_LIMIT',
+  /** A publication whose data is over MAX_PUBLICATION_BYTES. */
+  'PAYLOAD_TOO_LARGE',
 ] as const
 export type WsErrorCode = (typeof WsErrorCodes)[number]
 

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { JobStatusValues } from './jobStatus'
-import { NotificationSchema } from './messages'
+import { NotificationSchema, PublicationSchema } from './messages'
 import {
   TOKEN_DECIMALS,
   TOKEN_NAME_MAX_CHARS,
@@ -54,7 +54,8 @@ export const IdParamsSchema = t.Object({ id: t.String({ pattern: ID_PATTERN }) }
 /** An address in any case (it is checksummed on output). */
 const ADDRESS_PATTERN = '^0x[0-9a-fA-F]{40}$'
 
-const recipientFields = {
+/** A recipient of the admin routes: exactly one of the two (checked by the route). */
+export const recipientFields = {
   userId: t.Optional(t.String({ pattern: ID_PATTERN })),
   address: t.Optional(t.String({ pattern: ADDRESS_PATTERN })),
 }
@@ -68,6 +69,7 @@ const contentFields = {
 export const AdminPublishBodySchema = t.Object({ ...recipientFields, ...contentFields })
 export type AdminPublishBody = typeof AdminPublishBodySchema.static
 export const AdminPublishResponseSchema = t.Object({ notification: NotificationSchema, userId: t.String() })
+export type AdminPublishResponse = typeof AdminPublishResponseSchema.static
 /**
  * `POST /api/admin/notifications/batch`: exactly one of `notifications` (each entry is a single publish's
  * body) and `recipients` + `notification` (the same content for every recipient), checked by the route, as
@@ -81,10 +83,12 @@ export const AdminPublishBatchBodySchema = t.Object({
 export type AdminPublishBatchBody = typeof AdminPublishBatchBodySchema.static
 /** One result per entry, in request order. */
 export const AdminPublishBatchResponseSchema = t.Object({ results: t.Array(AdminPublishResponseSchema) })
+export type AdminPublishBatchResponse = typeof AdminPublishBatchResponseSchema.static
 export const AdminBroadcastBodySchema = t.Object({
   message: t.Object({ type: t.String({ minLength: 1 }) }, { additionalProperties: true }),
 })
 export const AdminBroadcastResponseSchema = t.Object({ delivered: t.Integer() })
+export type AdminBroadcastResponse = typeof AdminBroadcastResponseSchema.static
 
 export const HealthResponseSchema = t.Object({
   status: t.Union([t.Literal('ok'), t.Literal('unavailable')]),
@@ -123,6 +127,7 @@ export const CreateTokenBodySchema = t.Object({
 })
 export type CreateTokenBody = typeof CreateTokenBodySchema.static
 export const CreateTokenResponseSchema = t.Object({ jobId: t.String() })
+export type CreateTokenResponse = typeof CreateTokenResponseSchema.static
 export const TokenSchema = t.Object({
   id: t.String(),
   address: t.String(),
@@ -194,3 +199,36 @@ export const WatchContractBodySchema = t.Object({
 export const WatchContractResponseSchema = t.Object({ contract: WatchedContractSchema })
 export const ListWatchedContractsResponseSchema = t.Object({ contracts: t.Array(WatchedContractSchema) })
 export const AddressParamsSchema = t.Object({ address: t.String({ pattern: ADDRESS_PATTERN }) })
+// Channels (docs/protocol.md §4). A channel name in a path is checked by the route, which answers a bad one with
+// 422 INVALID_CHANNEL rather than a schema's INVALID_INPUT.
+
+export const ChannelParamsSchema = t.Object({ channel: t.String() })
+export const ChannelHistoryQuerySchema = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  before: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+})
+export const ChannelHistoryResponseSchema = t.Object({
+  publications: t.Array(PublicationSchema),
+  nextBefore: t.Union([t.Integer(), t.Null()]),
+})
+export type ChannelHistoryResponse = typeof ChannelHistoryResponseSchema.static
+export const ChannelPresenceResponseSchema = t.Object({
+  channel: t.String(),
+  users: t.Integer(),
+  connections: t.Integer(),
+  members: t.Optional(
+    t.Array(t.Object({ userId: t.String(), address: t.String(), connections: t.Integer() })),
+  ),
+})
+export type ChannelPresenceResponse = typeof ChannelPresenceResponseSchema.static
+export const AdminChannelPublishBodySchema = t.Object({ data: t.Unknown() })
+export const AdminChannelPublishResponseSchema = t.Object({ publication: PublicationSchema })
+/** Subscription tokens: `ttlSeconds` 1–86,400 (default 3,600). Exactly one of userId and address (the route). */
+export const CHANNEL_TOKEN_TTL_DEFAULT = 3600
+export const CHANNEL_TOKEN_TTL_MAX = 86_400
+export const ChannelTokenBodySchema = t.Object({
+  ...recipientFields,
+  channel: t.String(),
+  ttlSeconds: t.Optional(t.Integer({ minimum: 1, maximum: CHANNEL_TOKEN_TTL_MAX })),
+})
+export const ChannelTokenResponseSchema = t.Object({ token: t.String(), expiresAt: t.String() })

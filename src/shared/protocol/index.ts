@@ -1,5 +1,7 @@
+export * from './channels'
 export * from './codes'
 export * from './http'
+export * from './idempotency'
 export * from './jobStatus'
 export * from './messages'
 export * from './serverMessages'

@@ -1,6 +1,6 @@
 import type { WsErrorCode } from './codes'
 import type { JobStatus } from './jobStatus'
-import type { Notification } from './messages'
+import type { Notification, Publication } from './messages'
 
 // Server → client messages (docs/protocol.md §2). Types and plain constants only (the Notification type is
 // erased at build time): the SDK and the web app load this module in browsers without a schema library.
@@ -17,6 +17,14 @@ export const SERVER_MESSAGE_TYPES = [
   'reset',
   'pong',
   'error',
+  'subscribed',
+  'channel_reset',
+  'unsubscribed',
+  'publication',
+  'published',
+  'join',
+  'leave',
+  'presence',
 ] as const
 export type ServerMessageType = (typeof SERVER_MESSAGE_TYPES)[number]
 
@@ -41,7 +49,29 @@ export type ReadStateMessage = { type: 'read_state'; ids: string[] | 'all'; unre
 export type ResumedMessage = { type: 'resumed'; since: number; replayed: number; seq: number }
 export type ResetMessage = { type: 'reset'; seq: number }
 export type PongMessage = { type: 'pong' }
-export type ErrorMessage = { type: 'error'; code: WsErrorCode; message: string }
+/**
+ * `channel` names the channel a refused channel message was about; `ref` echoes a refused `publish`'s own.
+ */
+export type ErrorMessage = {
+  type: 'error'
+  code: WsErrorCode
+  message: string
+  channel?: string
+  ref?: string
+}
+export type SubscribedMessage = { type: 'subscribed'; channel: string; seq: number; replayed: number }
+export type ChannelResetMessage = { type: 'channel_reset'; channel: string; seq: number }
+export type UnsubscribeReason = 'client' | 'FORBIDDEN' | 'TOKEN_EXPIRED'
+export type UnsubscribedMessage = { type: 'unsubscribed'; channel: string; reason: UnsubscribeReason }
+export type PublicationMessage = { type: 'publication' } & Publication
+export type PublishedMessage = { type: 'published'; channel: string; seq: number; ref?: string }
+/** A user as channel presence names them. */
+export type ChannelMember = { userId: string; address: string }
+export type PresenceChangeMessage = { type: 'join' | 'leave'; channel: string; member: ChannelMember }
+/** Members namespaces list who is there; the others answer counts. */
+export type PresenceMessage =
+  | { type: 'presence'; channel: string; members: (ChannelMember & { connections: number })[] }
+  | { type: 'presence'; channel: string; users: number; connections: number }
 /** What `/api/admin/broadcast` sends: any object with a string `type`, unwrapped. */
 export type BroadcastMessage = { type: string; [key: string]: unknown }
 
@@ -57,6 +87,13 @@ export type ServerMessage =
   | ResetMessage
   | PongMessage
   | ErrorMessage
+  | SubscribedMessage
+  | ChannelResetMessage
+  | UnsubscribedMessage
+  | PublicationMessage
+  | PublishedMessage
+  | PresenceChangeMessage
+  | PresenceMessage
 
 // The list and the union name the same types: a type added to one and not the other fails to compile.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

@@ -1,6 +1,6 @@
 import { type FormEvent, useRef, useState } from 'react'
 import { useHeraldClient } from '../../../src/client/react'
-import { HeraldApiError } from '../../../src/client/sdk'
+import { createIdempotencyKey, HeraldApiError } from '../../../src/client/sdk'
 import {
   TOKEN_DECIMALS,
   TOKEN_NAME_MAX_CHARS,
@@ -26,12 +26,16 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
   const [sending, setSending] = useState(false)
   const [serverError, setServerError] = useState<string | null>(null)
   const form = useRef<HTMLFormElement>(null)
+  // One Idempotency-Key per submission: the same values sent again (a double click before the button
+  // disables, a retry after an error) reuse it, so the server deploys once; a change or a success starts anew.
+  const submission = useRef<string | null>(null)
 
   const errors = tokenRequestErrors(values)
   const shown = (field: keyof TokenRequest) => (submitted || touched[field] ? errors[field] : undefined)
   const set = (field: keyof TokenRequest, value: string) => {
     setValues((v) => ({ ...v, [field]: value }))
     setServerError(null)
+    submission.current = null
   }
   const blur = (field: keyof TokenRequest) => () => {
     if (values[field] !== '') setTouched((t) => ({ ...t, [field]: true }))
@@ -48,8 +52,10 @@ export function DeployTokenForm({ onQueued }: { onQueued: (job: RecentJob) => vo
     }
     setSending(true)
     setServerError(null)
+    submission.current ??= createIdempotencyKey()
     try {
-      const { jobId } = await client.api.tokens.deploy(values)
+      const { jobId } = await client.api.tokens.deploy(values, { idempotencyKey: submission.current })
+      submission.current = null
       onQueued({ jobId, ...values, submittedAt: new Date().toISOString() })
       setValues(EMPTY)
       setTouched({})
