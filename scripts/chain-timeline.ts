@@ -4,7 +4,8 @@
 //   HERALD_RECORD_TIMELINE=docs/chain-timeline.json bun test src/server/chain/reorg.test.ts -t "another height"
 //   bun scripts/chain-timeline.ts docs/chain-timeline.json docs/chain-timeline.svg
 //
-// The record is written by that test (recordTimeline); `npm run demo -- reorg --record <file>` writes the same.
+// The record is written by that test (recordTimeline in test/helpers/chainTimeline.ts); `npm run demo -- reorg
+// --record <file>` writes the same.
 import { readFileSync, writeFileSync } from 'node:fs'
 
 interface ChainEvent {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { writeFileSync } from 'node:fs'
 import type { Address } from 'viem'
 import {
   ANVIL_KEYS,
@@ -21,9 +20,9 @@ import {
   watchContract,
   watcherAtHead,
 } from '../../../test/helpers/chainEvents'
+import { recordTimeline } from '../../../test/helpers/chainTimeline'
 import { until } from '../../../test/helpers/drill'
 import { metricValue } from '../../../test/helpers/metrics'
-import { type ChainAction, runChainActions } from '../../../test/helpers/reorgScenario'
 import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
@@ -336,112 +335,6 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
     }
   }, 30_000)
 
-  test('a watcher restarted in the middle of a reorganisation ends where one that stayed up does', async () => {
-    const restarted = await startTestServer(env, { keepDatabase: true })
-    let again: TestServer | null = null
-    try {
-      expect((await watchContract(restarted.url, token, 'erc20')).status).toBe(201)
-      const from = (await head()) + 1
-      await mine(rpc(), 1)
-      const first = await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 11n)
-      await mine(rpc(), CONFIRMATIONS)
-      const second = await sendTokenTransfer(rpc(), bob.account, token, alice.account.address, 12n)
-      await watcherAtHead(restarted.database.db, rpc())
-      await watcherAtHead(server.database.db, rpc())
-      expect((await noticesOf(restarted, first.hash)).length).toBe(2)
-
-      // Down while the chain forks below both transfers; the second comes back two blocks lower.
-      await restarted.stop()
-      await reorg(rpc(), CONFIRMATIONS + 2, [[second.raw, CONFIRMATIONS - 1]])
-      await mine(rpc(), 1)
-      again = await startTestServer(env, { database: restarted.database, keepDatabase: true })
-      await mine(rpc(), CONFIRMATIONS)
-      await watcherAtHead(again.database.db, rpc())
-      await watcherAtHead(server.database.db, rpc())
-
-      const keys = [first, second].map((s) => `${s.hash}:${s.logIndex}`)
-      const states = async (target: TestServer) =>
-        (await transferStates(target.database.db, token)).filter((s) => keys.includes(s.key))
-      expect(await states(again)).toEqual(await states(server))
-      expect((await states(again)).map((s) => s.status)).toEqual(
-        first.hash < second.hash ? ['reorged', 'confirmed'] : ['confirmed', 'reorged'],
-      )
-      const shapes = async (target: TestServer) =>
-        (await storedTransferNotices(target.database.db))
-          .filter((n) => n.txHash === first.hash || n.txHash === second.hash)
-          .map((n) => `${n.txHash}:${n.type}`)
-          .sort()
-      expect(await shapes(again)).toEqual(await shapes(server))
-      await expectToldAsTheChainSays(
-        again.database.db,
-        rpc(),
-        { token, fromBlock: from, confirmations: CONFIRMATIONS },
-        expect,
-      )
-    } finally {
-      await (again ?? restarted).stop()
-      await restarted.database.close()
-    }
-  }, 60_000)
-
-  test('a fixed run of transfers, reorganisations and restarts: told exactly as the final chain says', async () => {
-    let target = await startTestServer(env, { keepDatabase: true })
-    const database = target.database
-    try {
-      expect((await watchContract(target.url, token, 'erc20')).status).toBe(201)
-      const from = (await head()) + 1
-      const carol = newAccount()
-      await fund(rpc(), carol.address)
-      await sendTokenTransfer(rpc(), alice.account, token, carol.address, 1000n)
-      await mine(rpc(), 6)
-      const floor = await head()
-      const actions: ChainAction[] = [
-        { kind: 'transfer', from: 0, to: 1, amount: 1 },
-        { kind: 'transfer', from: 1, to: 2, amount: 2 },
-        { kind: 'settle' },
-        { kind: 'reorg', depth: 1, keep: [true], shift: 0 },
-        { kind: 'mine', blocks: 3 },
-        { kind: 'settle' },
-        { kind: 'transfer', from: 2, to: 0, amount: 3 },
-        { kind: 'restart' },
-        { kind: 'reorg', depth: 5, keep: [false, true, true], shift: 1 },
-        { kind: 'transfer', from: 0, to: 2, amount: 4 },
-        { kind: 'settle' },
-        { kind: 'reorg', depth: 2, keep: [true], shift: 1 },
-        { kind: 'restart' },
-        { kind: 'mine', blocks: 2 },
-        { kind: 'reorg', depth: 4, keep: [false], shift: 0 },
-      ]
-      const scenario = {
-        rpcUrl: rpc(),
-        token,
-        accounts: [alice.account, bob.account, carol],
-        floor,
-        server: () => target,
-        stop: () => target.stop(),
-        start: async () => {
-          target = await startTestServer(env, { database, keepDatabase: true })
-        },
-      }
-      const log = await runChainActions(scenario, actions)
-      await mine(rpc(), CONFIRMATIONS)
-      await watcherAtHead(database.db, rpc())
-      const counts = await expectToldAsTheChainSays(
-        database.db,
-        rpc(),
-        { token, fromBlock: from, confirmations: CONFIRMATIONS },
-        expect,
-      )
-      expect({ log, reverts: counts.reverts > 0, confirmed: counts.confirmed > 0 }).toMatchObject({
-        reverts: true,
-        confirmed: true,
-      })
-    } finally {
-      await target.stop()
-      await database.close()
-    }
-  }, 60_000)
-
   test('GET /api/transfers: the caller’s own, newest first, paged, by token; GET /api/chain', async () => {
     const all = await transfersOf(server, bob, '?limit=100')
     expect(all.nextBefore).toBeNull()
@@ -480,39 +373,3 @@ describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 
     expect(await api.chain.info()).toEqual(info)
   }, 30_000)
 })
-
-/**
- * What the recipient saw, with the chain's steps between, stamped with the time they happened. Written to
- * HERALD_RECORD_TIMELINE when it is set: scripts/chain-timeline.ts draws docs/chain-timeline.svg from it.
- */
-function recordTimeline(socket: TestSocket) {
-  const started = performance.now()
-  const at = () => Math.round(performance.now() - started)
-  const events: Record<string, unknown>[] = []
-  socket.ws.addEventListener('message', (event) => {
-    const message = JSON.parse(String(event.data)) as { type: string; [key: string]: unknown }
-    if (message.type === 'data_update' && message.entity === 'transfer') {
-      const transfer = message.data as Transfer
-      events.push({
-        t: at(),
-        kind: 'update',
-        action: message.action,
-        status: transfer.status,
-        confirmations: transfer.confirmations,
-        block: transfer.blockNumber,
-      })
-    } else if (message.type === 'notification') {
-      const notification = (message as unknown as { notification: Notification }).notification
-      events.push({ t: at(), kind: 'notification', type: notification.type, title: notification.title })
-    }
-  })
-  return {
-    chain(label: string, block: number) {
-      events.push({ t: at(), kind: 'chain', label, block })
-    },
-    save(meta: Record<string, unknown>) {
-      const path = process.env.HERALD_RECORD_TIMELINE
-      if (path) writeFileSync(path, `${JSON.stringify({ ...meta, events }, null, 2)}\n`)
-    },
-  }
-}
