@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Address } from 'viem'
-import {
-  ANVIL_KEYS,
-  deployDirect,
-  fund,
-  mine,
-  reorg,
-  startTestChain,
-  type TestChain,
-} from '../../../test/helpers/anvil'
+import { fund, mine, reorg, type TestChain } from '../../../test/helpers/anvil'
 import {
   expectToldAsTheChainSays,
   publicClientOf,
@@ -21,7 +13,8 @@ import {
 import { type ChainAction, runChainActions } from '../../../test/helpers/reorgScenario'
 import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
-import { newAccount, type Session, signIn } from '../../../test/helpers/wallet'
+import { newAccount, type Session } from '../../../test/helpers/wallet'
+import { startWatchedToken, type WatchedToken } from '../../../test/helpers/watchedToken'
 
 /**
  * Watchers that stop while the chain reorganises (docs/chain.md), in the fast tier: one restarted on its data
@@ -47,36 +40,19 @@ const head = async () => Number(await publicClientOf(rpc()).getBlockNumber({ cac
 const noticesOf = async (target: TestServer, txHash: string) =>
   (await storedTransferNotices(target.database.db)).filter((n) => n.txHash === txHash)
 
+let fixture: WatchedToken
+
 beforeAll(async () => {
-  chain = await startTestChain()
-  env = {
-    CHAIN_RPC_URL: chain.rpcUrl,
-    DEPLOYER_PRIVATE_KEY: ANVIL_KEYS[0],
-    TX_BLOCK_CONFIRMATIONS_REQUIRED: String(CONFIRMATIONS),
-    WATCHER_INTERVAL_MS: '100',
-  }
-  server = await startTestServer(env)
-  alice = await signIn(server.url, newAccount())
-  bob = await signIn(server.url, newAccount())
-  await fund(rpc(), alice.account.address)
-  await fund(rpc(), bob.account.address)
-  token = await deployDirect(rpc(), ANVIL_KEYS[1], {
-    name: 'Restart Token',
+  fixture = await startWatchedToken({
+    confirmations: CONFIRMATIONS,
     symbol: 'RST',
     supply: 1_000_000n,
-    recipient: alice.account.address,
+    toBob: 1000n,
   })
-  expect((await watchContract(server.url, token, 'erc20')).status).toBe(201)
-  await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 1000n)
-  // No reorganisation in these tests reaches the token or its registration.
-  await mine(rpc(), 8)
-  await watcherAtHead(server.database.db, rpc())
+  ;({ chain, env, server, alice, bob, token } = fixture)
 }, 60_000)
 
-afterAll(async () => {
-  await server?.stop()
-  await chain?.stop()
-}, 30_000)
+afterAll(() => fixture?.stop(), 30_000)
 
 describe(`watchers restarted through reorganisations (${usingPostgres() ? 'PostgreSQL' : 'PGlite'})`, () => {
   test('a watcher restarted in the middle of a reorganisation ends where one that stayed up does', async () => {

@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Address } from 'viem'
-import {
-  ANVIL_KEYS,
-  deployDirect,
-  fund,
-  mine,
-  reorg,
-  startTestChain,
-  type TestChain,
-} from '../../../test/helpers/anvil'
+import { ANVIL_KEYS, mine, reorg, type TestChain } from '../../../test/helpers/anvil'
 import {
   expectToldAsTheChainSays,
   publicClientOf,
   sendTokenTransfer,
   storedTransferNotices,
-  transferStates,
   transferUpdates,
   waitForUpdate,
   watchContract,
@@ -26,6 +17,7 @@ import { metricValue } from '../../../test/helpers/metrics'
 import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
+import { startWatchedToken, type WatchedToken } from '../../../test/helpers/watchedToken'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import { createHttpApi } from '../../client/sdk/createHttpApi'
 import type { ListTransfersResponse, Notification, Transfer } from '../../shared/protocol'
@@ -80,38 +72,19 @@ const told = (target: TestServer) =>
     expect,
   )
 
+let fixture: WatchedToken
+
 beforeAll(async () => {
-  chain = await startTestChain()
-  env = {
-    CHAIN_RPC_URL: chain.rpcUrl,
-    DEPLOYER_PRIVATE_KEY: ANVIL_KEYS[0],
-    TX_BLOCK_CONFIRMATIONS_REQUIRED: String(CONFIRMATIONS),
-    WATCHER_INTERVAL_MS: '100',
-  }
-  server = await startTestServer(env)
-  alice = await signIn(server.url, newAccount())
-  bob = await signIn(server.url, newAccount())
-  await fund(rpc(), alice.account.address)
-  await fund(rpc(), bob.account.address)
-  token = await deployDirect(rpc(), ANVIL_KEYS[1], {
-    name: 'Reorg Token',
+  fixture = await startWatchedToken({
+    confirmations: CONFIRMATIONS,
     symbol: 'ORG',
     supply: 1_000_000n * E18,
-    recipient: alice.account.address,
+    toBob: 1000n * E18,
   })
-  const response = await watchContract(server.url, token, 'erc20')
-  expect(response.status).toBe(201)
-  registeredFrom = (await head()) + 1
-  await sendTokenTransfer(rpc(), alice.account, token, bob.account.address, 1000n * E18)
-  // No reorganisation in these tests reaches the token or its registration.
-  await mine(rpc(), 8)
-  await watcherAtHead(server.database.db, rpc())
+  ;({ chain, env, server, alice, bob, token, registeredFrom } = fixture)
 }, 60_000)
 
-afterAll(async () => {
-  await server?.stop()
-  await chain?.stop()
-}, 30_000)
+afterAll(() => fixture?.stop(), 30_000)
 
 describe(`transfers through reorganisations (${usingPostgres() ? 'PostgreSQL' : 'PGlite'})`, () => {
   test('included, then reorganised out before its confirmations: reorged, and no one is told', async () => {
