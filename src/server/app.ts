@@ -137,6 +137,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
 
     const chain = await connectChain(config, onError)
     shutdown.add('chain', () => chain?.stop())
+    if (chain && !chain.local && config.confirmations === 1)
+      log.warn(
+        'TX_BLOCK_CONFIRMATIONS_REQUIRED=1 on a real chain: a one-block reorganisation takes back a transfer already told (see docs/chain.md)',
+      )
     const chainId = chain?.chainId ?? config.chainId ?? 31337
     const channelRights = createChannelRights({
       tokens: channelTokens,
@@ -182,6 +186,11 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             chain,
             intervalMs: config.watcherIntervalMs,
             maxBlockRange: config.watcherMaxBlockRange,
+            reorgWindow: config.watcherReorgWindow,
+            metrics,
+            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
+            onTransferChange: (transaction, transfer, action) =>
+              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
             onError,
           })
         : null
@@ -238,6 +247,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         return { db: dbState, chain: chainState }
       },
       chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
+      chainClient: chain?.publicClient ?? null,
       jobs: () => boss,
     }
     const app = buildHttpApp({

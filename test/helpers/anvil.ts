@@ -93,3 +93,40 @@ export async function deployDirect(
   if (receipt.status !== 'success' || !receipt.contractAddress) throw new Error(`deployment ${hash} failed`)
   return getAddress(receipt.contractAddress)
 }
+
+/** One JSON-RPC call, for anvil's methods that viem has no action for. */
+export async function anvilRpc<T = unknown>(
+  rpcUrl: string,
+  method: string,
+  params: unknown[] = [],
+): Promise<T> {
+  const response = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  })
+  const body = (await response.json()) as { result?: T; error?: { message: string } }
+  if (body.error) throw new Error(`${method}: ${body.error.message}`)
+  return body.result as T
+}
+
+/**
+ * A reorganisation (anvil_reorg): the last `depth` blocks are replaced by as many new ones at the same heights.
+ * Their transactions are gone, not back in the pool, unless listed in `include` as [signed bytes, index of the
+ * new block (0 = the lowest)], which is how a transaction reappears at another height.
+ */
+export async function reorg(rpcUrl: string, depth: number, include: [Hex, number][] = []): Promise<void> {
+  await anvilRpc(rpcUrl, 'anvil_reorg', [depth, include])
+}
+
+/** Removes the last `depth` blocks and their transactions (anvil_rollback): the chain gets shorter. */
+export async function rollback(rpcUrl: string, depth: number): Promise<void> {
+  await anvilRpc(rpcUrl, 'anvil_rollback', [depth])
+}
+
+/** The signed bytes of a transaction the node knows, to send it again after a reorganisation. */
+export async function rawTransaction(rpcUrl: string, hash: Hex): Promise<Hex> {
+  const raw = await anvilRpc<Hex | null>(rpcUrl, 'eth_getRawTransactionByHash', [hash])
+  if (!raw) throw new Error(`the node does not know ${hash}`)
+  return raw
+}

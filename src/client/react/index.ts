@@ -10,6 +10,7 @@ export { NotificationIcon } from './components/NotificationIcon'
 export { RelativeTime, type RelativeTimeProps } from './components/RelativeTime'
 export { Toasts, type ToastsProps } from './components/Toasts'
 export { HeraldProvider, type HeraldProviderProps } from './HeraldProvider'
+export { mergeTransfers, transferProgress } from './transfersState'
 export {
   type ChannelViewState,
   type UseChannelOptions,
@@ -26,4 +27,5 @@ export {
   useNotifications,
 } from './useNotifications'
 export { type UsePresenceOptions, type UsePresenceResult, usePresence } from './usePresence'
+export { type UseTransfersOptions, type UseTransfersResult, useTransfers } from './useTransfers'
 export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

@@ -1,10 +1,12 @@
 import type {
+  ChainInfo,
   ChannelHistoryResponse,
   ChannelPresenceResponse,
   CreateTokenBody,
   ErrorBody,
   Job,
   ListNotificationsResponse,
+  ListTransfersResponse,
   Notification,
   SessionResponse,
   Token,
@@ -62,6 +64,12 @@ export interface HttpApi {
     list(): Promise<{ tokens: Token[] }>
   }
   jobs: { get(id: string): Promise<Job> }
+  transfers: {
+    /** Transfers the caller sent or received, newest first, with their status; page on with `nextBefore`. */
+    list(params?: { token?: string; before?: string; limit?: number }): Promise<ListTransfersResponse>
+  }
+  /** How many confirmations make a transfer final, and how deep a reorganisation Herald follows exactly. */
+  chain: { info(): Promise<ChainInfo> }
   /**
    * A channel's history (newest first) and presence. Anonymous for `public:`/`token:`; signed in otherwise
    * (the session token goes along whenever there is one), with the subscription token of a `private:` channel.
@@ -147,6 +155,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       list: () => call('GET', '/api/tokens'),
     },
     jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
+    transfers: { list: (params = {}) => call('GET', `/api/transfers${query(params)}`) },
+    chain: { info: () => call('GET', '/api/chain', undefined, false) },
     channels: {
       history: (channel, { channelToken, ...params } = {}) =>
         call(

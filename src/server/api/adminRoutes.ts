@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import {
+  AddressParamsSchema,
   AdminBroadcastBodySchema,
   AdminBroadcastResponseSchema,
   AdminChannelPublishBodySchema,
@@ -15,7 +16,11 @@ import {
   ChannelParamsSchema,
   ChannelTokenBodySchema,
   ChannelTokenResponseSchema,
+  ListWatchedContractsResponseSchema,
+  WatchContractBodySchema,
+  WatchContractResponseSchema,
 } from '../../shared/protocol'
+import { listWatchedContracts, registerWatchedContract, unwatchContract } from '../chain/watchedContracts'
 import { channelOrThrow } from '../channels/channelName'
 import { users } from '../db/schema'
 import { HeraldError } from '../errors'
@@ -238,5 +243,53 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         response: { 202: AdminBroadcastResponseSchema },
         detail: { tags: ['admin'], summary: 'Send a message to every open connection' },
       }),
+    )
+    .post(
+      '/watched-contracts',
+      async ({ body, set }) => {
+        const client = ctx.chainClient
+        if (!client)
+          throw new HeraldError(
+            'SERVICE_UNAVAILABLE',
+            'No chain is configured, so no contract can be watched.',
+          )
+        const { contract, created } = await registerWatchedContract(ctx.db, client, {
+          chainId: ctx.chain().chainId,
+          address: body.address,
+          standard: body.standard,
+        })
+        set.status = created ? 201 : 200
+        return { contract }
+      },
+      ctx.idempotency.admin({
+        ...withBody(WatchContractBodySchema),
+        response: { 200: WatchContractResponseSchema, 201: WatchContractResponseSchema },
+        detail: {
+          tags: ['admin'],
+          summary: 'Watch the Transfer events of an ERC-20 or ERC-721, from the next block on',
+        },
+      }),
+    )
+    .get(
+      '/watched-contracts',
+      async () => ({ contracts: await listWatchedContracts(ctx.db, ctx.chain().chainId) }),
+      {
+        response: ListWatchedContractsResponseSchema,
+        detail: {
+          tags: ['admin'],
+          summary: 'The registered contracts (Herald’s own tokens are always watched)',
+        },
+      },
+    )
+    .delete(
+      '/watched-contracts/:address',
+      async ({ params, set }) => {
+        await unwatchContract(ctx.db, { chainId: ctx.chain().chainId, address: params.address })
+        set.status = 204
+      },
+      {
+        params: AddressParamsSchema,
+        detail: { tags: ['admin'], summary: 'Stop watching a registered contract' },
+      },
     )
 }

@@ -1,4 +1,5 @@
 import type { PgBoss } from 'pg-boss'
+import type { PublicClient } from 'viem'
 import type { BroadcastMessage } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenService } from '../auth/createTokenService'
@@ -51,6 +52,8 @@ export interface ApiContext {
   signInPolicy(): SignInPolicy
   health(): Promise<{ db: 'ok' | 'unavailable'; chain: 'ok' | 'unavailable' }>
   chain(): { chainId: number; rpcUrl: string | null }
+  /** The chain's client for the reads a route makes (registering a watched contract); null without a chain. */
+  chainClient: PublicClient | null
   /** The job queue, or null when no chain is configured (nothing to run). */
   jobs(): PgBoss | null
 }

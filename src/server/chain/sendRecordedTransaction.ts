@@ -1,5 +1,12 @@
 import { and, eq, max, sql } from 'drizzle-orm'
-import { type Hex, keccak256, TransactionNotFoundError } from 'viem'
+import {
+  type Hex,
+  keccak256,
+  TransactionNotFoundError,
+  type TransactionReceipt,
+  TransactionReceiptNotFoundError,
+  WaitForTransactionReceiptTimeoutError,
+} from 'viem'
 import type { Database } from '../db/openDatabase'
 import { chainTransactions } from '../db/schema'
 import type { ChainContext } from './connectChain'
@@ -77,8 +84,46 @@ async function findRecorded(db: Database, jobId: number): Promise<RecordedTransa
   return row ? { hash: row.hash as Hex, nonce: row.nonce, raw: row.raw as Hex } : null
 }
 
+/**
+ * Waits until the recorded transaction has `confirmations` blocks on the chain as it is now, and returns its
+ * receipt. A receipt is read again at every poll, not kept: a reorganisation that takes the transaction out
+ * of the chain before its confirmations (the node forgets it, or its block is replaced) is seen, and the same
+ * signed bytes are broadcast again and waited for, so the deployment still lands once, at the same address.
+ */
+export async function waitForRecordedTransaction(
+  chain: ChainContext,
+  recorded: RecordedTransaction,
+  options: { confirmations: number; timeoutMs: number },
+): Promise<TransactionReceipt> {
+  const client = chain.publicClient
+  const deadline = Date.now() + options.timeoutMs
+  for (;;) {
+    const receipt = await client.getTransactionReceipt({ hash: recorded.hash }).catch((error: unknown) => {
+      if (error instanceof TransactionReceiptNotFoundError) return null
+      throw error
+    })
+    if (receipt === null) {
+      // Pending, dropped, or reorganised out: the node gets the same bytes again unless it still has them.
+      await ensureBroadcast(chain, recorded, { afterLoss: true })
+    } else {
+      const head = await client.getBlockNumber({ cacheTime: 0 })
+      if (head - receipt.blockNumber + 1n >= BigInt(options.confirmations)) {
+        // Counted on the chain the receipt's block is still part of, not on a fork the node has left.
+        const block = await client.getBlock({ blockNumber: receipt.blockNumber, includeTransactions: false })
+        if (block.hash === receipt.blockHash) return receipt
+      }
+    }
+    if (Date.now() >= deadline) throw new WaitForTransactionReceiptTimeoutError({ hash: recorded.hash })
+    await new Promise((resolve) => setTimeout(resolve, chain.pollingIntervalMs))
+  }
+}
+
 /** Broadcasts unless the node already knows the transaction (pending or mined). */
-async function ensureBroadcast(chain: ChainContext, recorded: RecordedTransaction): Promise<void> {
+async function ensureBroadcast(
+  chain: ChainContext,
+  recorded: RecordedTransaction,
+  options: { afterLoss?: boolean } = {},
+): Promise<void> {
   try {
     await chain.publicClient.getTransaction({ hash: recorded.hash })
     return
@@ -88,8 +133,10 @@ async function ensureBroadcast(chain: ChainContext, recorded: RecordedTransactio
   try {
     await chain.publicClient.sendRawTransaction({ serializedTransaction: recorded.raw })
   } catch (error) {
-    // A race with our own earlier broadcast is fine; anything else is a real failure.
+    // A race with our own earlier broadcast is fine; anything else is a real failure. While waiting, a node
+    // that answers "nonce too low" has mined it meanwhile (the receipt shows at the next poll).
     if (/already known|already imported/i.test((error as Error).message)) return
+    if (options.afterLoss && /nonce too low/i.test((error as Error).message)) return
     throw error
   }
 }

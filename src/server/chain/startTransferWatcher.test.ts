@@ -25,7 +25,7 @@ import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
-import type { Notification } from '../../shared/protocol'
+import type { Notification, Transfer } from '../../shared/protocol'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
 import { chainCursors, notifications, tokenTransfers, users } from '../db/schema'
 import { heraldTokenAbi } from './heraldToken'
@@ -52,6 +52,7 @@ let deploySocket: TestSocket
 interface TransferData {
   token: string
   symbol: string
+  standard: 'erc20'
   from: string
   to: string
   value: string
@@ -147,6 +148,7 @@ const expectedData = (
 ): TransferData => ({
   token: t.token,
   symbol: t.symbol,
+  standard: 'erc20',
   from: getAddress(t.from),
   to: getAddress(t.to),
   value: t.value.toString(),
@@ -628,17 +630,21 @@ describe('startTransferWatcher', () => {
       const sent = await transfer(carol.account, confirmed, dave.account.address, 5n * E18)
       expect(Number(await publicClient().getBlockNumber())).toBe(sent.blockNumber)
 
-      // One confirmation: several passes go by and nothing is told or stored.
+      // One confirmation (section 8): stored and shown as included at once, told to no one yet.
+      const included = await daveSocket.next(
+        (m) =>
+          m.type === 'data_update' && m.entity === 'transfer' && (m.data as Transfer).txHash === sent.hash,
+      )
+      expect(included).toMatchObject({ action: 'created', data: { status: 'included', confirmations: 1 } })
       await Bun.sleep(QUIET_MS)
       expect(transferNotices(carolSocket)).toEqual([])
       expect(transferNotices(daveSocket)).toEqual([])
-      expect(await cursorOf(confirming.database.db)).toBeLessThan(sent.blockNumber)
       expect(
         await confirming.database.db
-          .select()
+          .select({ status: tokenTransfers.status, confirmations: tokenTransfers.confirmations })
           .from(tokenTransfers)
           .where(eq(tokenTransfers.txHash, sent.hash)),
-      ).toEqual([])
+      ).toEqual([{ status: 'included', confirmations: 1 }])
 
       await mine(chain.rpcUrl, 1)
       const received = await waitForNotice(daveSocket, 'token_transfer_received', sent.hash)

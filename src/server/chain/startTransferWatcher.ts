@@ -1,16 +1,35 @@
-import { and, eq, inArray, lte, min, notInArray } from 'drizzle-orm'
-import { formatUnits, getAddress, parseAbiItem, zeroAddress } from 'viem'
+import type { Address } from 'viem'
 import { transact } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
-import { chainCursors, tokens, tokenTransfers } from '../db/schema'
 import type { ErrorReporter } from '../errors'
+import type { Metrics } from '../metrics/createMetrics'
 import type { NotificationStore } from '../notifications/createNotificationStore'
-import { upsertUserByAddress } from '../users/upsertUserByAddress'
+import {
+  recordTransfers,
+  removeTransfersAbove,
+  type TransferChangeListener,
+  type TransferLedger,
+  type TransferLog,
+} from '../transfers/recordTransfers'
+import {
+  type BlockHeader,
+  cutWindowAbove,
+  fetchHeader,
+  fetchHeaders,
+  findCommonAncestor,
+  loadWindowHashes,
+  lockWindowState,
+  moveCursor,
+  readWindowState,
+  storeHeaders,
+  type WindowState,
+} from './chainWindow'
 import type { ChainContext } from './connectChain'
+import { type RawTransfer, readTransferLogs } from './transferLogs'
+import { loadWatchTargets, type WatchTarget } from './watchedContracts'
 
-export const TRANSFER_CURSOR = 'transfers'
-const transferEvent = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)')
+export { TRANSFER_CURSOR } from './watchedContracts'
 
 export interface TransferWatcherDeps {
   db: Database
@@ -19,6 +38,11 @@ export interface TransferWatcherDeps {
   chain: ChainContext
   intervalMs: number
   maxBlockRange: number
+  /** WATCHER_REORG_WINDOW: blocks below the tip whose hashes are kept to find where a fork happened. */
+  reorgWindow: number
+  metrics: Pick<Metrics, 'chainReorgs' | 'chainReorgDepth' | 'chainReorgsBeyondWindow' | 'chainWatcherBlock'>
+  /** Every change of a transfer, inside its transaction (the `token:<address>` channel feed). */
+  onTransferChange?: TransferChangeListener
   onError: ErrorReporter
 }
 
@@ -26,169 +50,180 @@ export interface TransferWatcher {
   start(): void
   /** Resolves once the pass in progress, if any, has finished. */
   stop(): Promise<void>
-  /** One pass now (tests and catch-up); returns the block the cursor reached. */
+  /** One step now (tests and catch-up); returns the block the cursor reached. */
   poll(): Promise<number | null>
 }
 
+interface Step {
+  /** The cursor after the step. */
+  reached: number
+  head: number
+  /** False when the step stored nothing (nothing new, or its reads went stale): wait for the next poll. */
+  progressed: boolean
+  rolledBack?: boolean
+}
+
 /**
- * Turns Transfer logs of the tokens Herald deployed into notifications for both parties, after the required
- * confirmations, exactly once per log: the log's row (unique on chain, transaction, log index), the
- * notifications and the cursor move commit together, so a restart resumes at the cursor and a log read twice
- * inserts nothing. Logs of any other contract are never asked for.
+ * Follows the chain for Transfer events of every watched contract (Herald's own tokens and the registered
+ * ERC-20 and ERC-721 contracts) and keeps each transfer's status true to the chain (docs/chain.md).
+ *
+ * Each poll first checks that the block at its tip is still the chain's (same hash); then it either extends
+ * the tip by at most WATCHER_MAX_BLOCK_RANGE blocks (their headers must chain onto the tip by parent hash) or,
+ * after a new token rewound the cursor, reads the logs of blocks it already holds. A hash that does not match
+ * is a reorganisation: the watcher walks its window down to the highest block the node still has, removes
+ * every transfer above it (reverting the notified ones) and reads the new chain from there on the next poll.
+ * A fork below the window is reported (onError), counted, and re-scanned from the oldest block kept.
+ *
+ * Each step commits as one transaction under the cursor row's lock, after checking that the state it read is
+ * still current, so two watchers on one database, or a restart at any point, never skip or repeat anything.
  */
 export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher {
   const { db, bus, chain } = deps
+  const { chainId, publicClient: client } = chain
+  const window = deps.reorgWindow
+  const ledger: TransferLedger = {
+    chainId,
+    confirmations: chain.confirmations,
+    notifications: deps.notifications,
+    onTransferChange: deps.onTransferChange ?? (() => {}),
+  }
   let timer: Timer | null = null
   let running: Promise<unknown> | null = null
   let active = false
 
-  const poll = async (): Promise<number | null> => {
-    // Uncached: the client caches the block number for its polling interval (2 s on a remote chain), which
-    // would hold the watcher that long behind WATCHER_INTERVAL_MS and make poll() read a stale head.
-    const head = Number(await chain.publicClient.getBlockNumber({ cacheTime: 0 }))
-    const safeHead = head - (chain.confirmations - 1)
-    const cursor = await readCursor(safeHead)
-    const from = cursor + 1
-    const to = Math.min(safeHead, cursor + deps.maxBlockRange)
-    if (from > to) return cursor
-    const watched = await db
-      .select({ address: tokens.address })
-      .from(tokens)
-      .where(and(eq(tokens.chainId, chain.chainId), lte(tokens.deployedBlock, to)))
-    const logs =
-      watched.length === 0
-        ? []
-        : await chain.publicClient.getLogs({
-            address: watched.map((t) => t.address as `0x${string}`),
-            event: transferEvent,
-            fromBlock: BigInt(from),
-            toBlock: BigInt(to),
-            strict: true,
-          })
-    return transact(db, bus, async (transaction) => {
-      const { tx } = transaction
-      const symbols = new Map<string, string>()
-      if (logs.length > 0) {
-        const rows = await tx
-          .select({ address: tokens.address, symbol: tokens.symbol })
-          .from(tokens)
-          .where(
-            and(
-              eq(tokens.chainId, chain.chainId),
-              inArray(tokens.address, [...new Set(logs.map((l) => getAddress(l.address)))]),
-            ),
-          )
-        for (const row of rows) symbols.set(row.address, row.symbol)
-      }
-      for (const log of logs) {
-        const tokenAddress = getAddress(log.address)
-        const symbol = symbols.get(tokenAddress)
-        if (!symbol) continue
-        const { from: sender, to: recipient, value } = log.args
-        const [inserted] = await tx
-          .insert(tokenTransfers)
-          .values({
-            chainId: chain.chainId,
-            txHash: log.transactionHash,
-            logIndex: log.logIndex,
-            blockNumber: Number(log.blockNumber),
-            tokenAddress,
-            fromAddress: getAddress(sender),
-            toAddress: getAddress(recipient),
-            value: value.toString(),
-          })
-          .onConflictDoNothing()
-          .returning({ id: tokenTransfers.id })
-        if (!inserted) continue
-        const amount = formatUnits(value, 18)
-        const data = {
-          token: tokenAddress,
-          symbol,
-          from: getAddress(sender),
-          to: getAddress(recipient),
-          value: value.toString(),
-          amount,
-          txHash: log.transactionHash,
-          logIndex: log.logIndex,
-          blockNumber: Number(log.blockNumber),
-        }
-        // Mints and burns have no counterparty to tell.
-        if (recipient !== zeroAddress && sender !== zeroAddress) {
-          const receiver = await upsertUserByAddress(tx, recipient)
-          await deps.notifications.createIn(transaction, {
-            userId: String(receiver.id),
-            type: 'token_transfer_received',
-            title: `Received ${amount} ${symbol}`,
-            message: `From ${data.from}.`,
-            data,
-          })
-          const payer = await upsertUserByAddress(tx, sender)
-          await deps.notifications.createIn(transaction, {
-            userId: String(payer.id),
-            type: 'token_transfer_sent',
-            title: `Sent ${amount} ${symbol}`,
-            message: `To ${data.to}.`,
-            data,
-          })
-        }
-      }
-      // A token that committed after this pass read its list, deployed inside the range, has logs this pass
-      // did not ask for: stop just before its deployment so the next pass reads them.
-      const known = new Set(watched.map((t) => t.address))
-      const [late] = await tx
-        .select({ block: min(tokens.deployedBlock) })
-        .from(tokens)
-        .where(
-          and(
-            eq(tokens.chainId, chain.chainId),
-            lte(tokens.deployedBlock, to),
-            known.size > 0 ? notInArray(tokens.address, [...known]) : undefined,
-          ),
-        )
-      const reached = late?.block != null ? Math.max(cursor, Math.min(to, late.block - 1)) : to
-      // Advances only from where this pass started: a deployment that rewound the cursor meanwhile wins,
-      // and the next pass reads the new token's blocks (the unique key drops logs already seen).
-      await tx
-        .update(chainCursors)
-        .set({ block: reached })
-        .where(
-          and(
-            eq(chainCursors.name, TRANSFER_CURSOR),
-            eq(chainCursors.chainId, chain.chainId),
-            eq(chainCursors.block, cursor),
-          ),
-        )
-      return reached
-    })
+  // Uncached: the client caches the block number for its polling interval (2 s on a remote chain), which
+  // would hold the watcher that long behind WATCHER_INTERVAL_MS and make poll() read a stale head.
+  const readHead = async () => Number(await client.getBlockNumber({ cacheTime: 0 }))
+
+  /** A first start reads from the earliest watched contract's first block, or from the next block. */
+  const startAt = async (head: number) => {
+    const targets = [...(await loadWatchTargets(db, chainId)).values()]
+    return Math.min(head, ...targets.map((target) => target.fromBlock - 1))
   }
 
-  /** The stored cursor; a new one starts just before the earliest token Herald deployed. */
-  const readCursor = async (safeHead: number): Promise<number> => {
-    const where = and(eq(chainCursors.name, TRANSFER_CURSOR), eq(chainCursors.chainId, chain.chainId))
-    const [row] = await db.select({ block: chainCursors.block }).from(chainCursors).where(where)
-    if (row) return row.block
-    const [earliest] = await db
-      .select({ block: min(tokens.deployedBlock) })
-      .from(tokens)
-      .where(eq(tokens.chainId, chain.chainId))
-    const start = earliest?.block != null ? earliest.block - 1 : Math.max(0, safeHead)
-    await db
-      .insert(chainCursors)
-      .values({ name: TRANSFER_CURSOR, chainId: chain.chainId, block: start })
-      .onConflictDoNothing()
-    const [again] = await db.select({ block: chainCursors.block }).from(chainCursors).where(where)
-    return again!.block
+  const step = async (): Promise<Step> => {
+    const head = await readHead()
+    const state = await readWindowState(db, chainId, () => startAt(head))
+    const idle = { reached: state.cursor, head, progressed: false }
+    if (state.tipHash !== null) {
+      const at = Math.min(head, state.tip)
+      const kept = at === state.tip ? state.tipHash : (await loadWindowHashes(db, chainId)).get(at)
+      if (kept !== undefined && (await fetchHeader(client, at)).hash !== kept) return rollBack(state, head)
+      // A node behind the tip (another node behind a load balancer, say): wait until it catches up.
+      if (head < state.tip) return idle
+    }
+    if (state.cursor < state.tip) return catchUp(state, head)
+    return extend(state, head)
   }
+
+  const rollBack = async (state: WindowState, head: number): Promise<Step> => {
+    const kept = await loadWindowHashes(db, chainId)
+    const ancestor = await findCommonAncestor(client, kept, Math.min(head, state.tip))
+    // Below the window nothing is known: start again from the oldest block kept.
+    const forkAt = ancestor ?? (state.oldest ?? state.tip) - 1
+    const reached = Math.min(state.cursor, forkAt)
+    const done = await transact(db, bus, async (transaction) => {
+      if (!(await lockWindowState(transaction.tx, chainId, state))) return false
+      await cutWindowAbove(transaction.tx, chainId, forkAt)
+      await moveCursor(transaction.tx, chainId, reached)
+      await removeTransfersAbove(transaction, ledger, forkAt)
+      return true
+    })
+    if (!done) return { reached: state.cursor, head, progressed: false }
+    deps.metrics.chainWatcherBlock.set(forkAt)
+    deps.metrics.chainReorgs.inc()
+    deps.metrics.chainReorgDepth.observe(state.tip - forkAt)
+    if (ancestor === null) {
+      deps.metrics.chainReorgsBeyondWindow.inc()
+      deps.onError(
+        new Error(
+          `chain ${chainId} reorganised below the ${window} blocks kept under block ${state.tip}: ` +
+            `transfers from block ${forkAt + 1} are re-read; any removed below it went unseen`,
+        ),
+        'transfer watcher',
+      )
+    }
+    return { reached, head, progressed: true, rolledBack: true }
+  }
+
+  /** Logs of blocks the window already holds (a new token rewound the cursor to its deployment). */
+  const catchUp = async (state: WindowState, head: number): Promise<Step> => {
+    const from = state.cursor + 1
+    const to = Math.min(state.tip, state.cursor + deps.maxBlockRange)
+    const targets = await loadWatchTargets(db, chainId)
+    const logs = await readLogs(targets, from, to)
+    const kept = await loadWindowHashes(db, chainId)
+    // A log of a block the window has with another hash: the chain is moving; the next poll's check sees how.
+    if (logs.some((log) => kept.has(log.blockNumber) && kept.get(log.blockNumber) !== log.blockHash))
+      return { reached: state.cursor, head, progressed: false }
+    return commit(state, head, { targets, logs, to, tip: state.tip, headers: [] })
+  }
+
+  /** The next blocks after the tip: their headers, chained by parent hash, and their logs. */
+  const extend = async (state: WindowState, head: number): Promise<Step> => {
+    const from = state.tip + 1
+    const to = Math.min(head, state.tip + deps.maxBlockRange)
+    if (from > to) return { reached: state.cursor, head, progressed: false }
+    // Only the blocks that stay in the window are kept; the first one links the range to the tip.
+    const keepFrom = Math.max(from, to - window)
+    const numbers = [from, ...Array.from({ length: to - keepFrom + 1 }, (_, i) => keepFrom + i)]
+    const headers = await fetchHeaders(client, [...new Set(numbers)])
+    if (state.tipHash !== null && headers.get(from)!.parentHash !== state.tipHash)
+      return rollBack(state, head)
+    for (let number = keepFrom + 1; number <= to; number++)
+      if (headers.get(number)!.parentHash !== headers.get(number - 1)!.hash)
+        return { reached: state.cursor, head, progressed: false }
+    const targets = await loadWatchTargets(db, chainId)
+    const logs = await readLogs(targets, from, to)
+    // Logs read after the headers, from a chain that moved in between: read both again next poll.
+    if (
+      logs.some((log) => headers.has(log.blockNumber) && headers.get(log.blockNumber)!.hash !== log.blockHash)
+    )
+      return { reached: state.cursor, head, progressed: false }
+    return commit(state, head, { targets, logs, to, tip: to, headers: [...headers.values()] })
+  }
+
+  const commit = async (
+    state: WindowState,
+    head: number,
+    read: {
+      targets: Map<Address, WatchTarget>
+      logs: RawTransfer[]
+      to: number
+      tip: number
+      headers: BlockHeader[]
+    },
+  ): Promise<Step> => {
+    const done = await transact(db, bus, async (transaction) => {
+      const { tx } = transaction
+      if (!(await lockWindowState(tx, chainId, state))) return false
+      // A contract registered, or a token deployed, after the targets were read, that this range should
+      // have covered: read again with it.
+      if (!sameTargets(read.targets, await loadWatchTargets(tx, chainId), read.to)) return false
+      if (read.headers.length > 0) await storeHeaders(tx, chainId, read.headers, read.tip - window)
+      await recordTransfers(transaction, ledger, transferLogs(read.logs, read.targets), read.tip)
+      await moveCursor(tx, chainId, read.to)
+      return true
+    })
+    if (!done) return { reached: state.cursor, head, progressed: false }
+    deps.metrics.chainWatcherBlock.set(read.tip)
+    return { reached: read.to, head, progressed: true }
+  }
+
+  const readLogs = (targets: Map<Address, WatchTarget>, from: number, to: number) =>
+    readTransferLogs(client, {
+      addresses: [...targets.values()].filter((t) => t.fromBlock <= to).map((t) => t.address),
+      fromBlock: from,
+      toBlock: to,
+    })
 
   const tick = async () => {
     timer = null
     try {
-      // Catch up in bounded steps while behind, then wait for new blocks.
+      // Catch up in bounded steps while behind; after a reorganisation, read the new chain at the next poll.
       for (let i = 0; i < 20 && active; i++) {
-        const head =
-          Number(await chain.publicClient.getBlockNumber({ cacheTime: 0 })) - (chain.confirmations - 1)
-        const reached = await poll()
-        if (reached === null || reached >= head) break
+        const { reached, head, progressed, rolledBack } = await step()
+        if (!progressed || rolledBack || reached >= head) break
       }
     } catch (error) {
       deps.onError(error, 'transfer watcher pass')
@@ -211,6 +246,41 @@ export function startTransferWatcher(deps: TransferWatcherDeps): TransferWatcher
       timer = null
       await running
     },
-    poll,
+    poll: async () => (await step()).reached,
   }
+}
+
+/** The logs of watched contracts from their first block, of the standard they were registered as. */
+function transferLogs(logs: readonly RawTransfer[], targets: Map<Address, WatchTarget>): TransferLog[] {
+  const kept: TransferLog[] = []
+  for (const log of logs) {
+    const target = targets.get(log.address)
+    if (!target || log.blockNumber < target.fromBlock || log.standard !== target.standard) continue
+    kept.push({
+      token: log.address,
+      standard: log.standard,
+      from: log.from,
+      to: log.to,
+      value: log.value,
+      tokenId: log.tokenId,
+      symbol: target.symbol,
+      decimals: target.decimals,
+      txHash: log.txHash,
+      logIndex: log.logIndex,
+      blockNumber: log.blockNumber,
+      blockHash: log.blockHash,
+    })
+  }
+  return kept
+}
+
+/** The same contracts, read from the same blocks, as far as blocks up to `to` go. */
+function sameTargets(before: Map<Address, WatchTarget>, now: Map<Address, WatchTarget>, to: number): boolean {
+  const relevant = (targets: Map<Address, WatchTarget>) =>
+    [...targets.values()]
+      .filter((target) => target.fromBlock <= to)
+      .map((target) => `${target.address}:${target.standard}:${target.fromBlock}`)
+      .sort()
+      .join(',')
+  return relevant(before) === relevant(now)
 }

@@ -8,6 +8,7 @@ import type { ApiContext } from '../api/context'
 import { notificationRoutes } from '../api/notificationRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
+import { transferRoutes } from '../api/transferRoutes'
 import { webRoutes } from '../api/webRoutes'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import { errorHandler } from '../http/errorHandler'
@@ -77,6 +78,7 @@ export function buildHttpApp(params: {
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
     .use(tokenRoutes(ctx))
+    .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
     .use(

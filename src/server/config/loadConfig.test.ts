@@ -57,6 +57,7 @@ describe('loadConfig', () => {
       chainRpcUrl: null,
       localChain: true,
       deployerPrivateKey: null,
+      watcherReorgWindow: 128,
       confirmations: 1,
       jobRetryLimit: 3,
       jobTimeoutSeconds: 300,

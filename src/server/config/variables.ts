@@ -134,11 +134,18 @@ export const configVariables = [
     doc: 'key that deploys tokens and pays for their gas',
   }),
   variable({
+    name: 'WATCHER_REORG_WINDOW',
+    field: 'watcherReorgWindow',
+    kind: integer(1, 10_000),
+    default: 128,
+    doc: 'block hashes the transfer watcher keeps below its tip to find a fork; deeper reorganisations are reported',
+  }),
+  variable({
     name: 'TX_BLOCK_CONFIRMATIONS_REQUIRED',
     field: 'confirmations',
-    kind: integer(1, 1000),
+    kind: integer(1, 'WATCHER_REORG_WINDOW'),
     default: 1,
-    doc: 'blocks a deployment or transfer needs before it counts',
+    doc: 'blocks a deployment or transfer needs to count (its own is the first); a real chain needs more',
   }),
   variable({
     name: 'JOB_RETRY_LIMIT',

@@ -13,6 +13,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core'
 import { JobStatusValues } from '../../shared/protocol/jobStatus'
+import { TokenStandardValues, TransferStatusValues } from '../../shared/protocol/transferStatus'
 
 // One schema for PGlite and PostgreSQL; drizzle-kit generates ./drizzle from it.
 
@@ -146,7 +147,11 @@ export const tokens = pgTable(
   ],
 )
 
-/** One row per Transfer log seen: the unique key makes each log notify exactly once. */
+/**
+ * One row per Transfer log seen (chain, transaction, log index): a log that reappears after a reorganisation is
+ * the same row. The notification ids are the ones told while the transfer stands; a reorganisation that removes
+ * it names them in its revert notices and clears them.
+ */
 export const tokenTransfers = pgTable(
   'token_transfers',
   {
@@ -154,15 +159,78 @@ export const tokenTransfers = pgTable(
     chainId: bigint('chain_id', { mode: 'number' }).notNull(),
     txHash: text('tx_hash').notNull(),
     logIndex: bigint('log_index', { mode: 'number' }).notNull(),
+    /** The block it is in, or for a reorged transfer the block it was last seen in. */
     blockNumber: bigint('block_number', { mode: 'number' }).notNull(),
+    /** Null only for transfers recorded before Herald kept block hashes. */
+    blockHash: text('block_hash'),
     tokenAddress: text('token_address').notNull(),
+    standard: text('standard', { enum: TokenStandardValues }).notNull().default('erc20'),
     fromAddress: text('from_address').notNull(),
     toAddress: text('to_address').notNull(),
-    /** Base units, as a decimal string. */
-    value: text('value').notNull(),
+    /** ERC-20: base units, as a decimal string; null for ERC-721. */
+    value: text('value'),
+    /** ERC-721: the token id, as a decimal string; null for ERC-20. */
+    tokenId: text('token_id'),
+    /** The contract's symbol and decimals when the log was read (for the notifications' words). */
+    symbol: text('symbol'),
+    decimals: bigint('decimals', { mode: 'number' }),
+    status: text('status', { enum: TransferStatusValues }).notNull().default('confirmed'),
+    confirmations: bigint('confirmations', { mode: 'number' }).notNull().default(0),
+    receivedNotificationId: bigint('received_notification_id', { mode: 'number' }),
+    sentNotificationId: bigint('sent_notification_id', { mode: 'number' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex('token_transfers_log_idx').on(table.chainId, table.txHash, table.logIndex),
+    // The watcher's per-block work: the transfers still counting confirmations, and those above a fork.
+    index('token_transfers_block_idx').on(table.chainId, table.blockNumber),
+    index('token_transfers_included_idx')
+      .on(table.chainId, table.blockNumber)
+      .where(sql`${table.status} = 'included'`),
+    // GET /api/transfers: a party's transfers, newest first.
+    index('token_transfers_from_idx').on(table.fromAddress, table.id),
+    index('token_transfers_to_idx').on(table.toAddress, table.id),
+  ],
+)
+
+export type TransferRow = typeof tokenTransfers.$inferSelect
+
+/**
+ * Contracts registered through the admin API, besides Herald's own tokens (always watched): read from
+ * `fromBlock`, the first block after their registration.
+ */
+export const watchedContracts = pgTable(
+  'watched_contracts',
+  {
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    /** EIP-55 checksummed. */
+    address: text('address').notNull(),
+    standard: text('standard', { enum: TokenStandardValues }).notNull(),
+    /** What the contract answered to symbol() and (ERC-20) decimals() at registration; null if it did not. */
+    symbol: text('symbol'),
+    decimals: bigint('decimals', { mode: 'number' }),
+    fromBlock: bigint('from_block', { mode: 'number' }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (table) => [uniqueIndex('token_transfers_log_idx').on(table.chainId, table.txHash, table.logIndex)],
+  (table) => [uniqueIndex('watched_contracts_pk').on(table.chainId, table.address)],
+)
+
+export type WatchedContractRow = typeof watchedContracts.$inferSelect
+
+/**
+ * The recent chain the transfer watcher has read: one row per block (hash and parent hash) within its window
+ * below the tip. A new block whose parent hash differs from the row below it is a reorganisation.
+ */
+export const chainBlocks = pgTable(
+  'chain_blocks',
+  {
+    chainId: bigint('chain_id', { mode: 'number' }).notNull(),
+    number: bigint('number', { mode: 'number' }).notNull(),
+    hash: text('hash').notNull(),
+    parentHash: text('parent_hash').notNull(),
+  },
+  (table) => [uniqueIndex('chain_blocks_pk').on(table.chainId, table.number)],
 )
 
 /** How far a chain watcher has read, so a restart resumes where it stopped. */

@@ -9,6 +9,7 @@ import { getAddress, type Hex, keccak256 } from 'viem'
 import {
   ANVIL_ADDRESSES,
   ANVIL_KEYS,
+  anvilRpc,
   startTestChain,
   type TestChain,
   transactionCount,
@@ -51,16 +52,7 @@ afterAll(async () => {
   await anvil?.stop()
 }, 30_000)
 
-async function rpc<T = unknown>(url: string, method: string, params: unknown[] = []): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  })
-  const body = (await response.json()) as { result?: T; error?: { message: string } }
-  if (body.error) throw new Error(`${method}: ${body.error.message}`)
-  return body.result as T
-}
+const rpc = anvilRpc
 
 const deployerNonce = () => transactionCount(anvil.rpcUrl, DEPLOYER)
 

@@ -6,7 +6,7 @@ import { transact } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
-import { sendRecordedTransaction } from '../chain/sendRecordedTransaction'
+import { sendRecordedTransaction, waitForRecordedTransaction } from '../chain/sendRecordedTransaction'
 import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, jobs, tokens } from '../db/schema'
@@ -81,11 +81,10 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
     data: { jobId: String(jobId), txHash: sent.hash },
   })
 
-  const receipt = await chain.publicClient.waitForTransactionReceipt({
-    hash: sent.hash,
+  // Through reorganisations: a receipt lost before its confirmations sends the same bytes again.
+  const receipt = await waitForRecordedTransaction(chain, sent, {
     confirmations: chain.confirmations,
-    timeout: deps.receiptTimeoutMs,
-    pollingInterval: chain.pollingIntervalMs,
+    timeoutMs: deps.receiptTimeoutMs,
   })
   if (receipt.status !== 'success' || !receipt.contractAddress)
     throw new JobFailure(`The deployment transaction ${sent.hash} reverted.`)

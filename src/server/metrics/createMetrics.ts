@@ -25,6 +25,14 @@ export interface Metrics {
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
+  /** Reorganisations the transfer watcher followed back to a common ancestor (or past its window). */
+  chainReorgs: Counter
+  /** How many blocks each of them replaced, from the watcher's tip down to the fork. */
+  chainReorgDepth: Histogram
+  /** Reorganisations deeper than WATCHER_REORG_WINDOW: reported, and re-read from the oldest block kept. */
+  chainReorgsBeyondWindow: Counter
+  /** The highest block the transfer watcher has read (compare with the chain's head for its lag). */
+  chainWatcherBlock: Gauge
   /** Read at scrape time for the jobs gauge; set by the composition root when there is a job table. */
   countJobs: (() => Promise<{ state: string; n: number }[]>) | null
 }
@@ -80,6 +88,27 @@ export function createMetrics(): Metrics {
       name: 'herald_notification_delivery_seconds',
       help: 'From a notification being stored to this instance pushing it to its connections',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    chainReorgs: new Counter({
+      name: 'herald_chain_reorgs_total',
+      help: 'Chain reorganisations the transfer watcher rolled back',
+      registers: [registry],
+    }),
+    chainReorgDepth: new Histogram({
+      name: 'herald_chain_reorg_depth_blocks',
+      help: 'Blocks each reorganisation replaced, from the watcher tip down to the fork',
+      buckets: [1, 2, 3, 5, 8, 13, 21, 34, 64, 128, 256],
+      registers: [registry],
+    }),
+    chainReorgsBeyondWindow: new Counter({
+      name: 'herald_chain_reorgs_beyond_window_total',
+      help: 'Reorganisations deeper than WATCHER_REORG_WINDOW (re-read from the oldest block kept)',
+      registers: [registry],
+    }),
+    chainWatcherBlock: new Gauge({
+      name: 'herald_chain_watcher_block',
+      help: 'The highest block the transfer watcher has read on this instance (its tip)',
       registers: [registry],
     }),
     jobs: new Gauge({

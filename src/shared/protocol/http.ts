@@ -9,6 +9,7 @@ import {
   TOKEN_SYMBOL_MAX,
   TOKEN_SYMBOL_PATTERN,
 } from './tokenRules'
+import { TokenStandardValues, TransferStatusValues } from './transferStatus'
 
 // HTTP shapes of the contract (docs/protocol.md §1), shared by the routes (validation + OpenAPI) and the SDK.
 
@@ -50,10 +51,13 @@ export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unread
 const ID_PATTERN = '^[1-9][0-9]{0,14}$'
 export const IdParamsSchema = t.Object({ id: t.String({ pattern: ID_PATTERN }) })
 
+/** An address in any case (it is checksummed on output). */
+const ADDRESS_PATTERN = '^0x[0-9a-fA-F]{40}$'
+
 /** A recipient of the admin routes: exactly one of the two (checked by the route). */
 export const recipientFields = {
   userId: t.Optional(t.String({ pattern: ID_PATTERN })),
-  address: t.Optional(t.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+  address: t.Optional(t.String({ pattern: ADDRESS_PATTERN })),
 }
 const contentFields = {
   type: t.String({ minLength: 1, maxLength: 100 }),
@@ -98,6 +102,16 @@ export const ConfigResponseSchema = t.Object({
   siweDomain: t.String(),
   version: t.String(),
 })
+/**
+ * `GET /api/chain` (Herald's addition, §3): how Herald counts a transfer final, so a client can show "n of N
+ * confirmations", and how deep a reorganisation it follows exactly.
+ */
+export const ChainInfoResponseSchema = t.Object({
+  chainId: t.Integer(),
+  requiredConfirmations: t.Integer(),
+  reorgWindow: t.Integer(),
+})
+export type ChainInfo = typeof ChainInfoResponseSchema.static
 
 export const CreateTokenBodySchema = t.Object({
   name: t.String({
@@ -138,6 +152,53 @@ export const JobSchema = t.Object({
 })
 export type Job = typeof JobSchema.static
 
+/**
+ * A Transfer event of a watched token and where it stands (docs/protocol.md §8): ERC-20 transfers carry
+ * `value`, ERC-721 transfers `tokenId`. A reorged transfer keeps the block it was last seen in.
+ */
+export const TransferSchema = t.Object({
+  id: t.String(),
+  token: t.String(),
+  standard: t.UnionEnum(TokenStandardValues),
+  from: t.String(),
+  to: t.String(),
+  value: t.Optional(t.String()),
+  tokenId: t.Optional(t.String()),
+  txHash: t.String(),
+  logIndex: t.Integer(),
+  blockNumber: t.Integer(),
+  /** Null only for transfers recorded before Herald kept block hashes. */
+  blockHash: t.Union([t.String(), t.Null()]),
+  status: t.UnionEnum(TransferStatusValues),
+  confirmations: t.Integer(),
+  updatedAt: t.String(),
+})
+export type Transfer = typeof TransferSchema.static
+export const ListTransfersQuerySchema = t.Object({
+  token: t.Optional(t.String({ pattern: ADDRESS_PATTERN })),
+  before: t.Optional(t.String({ pattern: ID_PATTERN })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
+})
+export const ListTransfersResponseSchema = t.Object({
+  transfers: t.Array(TransferSchema),
+  nextBefore: t.Union([t.String(), t.Null()]),
+})
+export type ListTransfersResponse = typeof ListTransfersResponseSchema.static
+
+/** A contract registered with the admin API; Herald's own tokens are watched without being listed. */
+export const WatchedContractSchema = t.Object({
+  address: t.String(),
+  standard: t.UnionEnum(TokenStandardValues),
+  createdAt: t.String(),
+})
+export type WatchedContract = typeof WatchedContractSchema.static
+export const WatchContractBodySchema = t.Object({
+  address: t.String({ pattern: ADDRESS_PATTERN }),
+  standard: t.UnionEnum(TokenStandardValues),
+})
+export const WatchContractResponseSchema = t.Object({ contract: WatchedContractSchema })
+export const ListWatchedContractsResponseSchema = t.Object({ contracts: t.Array(WatchedContractSchema) })
+export const AddressParamsSchema = t.Object({ address: t.String({ pattern: ADDRESS_PATTERN }) })
 // Channels (docs/protocol.md §4). A channel name in a path is checked by the route, which answers a bad one with
 // 422 INVALID_CHANNEL rather than a schema's INVALID_INPUT.
 

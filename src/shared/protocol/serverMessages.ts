@@ -37,12 +37,14 @@ export type AuthenticatedMessage = {
 }
 export type NotificationMessage = { type: 'notification'; notification: Notification }
 export type JobStatusMessage = { type: 'job_status'; jobId: string; status: JobStatus; data?: unknown }
+/** `transfer` (§8): `data` is a Transfer; `deleted` means reorged (the transfer keeps its row and id). */
 export type DataUpdateMessage = {
   type: 'data_update'
-  entity: 'token' | 'user'
-  action: 'created' | 'updated' | 'deleted'
+  entity: 'token' | 'user' | 'transfer'
+  action: DataUpdateAction
   data: unknown
 }
+export type DataUpdateAction = 'created' | 'updated' | 'deleted'
 export type ReadStateMessage = { type: 'read_state'; ids: string[] | 'all'; unreadCount: number }
 export type ResumedMessage = { type: 'resumed'; since: number; replayed: number; seq: number }
 export type ResetMessage = { type: 'reset'; seq: number }

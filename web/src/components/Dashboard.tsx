@@ -6,6 +6,7 @@ import { loadRecentJobs, type RecentJob, saveRecentJobs } from '../lib/recentJob
 import { DeployTokenForm } from './DeployTokenForm'
 import { JobProgress } from './JobProgress'
 import { TokenList } from './TokenList'
+import { TransferList } from './TransferList'
 import { WalletCard } from './WalletCard'
 
 /** Deployment notifications by job id: live ones (kept even if the inbox is cleared) and the inbox's. */
@@ -35,7 +36,7 @@ function useDeploymentNotifications(inbox: Notification[]) {
 const NONE: Notification[] = []
 
 export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
-  const { session } = useApp()
+  const { session, chain } = useApp()
   const userId = session?.userId ?? ''
   const [jobs, setJobs] = useState<RecentJob[]>(() => loadRecentJobs(userId))
   const notes = useDeploymentNotifications(inbox.notifications)
@@ -55,7 +56,8 @@ export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
       <div className="page__head">
         <h1>Dashboard</h1>
         <p className="muted">
-          Deploy an ERC-20 and follow each step live. Transfers of your tokens arrive as notifications.
+          Deploy an ERC-20 and follow each step live. Transfers show as soon as a block includes them, and are
+          notified once they are final.
         </p>
       </div>
       <div className="grid">
@@ -87,6 +89,7 @@ export function Dashboard({ inbox }: { inbox: UseNotificationsResult }) {
         </div>
         <div className="grid__col">
           <TokenList />
+          {chain && <TransferList />}
           <WalletCard />
         </div>
       </div>
