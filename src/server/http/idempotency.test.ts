@@ -173,5 +173,10 @@ describe('fingerprint', () => {
     expect(fingerprint({}, undefined)).toBe(fingerprint(undefined, null))
     expect(fingerprint({}, { n: 1 })).not.toBe(fingerprint({}, { n: '1' }))
     expect(fingerprint({}, JSON.parse('{"limit": 1e999}'))).toMatch(/^[0-9a-f]{64}$/)
+    // Half a surrogate pair, as a value or a key (found by the HTTP fuzzer: it answered 500).
+    const lone = fingerprint({}, JSON.parse('{"userId":"\\ud800"}'))
+    expect(lone).toMatch(/^[0-9a-f]{64}$/)
+    expect(lone).not.toBe(fingerprint({}, JSON.parse('{"userId":"\\udc00"}')))
+    expect(fingerprint({}, JSON.parse('{"\\ud800":1}'))).toMatch(/^[0-9a-f]{64}$/)
   })
 })

@@ -122,18 +122,27 @@ export function fingerprint(params: unknown, body: unknown): string {
 }
 
 /**
- * RFC 8785 has no form for a number JavaScript cannot hold (JSON's `1e999` parses to Infinity): such numbers
- * are taken by their name, so the body still has a fingerprint (and the route refuses it as it would anyway).
+ * RFC 8785 has no form for a number JavaScript cannot hold (JSON's `1e999` parses to Infinity) nor for a string
+ * with half of a surrogate pair (`"\ud800"`): such values are taken by a spelling of their own, so the body
+ * still has a fingerprint (and the route refuses it as it would anyway). The spellings cannot be confused with
+ * a JSON string: they start with U+0000, which no stored string holds.
  */
 function canonical(value: unknown): string {
   try {
     return canonicalize(value) ?? 'null'
   } catch {
-    const named = JSON.stringify(value, (_, v) =>
-      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
-    )
-    return canonicalize(JSON.parse(named)) ?? 'null'
+    return canonicalize(spellable(value)) ?? 'null'
   }
+}
+
+function spellable(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : `\u0000${value}`
+  if (typeof value === 'string') return value.isWellFormed() ? value : `\u0000${JSON.stringify(value)}`
+  if (Array.isArray(value)) return value.map(spellable)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [spellable(key) as string, spellable(item)]),
+  )
 }
 
 const badKey = () =>
