@@ -16,6 +16,7 @@ import { type ChannelStore, createChannelStore } from './channels/createChannelS
 import { createPresence, type Presence } from './channels/createPresence'
 import { createHolderBalance } from './channels/holderBalance'
 import { announceHolderCheck } from './channels/holderCheck'
+import { createTokenFeed } from './channels/tokenFeed'
 import { buildHttpApp } from './compose/httpApp'
 import { selectBus } from './compose/selectBus'
 import { createShutdownList } from './compose/shutdownList'
@@ -128,6 +129,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
     const channelStore = createChannelStore({ db, bus })
+    const tokenFeed = createTokenFeed(channelStore)
     const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
@@ -173,6 +175,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             chain,
             concurrency: config.jobConcurrency,
             timeoutSeconds: config.jobTimeoutSeconds,
+            onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
             onError,
           })
         : null
@@ -188,9 +191,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             maxBlockRange: config.watcherMaxBlockRange,
             reorgWindow: config.watcherReorgWindow,
             metrics,
-            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
+            // Section 8: every change of a transfer is published on its token's channel, in the same transaction,
+            // and the holders' rooms of that token check both parties' balances once it commits.
             onTransferChange: (transaction, transfer, action) =>
-              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
+              tokenFeed.transferChanged(transaction, transfer, action),
             onError,
           })
         : null
