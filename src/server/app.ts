@@ -5,6 +5,7 @@ import type { BroadcastMessage, ServerMessage } from '../shared/protocol'
 import type { ApiContext } from './api/context'
 import { authenticateToken, checkSession } from './auth/authenticateToken'
 import { createTokenService } from './auth/createTokenService'
+import { createSessionCache } from './auth/sessionCache'
 import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
 import { type ChainContext, connectChain } from './chain/connectChain'
@@ -201,10 +202,22 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     shutdown.add('transfer watcher', () => watcher?.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
+    const sessionCache = createSessionCache({
+      runner: sqlRunner(db),
+      bus,
+      clock,
+      fallback: (claims) => checkSession(db, claims),
+      counted: (source) => metrics.sessionChecks.inc({ source }),
+      onError,
+    })
+    if (runsApi) await sessionCache.start()
+    shutdown.add('session cache', () => sessionCache.stop())
     const hub = createHub({
       bus,
       verify: (token) => tokens.verify(token),
-      check: (claims) => checkSession(db, claims),
+      check: (claims) => sessionCache.check(claims),
+      isRevoked: (sessionId) => sessionCache.isRevoked(sessionId),
       inbox: notifications.source,
       channels: { store: channelStore, rights: channelRights, presence },
       metrics,
@@ -258,6 +271,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       ctx,
       hub,
       authenticate,
+      async authenticateSocket(token) {
+        const claims = await tokens.verify(token)
+        return claims ? sessionCache.check(claims) : null
+      },
       withApi: runsApi,
       webDir: options.webDir,
       rpcUrl: chain?.rpcUrl ?? null,
