@@ -55,14 +55,16 @@ export function createSessionCache(deps: {
   let unsubscribe: (() => void) | null = null
   let cancelPrune: (() => void) | null = null
 
-  // One query for every sign-in of the same tick (a reconnection storm is thousands at once).
+  // One query for every sign-in of the same turn of the event loop (a reconnection storm is thousands at once).
   const bases = new DataLoader<string, number | null>(
     async (userIds) => {
       const rows = await runner.query<{ id: string; lastSeq: number }>(baseSql, [userIds])
       const byId = new Map(rows.map((row) => [row.id, row.lastSeq]))
       return userIds.map((id) => byId.get(id) ?? null)
     },
-    { cache: false, maxBatchSize: 1000 },
+    // Sign-ins arrive as separate socket messages, each its own task: waiting for the loop's next turn
+    // (setImmediate, not the microtask DataLoader uses by default) gathers every one that came in together.
+    { cache: false, maxBatchSize: 1000, batchScheduleFn: (callback) => setImmediate(callback) },
   )
 
   let reloadAfter = false
