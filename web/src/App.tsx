@@ -4,6 +4,7 @@ import { HeraldProvider } from '../../src/client/react'
 import { createHttpApi, HeraldApiError, type SessionResponse } from '../../src/client/sdk'
 import { AppContext, type AppState } from './AppContext'
 import { AppHeader } from './components/AppHeader'
+import { NotificationEvents } from './components/NotificationEvents'
 import { SessionWatcher } from './components/SessionWatcher'
 import { SignedInApp } from './components/SignedInApp'
 import { SignInScreen } from './components/SignInScreen'
@@ -159,6 +160,14 @@ export function App() {
     setNotice('Your session has ended. Sign in again to continue.')
   }, [])
 
+  // Signed out in another tab (the tabs share one socket, and one session).
+  const signedOutElsewhere = useCallback(() => {
+    clearSession()
+    setSession(null)
+    setWallet(null)
+    setNotice('You signed out in another tab.')
+  }, [])
+
   const onTokenRefresh = useCallback((fresh: SessionResponse) => {
     setSession((current) => {
       if (!current) return current
@@ -206,10 +215,16 @@ export function App() {
 
   return (
     <AppContext.Provider value={app}>
-      <HeraldProvider url={HERALD_URL} token={session?.token ?? null} onTokenRefresh={onTokenRefresh}>
+      <HeraldProvider
+        url={HERALD_URL}
+        token={session?.token ?? null}
+        onTokenRefresh={onTokenRefresh}
+        onSignedOut={signedOutElsewhere}
+      >
         {session ? (
           <>
             <SessionWatcher />
+            <NotificationEvents />
             <SignedInApp key={session.userId} />
           </>
         ) : (

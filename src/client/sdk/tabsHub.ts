@@ -1,0 +1,324 @@
+import { channelKey } from '../../shared/protocol/channels'
+import { isServerMessage } from '../../shared/protocol/serverMessages'
+import type { ChannelSubscription } from './channelSubscriptions'
+import type { ChannelEvent, FromHub, MemberHello, ToHub } from './tabsProtocol'
+import type { HeraldClient, HeraldClientEvents, HeraldClientOptions } from './types'
+
+// The connection owner of a shared socket (shareAcrossTabs): it runs ONE ordinary client (directClient.ts, with
+// today's socket and session reducer) for every member (a HeraldClient in some tab), and relays. It runs in a
+// SharedWorker, or in the tab that holds the leader lock; the transport (tabsTransport.ts) delivers the
+// members' messages and reports a member gone. No DOM here: it is tested with plain functions.
+
+export interface TabsHubOptions {
+  url: string
+  /** Makes the one real client (createDirectClient, given so this file does not import the socket). */
+  createClient(options: HeraldClientOptions): HeraldClient
+  WebSocket?: unknown
+  fetch?: typeof fetch
+  /** How long a member has to answer a token question before it counts as "no token" (default 5 s). */
+  askTimeoutMs?: number
+}
+
+export interface TabsHub {
+  /** A member's message; `post` answers that member (recorded on its join). */
+  receive(member: string, message: ToHub, post: (message: FromHub) => void): void
+  /** The member is gone (its tab closed or crashed, or it left). */
+  detach(member: string): void
+  readonly members: number
+  stop(): void
+}
+
+interface Member {
+  post(message: FromHub): void
+  token: string | null
+  channels: Set<string>
+}
+
+interface SharedChannel {
+  name: string
+  subscription: ChannelSubscription
+  members: Set<string>
+  /** The last `subscribed` answer, for a member that joins a live subscription. */
+  subscribed: Extract<ChannelEvent, { kind: 'subscribed' }> | null
+}
+
+/** The events relayed to signed-in members (the user's own); broadcasts and state go to every member. */
+const USER_EVENTS = [
+  'notification',
+  'job_status',
+  'data_update',
+  'read_state',
+  'authenticated',
+  'resumed',
+  'reset',
+  'error',
+  'token',
+] as const satisfies readonly (keyof HeraldClientEvents)[]
+
+export function createTabsHub(options: TabsHubOptions): TabsHub {
+  const members = new Map<string, Member>()
+  const channels = new Map<string, SharedChannel>()
+  const asks = new Map<number, (token: string | null) => void>()
+  let client: HeraldClient | null = null
+  let offs: (() => void)[] = []
+  /** The session's token, as the members last set it (one session per origin: the latest wins). */
+  let token: string | null = null
+  /** The member whose token the session is; asked for a fresh one after a refusal. */
+  let tokenMember: string | null = null
+  let firstToken = true
+  let nextAsk = 0
+
+  const signedIn = (id: string) => members.get(id)?.token != null
+  const toAll = (message: FromHub, only?: (id: string) => boolean) => {
+    for (const [id, member] of members) if (!only || only(id)) member.post(message)
+  }
+  const stateOf = (): FromHub => ({
+    type: 'state',
+    connection: client?.state ?? 'idle',
+    closedReason: client?.closedReason ?? null,
+    userId: client?.userId ?? null,
+    lastSeq: client && client.lastSeq > 0 ? client.lastSeq : null,
+  })
+
+  const ask = (id: string, question: { channel?: string; fresh?: boolean }): Promise<string | null> => {
+    const member = members.get(id)
+    if (!member) return Promise.resolve(null)
+    const askId = ++nextAsk
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(null), options.askTimeoutMs ?? 5000)
+      const settle = (answer: string | null) => {
+        clearTimeout(timer)
+        asks.delete(askId)
+        resolve(answer)
+      }
+      asks.set(askId, settle)
+      member.post({ type: 'ask', id: askId, ...question })
+    })
+  }
+
+  const start = (hello: MemberHello) => {
+    firstToken = true
+    client = options.createClient({
+      url: options.url,
+      ...hello.options,
+      WebSocket: options.WebSocket,
+      fetch: options.fetch,
+      since: hello.lastSeq ?? undefined,
+      autoConnect: false,
+      getToken: async () => {
+        // The first connection takes the members' token; a later ask means it was refused or the session
+        // ended: the member that set it looks again (its getToken).
+        if (firstToken) {
+          firstToken = false
+          return token
+        }
+        if (tokenMember === null) return null
+        const fresh = await ask(tokenMember, { fresh: true })
+        token = fresh
+        return fresh
+      },
+    })
+    const current = client
+    offs = [
+      current.on('state', () => toAll(stateOf())),
+      current.on('authenticated', () => toAll(stateOf())),
+      current.on('broadcast', (message) => toAll({ type: 'event', event: 'broadcast', args: [message] })),
+      current.on('message', (message) =>
+        toAll(
+          { type: 'event', event: 'message', args: [message] },
+          isServerMessage(message) ? signedIn : undefined,
+        ),
+      ),
+      current.on('token', (session) => {
+        token = session.token
+        for (const member of members.values()) if (member.token !== null) member.token = session.token
+      }),
+      ...USER_EVENTS.map((event) =>
+        current.on(event, (...args: unknown[]) => toAll({ type: 'event', event, args }, signedIn)),
+      ),
+    ]
+    current.connect()
+  }
+
+  const stopClient = () => {
+    for (const off of offs) off()
+    offs = []
+    for (const channel of channels.values()) channel.subscription.unsubscribe()
+    channels.clear()
+    client?.disconnect()
+    client = null
+  }
+
+  const toChannel = (key: string, event: ChannelEvent) => {
+    const channel = channels.get(key)
+    if (!channel) return
+    for (const id of channel.members) members.get(id)?.post({ type: 'channel', name: channel.name, event })
+    if (event.kind === 'ended') {
+      for (const id of channel.members) members.get(id)?.channels.delete(key)
+      channels.delete(key)
+    }
+  }
+
+  const subscribe = (id: string, name: string, since: number | null, hasToken: boolean) => {
+    const member = members.get(id)
+    if (!member || !client) return
+    const key = channelKey(name) ?? name
+    member.channels.add(key)
+    const existing = channels.get(key)
+    if (existing) {
+      existing.members.add(id)
+      if (existing.subscribed) member.post({ type: 'channel', name, event: existing.subscribed })
+      return
+    }
+    const channel: SharedChannel = { name, members: new Set([id]), subscribed: null, subscription: null! }
+    channels.set(key, channel)
+    channel.subscription = client.subscribe(name, {
+      since: since ?? undefined,
+      // A channel token lives in the tab that subscribed (a string, or a function asked at every subscribe).
+      token: hasToken
+        ? () => {
+            const asker = [...channel.members].find((m) => members.has(m))
+            return asker ? ask(asker, { channel: name }) : null
+          }
+        : undefined,
+      onPublication: (publication) => toChannel(key, { kind: 'publication', publication }),
+      onSubscribed: (message) => {
+        channel.subscribed = { kind: 'subscribed', message: { ...message, replayed: 0 } }
+        toChannel(key, { kind: 'subscribed', message })
+      },
+      onReset: (message) => toChannel(key, { kind: 'reset', seq: message.seq, message }),
+      onJoin: (joined) => toChannel(key, { kind: 'join', member: joined }),
+      onLeave: (left) => toChannel(key, { kind: 'leave', member: left }),
+      onEnded: (reason, message) => toChannel(key, { kind: 'ended', reason, message }),
+    })
+  }
+
+  const unsubscribe = (id: string, key: string) => {
+    members.get(id)?.channels.delete(key)
+    const channel = channels.get(key)
+    if (!channel) return
+    channel.members.delete(id)
+    if (channel.members.size > 0) return
+    channels.delete(key)
+    channel.subscription.unsubscribe()
+  }
+
+  const request = (
+    id: string,
+    name: string,
+    requestId: number,
+    run: (s: ChannelSubscription) => Promise<never>,
+  ) => {
+    const channel = channels.get(channelKey(name) ?? name)
+    const post = (message: FromHub) => members.get(id)?.post(message)
+    if (!channel) {
+      post({
+        type: 'result',
+        id: requestId,
+        ok: false,
+        code: 'NOT_SUBSCRIBED',
+        message: `Not subscribed to ${name}.`,
+      })
+      return
+    }
+    run(channel.subscription).then(
+      (value) => post({ type: 'result', id: requestId, ok: true, value }),
+      (error: { code?: string; message?: string }) =>
+        post({
+          type: 'result',
+          id: requestId,
+          ok: false,
+          code: error.code ?? 'ERROR',
+          message: error.message,
+        }),
+    )
+  }
+
+  const setToken = (id: string, next: string | null) => {
+    const member = members.get(id)
+    if (!member) return
+    member.token = next
+    if (next === null) {
+      // Sign-out in one tab signs every tab out: the session is the origin's, not the tab's.
+      for (const [other, m] of members) {
+        if (other === id || m.token === null) continue
+        m.token = null
+        m.post({ type: 'signedOut' })
+      }
+      tokenMember = null
+    } else tokenMember = id
+    if (token === next) return
+    token = next
+    client?.setToken(next)
+  }
+
+  const join = (id: string, hello: MemberHello, post: (message: FromHub) => void) => {
+    const known = members.get(id)
+    members.set(id, { post, token: hello.token, channels: known?.channels ?? new Set() })
+    if (hello.token !== null) {
+      tokenMember = id
+      if (client && hello.token !== token) {
+        token = hello.token
+        client.setToken(token)
+      }
+      token = hello.token
+    }
+    if (!client) start(hello)
+    post(stateOf())
+    for (const channel of hello.channels) subscribe(id, channel.name, channel.since, channel.hasToken)
+  }
+
+  const hub: TabsHub = {
+    receive(id, message, post) {
+      if (message.type === 'join') {
+        join(id, message, post)
+        return
+      }
+      const member = members.get(id)
+      if (!member) return
+      switch (message.type) {
+        case 'leave':
+          hub.detach(id)
+          break
+        case 'setToken':
+          setToken(id, message.token)
+          break
+        case 'send':
+          client?.send(message.message)
+          break
+        case 'subscribe':
+          subscribe(id, message.name, message.since, message.hasToken)
+          break
+        case 'unsubscribe':
+          unsubscribe(id, channelKey(message.name) ?? message.name)
+          break
+        case 'publish':
+          request(id, message.name, message.id, (s) => s.publish(message.data) as Promise<never>)
+          break
+        case 'presence':
+          request(id, message.name, message.id, (s) => s.presence() as Promise<never>)
+          break
+        case 'answer':
+          asks.get(message.id)?.(message.token)
+          break
+      }
+    },
+    detach(id) {
+      const member = members.get(id)
+      if (!member) return
+      for (const key of [...member.channels]) unsubscribe(id, key)
+      members.delete(id)
+      if (tokenMember === id) tokenMember = [...members].find(([, m]) => m.token !== null)?.[0] ?? null
+      // Nobody left to serve: close the socket; the next member starts afresh from its own seq.
+      if (members.size === 0) stopClient()
+    },
+    get members() {
+      return members.size
+    },
+    stop() {
+      members.clear()
+      stopClient()
+    },
+  }
+  return hub
+}
