@@ -72,13 +72,17 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
   const toAll = (message: FromHub, only?: (id: string) => boolean) => {
     for (const [id, member] of members) if (!only || only(id)) member.post(message)
   }
-  const stateOf = (): FromHub => ({
+  /** The connection as member `id` sees it: an anonymous member is not told whose socket it shares. */
+  const stateOf = (id: string): FromHub => ({
     type: 'state',
     connection: client?.state ?? 'idle',
     closedReason: client?.closedReason ?? null,
-    userId: client?.userId ?? null,
+    userId: signedIn(id) ? (client?.userId ?? null) : null,
     lastSeq: client && client.lastSeq > 0 ? client.lastSeq : null,
   })
+  const stateToAll = () => {
+    for (const [id, member] of members) member.post(stateOf(id))
+  }
 
   const ask = (id: string, question: { channel?: string; fresh?: boolean }): Promise<string | null> => {
     const member = members.get(id)
@@ -120,8 +124,8 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
     })
     const current = client
     offs = [
-      current.on('state', () => toAll(stateOf())),
-      current.on('authenticated', () => toAll(stateOf())),
+      current.on('state', stateToAll),
+      current.on('authenticated', stateToAll),
       current.on('broadcast', (message) => toAll({ type: 'event', event: 'broadcast', args: [message] })),
       current.on('message', (message) =>
         toAll(
@@ -264,7 +268,7 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
       token = hello.token
     }
     if (!client) start(hello)
-    post(stateOf())
+    post(stateOf(id))
     for (const channel of hello.channels) subscribe(id, channel.name, channel.since, channel.hasToken)
   }
 
