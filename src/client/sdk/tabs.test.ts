@@ -151,7 +151,7 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
     const { members } = tabs(3)
     await allConnected(members)
     const signedOut: number[] = []
-    members.forEach((m, i) => m.client.on('signedOut', () => signedOut.push(i)))
+    for (const [i, m] of members.entries()) m.client.on('signedOut', () => signedOut.push(i))
     members[0]!.client.setToken(null)
     await waitFor('signed out', () => signedOut.length === 2)
     expect(signedOut.sort()).toEqual([1, 2])
