@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
-import { publishOn } from '../../../test/helpers/channels'
+import { channelToken, publishOn } from '../../../test/helpers/channels'
 import { range, until } from '../../../test/helpers/drill'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { type Session, signIn } from '../../../test/helpers/wallet'
@@ -184,5 +184,27 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
     await publishOn(server.url, ADMIN_KEY, 'public:tabs', { i: 7 })
     await waitFor('7 in the other', () => received[1]!.length === 7)
     expect(received[0]).toHaveLength(6)
+  })
+
+  test('a private channel: its token function asked in the tab, publish answered through the owner', async () => {
+    const { members } = tabs(2)
+    await allConnected(members)
+    const room = 'private:tabs-room'
+    let asked = 0
+    const received = members.map(() => [] as Publication[])
+    const subscriptions = members.map((m, i) =>
+      m.client.subscribe(room, {
+        token: () => {
+          asked++
+          return channelToken(server.url, ADMIN_KEY, user.user.id, room)
+        },
+        onPublication: (p) => received[i]!.push(p),
+      }),
+    )
+    await waitFor('live', () => subscriptions.every((s) => s.state === 'live'))
+    expect(asked).toBe(1)
+    expect(await subscriptions[1]!.publish({ text: 'hi' })).toEqual({ seq: 1 })
+    await waitFor('in both', () => received.every((r) => r.length === 1))
+    expect(received[0]![0]).toMatchObject({ seq: 1, data: { text: 'hi' }, from: { userId: user.user.id } })
   })
 })

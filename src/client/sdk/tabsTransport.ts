@@ -46,22 +46,37 @@ export function watchMember(hub: TabsHub, url: string, member: string, known: Se
   })
 }
 
-/** A member's link to the SharedWorker that owns the socket. */
+/**
+ * A member's link to the SharedWorker that owns the socket. A worker that cannot start (its script missing, or
+ * refused by a Content-Security-Policy) makes the link fall back to the leader election.
+ */
 export function sharedWorkerLink(url: string, createWorker: () => SharedWorker): HubLink {
   const id = crypto.randomUUID()
   const lock = holdLock(sharedNames(url).memberLock(id))
   let port: MessagePort | null = null
+  let fallback: HubLink | null = null
   return {
     open(handlers) {
-      port = createWorker().port
+      const worker = createWorker()
+      worker.onerror = () => {
+        if (fallback || !port) return
+        port.close()
+        port = null
+        lock.release()
+        fallback = leaderLink(url)
+        fallback.open(handlers)
+      }
+      port = worker.port
       port.onmessage = (event) => handlers.message(event.data as FromHub)
       port.start()
       void lock.held.then(() => handlers.ready())
     },
     send(body: ToHub) {
-      port?.postMessage({ url, from: id, body })
+      if (fallback) fallback.send(body)
+      else port?.postMessage({ url, from: id, body })
     },
     close() {
+      fallback?.close()
       port?.close()
       port = null
       lock.release()
