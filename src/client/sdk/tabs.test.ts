@@ -207,4 +207,50 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
     await waitFor('in both', () => received.every((r) => r.length === 1))
     expect(received[0]![0]).toMatchObject({ seq: 1, data: { text: 'hi' }, from: { userId: user.user.id } })
   })
+
+  test('after a handover the owner resumes from the lowest seq among the tabs; each drops what it has', async () => {
+    const { origin, members } = tabs(2)
+    await allConnected(members)
+    const published: number[] = []
+    for (let n = 1; n <= 4; n++) published.push(await publish(n))
+    await waitFor('4', () => members.every((m) => m.seqs.length >= 4))
+    origin.crash()
+    // A tab that had only delivered up to the second one (its own since), joining the new owner with the others.
+    const behind = createTabsMember(
+      { url: server.url, getToken: () => user.token, since: published[1]!, ...FAST },
+      origin.link,
+    )
+    clients.push(behind)
+    const behindSeqs: number[] = []
+    behind.on('notification', (n) => behindSeqs.push(n.seq))
+    published.push(await publish(5))
+    origin.newHub()
+    await waitFor('5 everywhere', () => members.every((m) => m.seqs.length >= 5) && behindSeqs.length >= 3)
+    for (const member of members) expect(member.seqs).toEqual(published)
+    expect(behindSeqs).toEqual(published.slice(2))
+  })
+
+  test('a signed-in tab joining an owner that an anonymous tab started resumes from its own seq', async () => {
+    const { origin, members } = tabs(1, null)
+    await allConnected(members)
+    const first = await publish(1)
+    const second = await publish(2)
+    // A signed-in tab that had delivered up to the first (a page restored with its seq): a token handed to the
+    // open anonymous socket would start from "now" and miss the second.
+    const tab = createTabsMember(
+      { url: server.url, getToken: () => user.token, since: first, ...FAST },
+      origin.link,
+    )
+    clients.push(tab)
+    const seqs: number[] = []
+    tab.on('notification', (n) => seqs.push(n.seq))
+    await waitFor('the second', () => seqs.length === 1)
+    const third = await publish(3)
+    await waitFor('the third', () => seqs.length === 2)
+    expect(seqs).toEqual([second, third])
+    expect(tab.userId).toBe(user.user.id)
+    expect(members[0]!.client.userId).toBeNull()
+    expect(members[0]!.seqs).toEqual([])
+    expect(server.herald.connectionCount).toBe(1)
+  })
 })

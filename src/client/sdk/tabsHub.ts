@@ -1,7 +1,7 @@
 import { channelKey } from '../../shared/protocol/channels'
 import { isServerMessage } from '../../shared/protocol/serverMessages'
 import type { ChannelSubscription } from './channelSubscriptions'
-import type { ChannelEvent, FromHub, MemberHello, ToHub } from './tabsProtocol'
+import { type ChannelEvent, createAsks, type FromHub, type MemberHello, type ToHub } from './tabsProtocol'
 import type { HeraldClient, HeraldClientEvents, HeraldClientOptions } from './types'
 
 // The connection owner of a shared socket (shareAcrossTabs): it runs ONE ordinary client (directClient.ts, with
@@ -17,6 +17,8 @@ export interface TabsHubOptions {
   fetch?: typeof fetch
   /** How long a member has to answer a token question before it counts as "no token" (default 5 s). */
   askTimeoutMs?: number
+  /** How long to gather the members' joins before opening the socket (default 30 ms). */
+  gatherMs?: number
 }
 
 export interface TabsHub {
@@ -28,16 +30,23 @@ export interface TabsHub {
   stop(): void
 }
 
+type Wanted = MemberHello['channels'][number]
+
 interface Member {
   post(message: FromHub): void
   token: string | null
+  /** The last seq the member had delivered when it joined. */
+  lastSeq: number | null
   channels: Set<string>
+  /** Channels it asked for before there was a socket to subscribe them on. */
+  wanted: Wanted[]
 }
 
 interface SharedChannel {
   name: string
   subscription: ChannelSubscription
   members: Set<string>
+  hasToken: boolean
   /** The last `subscribed` answer, for a member that joins a live subscription. */
   subscribed: Extract<ChannelEvent, { kind: 'subscribed' }> | null
 }
@@ -58,7 +67,7 @@ const USER_EVENTS = [
 export function createTabsHub(options: TabsHubOptions): TabsHub {
   const members = new Map<string, Member>()
   const channels = new Map<string, SharedChannel>()
-  const asks = new Map<number, (token: string | null) => void>()
+  const asks = createAsks(options.askTimeoutMs ?? 5000)
   let client: HeraldClient | null = null
   let offs: (() => void)[] = []
   /** The session's token, as the members last set it (one session per origin: the latest wins). */
@@ -66,7 +75,9 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
   /** The member whose token the session is; asked for a fresh one after a refusal. */
   let tokenMember: string | null = null
   let firstToken = true
-  let nextAsk = 0
+  let startTimer: ReturnType<typeof setTimeout> | null = null
+  /** The connection options of the first member to join. */
+  let connectOptions: MemberHello['options'] = {}
 
   const signedIn = (id: string) => members.get(id)?.token != null
   const toAll = (message: FromHub, only?: (id: string) => boolean) => {
@@ -86,28 +97,44 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
 
   const ask = (id: string, question: { channel?: string; fresh?: boolean }): Promise<string | null> => {
     const member = members.get(id)
-    if (!member) return Promise.resolve(null)
-    const askId = ++nextAsk
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(null), options.askTimeoutMs ?? 5000)
-      const settle = (answer: string | null) => {
-        clearTimeout(timer)
-        asks.delete(askId)
-        resolve(answer)
-      }
-      asks.set(askId, settle)
-      member.post({ type: 'ask', id: askId, ...question })
-    })
+    return member
+      ? asks.ask((askId) => member.post({ type: 'ask', id: askId, ...question }))
+      : Promise.resolve(null)
   }
 
-  const start = (hello: MemberHello) => {
+  /**
+   * The lowest seq a signed-in member has delivered: after a handover the new socket resumes there, and each
+   * member drops what it already has; a member without one (a new tab) starts from "now".
+   */
+  const resumeFrom = () => {
+    const seqs = [...members.values()].flatMap((m) =>
+      m.token !== null && m.lastSeq !== null ? [m.lastSeq] : [],
+    )
+    return seqs.length > 0 ? Math.min(...seqs) : undefined
+  }
+
+  const subscribeWanted = (id: string) => {
+    for (const wanted of members.get(id)?.wanted.splice(0) ?? [])
+      subscribe(id, wanted.name, wanted.since, wanted.hasToken)
+  }
+
+  const startSoon = () => {
+    if (client || startTimer) return
+    // After a handover every tab joins at once: gather them, so the socket resumes from the lowest seq.
+    startTimer = setTimeout(() => {
+      startTimer = null
+      if (members.size > 0 && !client) start()
+    }, options.gatherMs ?? 30)
+  }
+
+  const start = () => {
     firstToken = true
     client = options.createClient({
       url: options.url,
-      ...hello.options,
+      ...connectOptions,
       WebSocket: options.WebSocket,
       fetch: options.fetch,
-      since: hello.lastSeq ?? undefined,
+      since: resumeFrom(),
       autoConnect: false,
       getToken: async () => {
         // The first connection takes the members' token; a later ask means it was refused or the session
@@ -142,6 +169,22 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
       ),
     ]
     current.connect()
+    for (const [id, member] of members) {
+      member.post(stateOf(id))
+      subscribeWanted(id)
+    }
+  }
+
+  /** A fresh socket for the same members, their channels subscribed again from the seq they reached. */
+  const restart = () => {
+    for (const [key, channel] of channels)
+      for (const id of channel.members) {
+        const member = members.get(id)
+        member?.channels.delete(key)
+        const since = channel.subscription.lastSeq || null
+        member?.wanted.push({ name: channel.name, since, hasToken: channel.hasToken })
+      }
+    stopClient()
   }
 
   const stopClient = () => {
@@ -165,7 +208,11 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
 
   const subscribe = (id: string, name: string, since: number | null, hasToken: boolean) => {
     const member = members.get(id)
-    if (!member || !client) return
+    if (!member) return
+    if (!client) {
+      member.wanted.push({ name, since, hasToken })
+      return
+    }
     const key = channelKey(name) ?? name
     member.channels.add(key)
     const existing = channels.get(key)
@@ -174,7 +221,13 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
       if (existing.subscribed) member.post({ type: 'channel', name, event: existing.subscribed })
       return
     }
-    const channel: SharedChannel = { name, members: new Set([id]), subscribed: null, subscription: null! }
+    const channel: SharedChannel = {
+      name,
+      members: new Set([id]),
+      hasToken,
+      subscribed: null,
+      subscription: null!,
+    }
     channels.set(key, channel)
     channel.subscription = client.subscribe(name, {
       since: since ?? undefined,
@@ -198,7 +251,9 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
   }
 
   const unsubscribe = (id: string, key: string) => {
-    members.get(id)?.channels.delete(key)
+    const member = members.get(id)
+    member?.channels.delete(key)
+    if (member) member.wanted = member.wanted.filter((w) => (channelKey(w.name) ?? w.name) !== key)
     const channel = channels.get(key)
     if (!channel) return
     channel.members.delete(id)
@@ -258,18 +313,24 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
 
   const join = (id: string, hello: MemberHello, post: (message: FromHub) => void) => {
     const known = members.get(id)
-    members.set(id, { post, token: hello.token, channels: known?.channels ?? new Set() })
+    const channelsOf = known?.channels ?? new Set<string>()
+    const wanted = hello.channels.filter((c) => !channelsOf.has(channelKey(c.name) ?? c.name))
+    members.set(id, { post, token: hello.token, lastSeq: hello.lastSeq, channels: channelsOf, wanted })
+    if (members.size === 1) connectOptions = hello.options
     if (hello.token !== null) {
       tokenMember = id
-      if (client && hello.token !== token) {
-        token = hello.token
-        client.setToken(token)
-      }
+      // A signed-in tab joining an anonymous socket: a fresh one that resumes from the tab's seq (a token
+      // handed to the open socket would start from "now", and the tab would miss what came meanwhile).
+      if (client && token === null && hello.lastSeq !== null) restart()
+      if (hello.token !== token) client?.setToken(hello.token)
       token = hello.token
     }
-    if (!client) start(hello)
+    if (!client) {
+      startSoon()
+      return
+    }
     post(stateOf(id))
-    for (const channel of hello.channels) subscribe(id, channel.name, channel.since, channel.hasToken)
+    subscribeWanted(id)
   }
 
   const hub: TabsHub = {
@@ -303,7 +364,7 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
           request(id, message.name, message.id, (s) => s.presence() as Promise<never>)
           break
         case 'answer':
-          asks.get(message.id)?.(message.token)
+          asks.answer(message.id, message.token)
           break
       }
     },
@@ -320,6 +381,8 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
       return members.size
     },
     stop() {
+      if (startTimer) clearTimeout(startTimer)
+      startTimer = null
       members.clear()
       stopClient()
     },

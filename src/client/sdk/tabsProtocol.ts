@@ -75,3 +75,27 @@ export const sharedNames = (url: string) => ({
   leaderLock: `herald:leader:${url}`,
   memberLock: (member: string) => `herald:member:${url}:${member}`,
 })
+
+/** The owner's questions to members (a token), each answered once or, after `timeoutMs`, as null. */
+export function createAsks(timeoutMs: number) {
+  const pending = new Map<number, (token: string | null) => void>()
+  let next = 0
+  return {
+    ask(post: (id: number) => void): Promise<string | null> {
+      const id = ++next
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => settle(null), timeoutMs)
+        const settle = (answer: string | null) => {
+          clearTimeout(timer)
+          pending.delete(id)
+          resolve(answer)
+        }
+        pending.set(id, settle)
+        post(id)
+      })
+    },
+    answer(id: number, token: string | null) {
+      pending.get(id)?.(token)
+    },
+  }
+}
