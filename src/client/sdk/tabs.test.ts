@@ -95,8 +95,12 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
       const client = createTabsMember({ url: server.url, getToken: () => token, ...FAST }, origin.link)
       clients.push(client)
       const seqs: number[] = []
+      const frames: number[] = []
       client.on('notification', (n) => seqs.push(n.seq))
-      return { client, seqs }
+      client.on('message', (m) => {
+        if (m.type === 'notification') frames.push((m as { notification: { seq: number } }).notification.seq)
+      })
+      return { client, seqs, frames }
     })
     return { origin, members }
   }
@@ -227,6 +231,8 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
     origin.newHub()
     await waitFor('5 everywhere', () => members.every((m) => m.seqs.length >= 5) && behindSeqs.length >= 3)
     for (const member of members) expect(member.seqs).toEqual(published)
+    // The raw frames too (`message` listeners, useWebSocket): the replay from the lowest seq repeats none.
+    for (const member of members) expect(member.frames).toEqual(published)
     expect(behindSeqs).toEqual(published.slice(2))
   })
 

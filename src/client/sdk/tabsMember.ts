@@ -50,6 +50,11 @@ export function createTabsMember(options: HeraldClientOptions, link: () => HubLi
   let closedReason: HeraldClient['closedReason'] = null
   let userId: string | null = null
   let lastSeq: number | null = options.since ?? null
+  /**
+   * The last notification frame handed to `message` listeners: a new owner's replay repeats frames this tab has
+   * seen (the `notification` event is deduped by lastSeq; the raw frames come earlier, during the replay).
+   */
+  let messageSeq: number | null = lastSeq
   let nextId = 0
 
   const emit = <K extends keyof HeraldClientEvents>(event: K, ...args: Parameters<HeraldClientEvents[K]>) =>
@@ -106,6 +111,13 @@ export function createTabsMember(options: HeraldClientOptions, link: () => HubLi
       case 'token':
         tokens.refreshed((args[0] as { token: string }).token)
         break
+      case 'message': {
+        const frame = args[0] as { type: string; notification?: Notification }
+        if (frame.type !== 'notification' || !frame.notification) break
+        if (messageSeq !== null && frame.notification.seq <= messageSeq) return
+        messageSeq = frame.notification.seq
+        break
+      }
     }
     events.emit({ type: 'emit', event, args } as never)
   }
@@ -176,6 +188,7 @@ export function createTabsMember(options: HeraldClientOptions, link: () => HubLi
         closedReason = message.closedReason
         userId = message.userId
         if (lastSeq === null && message.lastSeq !== null) lastSeq = message.lastSeq
+        if (messageSeq === null) messageSeq = lastSeq
         setConnection(message.connection === 'idle' ? 'connecting' : message.connection)
         break
       case 'event':
@@ -199,6 +212,7 @@ export function createTabsMember(options: HeraldClientOptions, link: () => HubLi
         tokens.set(null)
         userId = null
         lastSeq = null
+        messageSeq = null
         emit('signedOut')
         break
       case 'ask':
@@ -255,6 +269,7 @@ export function createTabsMember(options: HeraldClientOptions, link: () => HubLi
       if (!next) {
         userId = null
         lastSeq = null
+        messageSeq = null
       }
       send({ type: 'setToken', token: next })
     },
