@@ -93,6 +93,7 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
       (await metricValue(server.url, 'herald_ws_connections')) === 1 ? true : undefined,
     )
     expect(await metricValue(server.url, 'herald_ws_authenticated_users')).toBe(1)
+    expect(server.herald.getUserConnectionCount(body.user.id)).toBe(1)
 
     // 30 notifications: every tab gets each once, in order.
     const published: number[] = []
@@ -141,6 +142,14 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
     expect(await third.getByTestId('sign-out').count()).toBe(0)
     await until('no authenticated user', async () =>
       (await metricValue(server.url, 'herald_ws_authenticated_users')) === 0 ? true : undefined,
+    )
+    expect(await metricValue(server.url, 'herald_ws_connections')).toBe(1)
+
+    // The last tab closed: the socket goes with it.
+    await second.close()
+    await third.close()
+    await until('no connection', async () =>
+      (await metricValue(server.url, 'herald_ws_connections')) === 0 ? true : undefined,
     )
   } finally {
     await context.close()

@@ -260,3 +260,52 @@ describe('a socket shared by several tabs (proxy and owner)', () => {
     expect(server.herald.connectionCount).toBe(1)
   })
 })
+
+describe('a shared socket and token refresh', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startTestServer({ TOKEN_TTL_SECONDS: '3' })
+  }, 30_000)
+  afterAll(async () => {
+    await server?.stop()
+  }, 30_000)
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.disconnect()
+    for (const origin of origins) origin.crash()
+    origins = []
+  })
+
+  test('the owner refreshes once for every tab; each tab gets the token event and its HTTP API follows', async () => {
+    const session = await signIn(server.url)
+    const expiresAt = Date.parse(session.expiresAt)
+    const origin = createOrigin(server.url)
+    origins.push(origin)
+    origin.newHub()
+    const members = range(1, 2).map(() => {
+      const client = createTabsMember(
+        { url: server.url, getToken: () => session.token, refreshBeforeMs: 1_500, ...FAST },
+        origin.link,
+      )
+      clients.push(client)
+      const tokens: string[] = []
+      const seqs: number[] = []
+      client.on('token', (fresh) => tokens.push(fresh.token))
+      client.on('notification', (n) => seqs.push(n.seq))
+      return { client, tokens, seqs }
+    })
+    await waitFor('connected', () => members.every((m) => m.client.state === 'connected'))
+    await waitFor('a refresh in both', () => members.every((m) => m.tokens.length >= 1), 6_000)
+    expect(members[0]!.tokens[0]).toBe(members[1]!.tokens[0]!)
+    await waitFor('the first token expired', () => Date.now() > expiresAt + 500, 6_000)
+    const response = await server.publish({
+      userId: session.user.id,
+      type: 'tabs',
+      title: 'late',
+      message: '',
+    })
+    const { seq } = ((await response.json()) as { notification: { seq: number } }).notification
+    await waitFor('delivered after the expiry', () => members.every((m) => m.seqs.includes(seq)))
+    for (const member of members) expect(await member.client.api.auth.me()).toEqual(session.user)
+    expect(server.herald.getUserConnectionCount(session.user.id)).toBe(1)
+  }, 30_000)
+})
