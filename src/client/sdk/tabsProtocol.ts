@@ -69,11 +69,17 @@ export type Frame =
   /** A new owner is ready: every member joins it (again). */
   | { to: '*'; hub: 'ready' }
 
-/** Names shared by every tab of an origin for one Herald URL. */
+/**
+ * The version of these messages. Tabs of two builds of an app can be open at once: a SharedWorker is per script
+ * (each build's tabs talk to their own), but the leader election is per name, so the version is in the names.
+ */
+export const TABS_PROTOCOL = 1
+
+/** Names shared by every tab of an origin for one Herald URL (and one version of these messages). */
 export const sharedNames = (url: string) => ({
-  channel: `herald:${url}`,
-  leaderLock: `herald:leader:${url}`,
-  memberLock: (member: string) => `herald:member:${url}:${member}`,
+  channel: `herald:v${TABS_PROTOCOL}:${url}`,
+  leaderLock: `herald:v${TABS_PROTOCOL}:leader:${url}`,
+  memberLock: (member: string) => `herald:v${TABS_PROTOCOL}:member:${url}:${member}`,
 })
 
 /** The owner's questions to members (a token), each answered once or, after `timeoutMs`, as null. */
