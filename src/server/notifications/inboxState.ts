@@ -7,13 +7,16 @@ import { HeraldError } from '../errors'
 import { inboxTable } from './inboxTable'
 
 // Every change of read, seen or archived state runs in one transaction that first locks the user's row (the
-// same row the stream core locks to hand out seqs), bumps the inbox's version, changes the rows and counts
-// them. So a change and a publish for the same user never interleave: the counts include exactly the
+// same row the stream core locks to hand out seqs), changes the rows, bumps the inbox's version when something
+// changed, and counts them. So a change and a publish for the same user never interleave: the counts include exactly the
 // notifications up to the `seq` they name, and two changes get their versions in commit order. The message
 // that carries them goes out with the commit.
 
-const LOCK = `update users set inbox_version = inbox_version + 1 where id = $1
-  returning last_seq::float8 as seq, inbox_version::float8 as version`
+const LOCK = `select last_seq::float8 as seq, inbox_version::float8 as version from users where id = $1
+  for update`
+// Only a change bumps the version: a request repeated (the same read twice) answers the same.
+const BUMP = `update users set inbox_version = inbox_version + 1 where id = $1
+  returning inbox_version::float8 as version`
 
 // Two partial indexes (notifications_user_unread_idx, notifications_user_unseen_idx) answer these.
 const COUNTS = `select
@@ -32,9 +35,24 @@ async function lock(runner: SqlRunner, userId: string): Promise<Locked> {
   return { seq: Number(row.seq), version: Number(row.version) }
 }
 
-async function counts(runner: SqlRunner, userId: string, locked: Locked): Promise<InboxCounts> {
+async function counts(
+  runner: SqlRunner,
+  userId: string,
+  locked: Locked,
+  changed: boolean,
+): Promise<InboxCounts> {
+  let { version } = locked
+  if (changed) {
+    const [bumped] = await runner.query<{ version: number }>(BUMP, [userId])
+    version = Number(bumped!.version)
+  }
   const [row] = await runner.query<{ unreadCount: number; unseenCount: number }>(COUNTS, [userId])
-  return { unreadCount: Number(row!.unreadCount), unseenCount: Number(row!.unseenCount), ...locked }
+  return {
+    unreadCount: Number(row!.unreadCount),
+    unseenCount: Number(row!.unseenCount),
+    seq: locked.seq,
+    version,
+  }
 }
 
 /**
@@ -47,7 +65,7 @@ export function readInboxCounts(db: Database, userId: string): Promise<InboxCoun
     // change to commit.
     const [row] = await runner.query<Locked>(`${STATE} for share`, [userId])
     const locked = { seq: Number(row?.seq ?? 0), version: Number(row?.version ?? 0) }
-    return counts(runner, userId, locked)
+    return counts(runner, userId, locked, false)
   })
 }
 
@@ -98,8 +116,9 @@ export function markRead(
   return inboxChange(db, bus, params.userId, async (transaction, locked) => {
     const [row] = await transaction.runner.query<OneRow>(READ_ONE, [params.userId, params.id])
     if (!row) throw notFound(params.id)
-    const now = await counts(transaction.runner, params.userId, locked)
-    if (row.was_unread || row.was_unseen)
+    const changed = row.was_unread || row.was_unseen
+    const now = await counts(transaction.runner, params.userId, locked, changed)
+    if (changed)
       await transaction.publish({
         kind: 'user',
         userId: params.userId,
@@ -122,8 +141,9 @@ export function setArchived(
       params.archived,
     ])
     if (!row) throw notFound(params.id)
-    const now = await counts(transaction.runner, params.userId, locked)
-    if (row.was_active === params.archived)
+    const changed = row.was_active === params.archived
+    const now = await counts(transaction.runner, params.userId, locked, changed)
+    if (changed)
       await transaction.publish({
         kind: 'user',
         userId: params.userId,
@@ -157,7 +177,7 @@ export function markAll(
       [params.userId, upToSeq],
     )
     const updated = Number(row?.n ?? 0)
-    const now = await counts(transaction.runner, params.userId, locked)
+    const now = await counts(transaction.runner, params.userId, locked, updated > 0)
     if (updated > 0)
       await transaction.publish({
         kind: 'user',
