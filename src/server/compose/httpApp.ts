@@ -6,6 +6,7 @@ import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
 import { notificationRoutes } from '../api/notificationRoutes'
+import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
 import { transferRoutes } from '../api/transferRoutes'
@@ -77,6 +78,7 @@ export function buildHttpApp(params: {
     )
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
+    .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
