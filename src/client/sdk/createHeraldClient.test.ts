@@ -217,12 +217,21 @@ describe('createHeraldClient', () => {
     expect(marked.notification).toMatchObject({ id: first.id, read: true })
     expect(marked.unreadCount).toBe(0)
     await waitFor(() => rec.readStates.length === 1, 'read_state after markRead')
-    expect(rec.readStates[0]).toEqual({ type: 'read_state', ids: [first.id], unreadCount: 0 })
+    expect(rec.readStates[0]).toMatchObject({
+      type: 'read_state',
+      ids: [first.id],
+      unreadCount: 0,
+      unseenCount: 0,
+    })
     await publish(server, userId, 2)
     await waitFor(() => rec.notifications.length === 2, 'notification 2')
-    expect(await client.api.notifications.markAllRead()).toEqual({ updated: 1, unreadCount: 0 })
+    expect(await client.api.notifications.markAllRead()).toMatchObject({
+      updated: 1,
+      unreadCount: 0,
+      upToSeq: 2,
+    })
     await waitFor(() => rec.readStates.length === 2, 'read_state after markAllRead')
-    expect(rec.readStates[1]).toEqual({ type: 'read_state', ids: 'all', unreadCount: 0 })
+    expect(rec.readStates[1]).toMatchObject({ type: 'read_state', ids: 'all', upToSeq: 2, unreadCount: 0 })
 
     // An admin broadcast is delivered as it was sent, as a `broadcast` event.
     const response = await server.broadcast({ type: 'maintenance', startsIn: 60, note: 'brief' })

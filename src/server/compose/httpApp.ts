@@ -5,7 +5,7 @@ import { adminRoutes } from '../api/adminRoutes'
 import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
-import { notificationRoutes } from '../api/notificationRoutes'
+import { notificationRoutes, preferenceRoutes } from '../api/notificationRoutes'
 import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
@@ -78,6 +78,7 @@ export function buildHttpApp(params: {
     )
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
+    .use(preferenceRoutes(ctx))
     .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(transferRoutes(ctx))

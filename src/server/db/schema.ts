@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   bigserial,
+  boolean,
   index,
   integer,
   jsonb,
@@ -23,6 +24,11 @@ export const users = pgTable('users', {
   address: text('address').notNull().unique(),
   /** The last notification seq handed out for this user; bumped under the row lock in createNotification. */
   lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  /**
+   * Bumped by every change of the inbox's read, seen or archived state, under the same row lock as last_seq:
+   * the counts a change answers carry it, so a client applies them in order whatever way they travel.
+   */
+  inboxVersion: bigint('inbox_version', { mode: 'number' }).notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
 })
@@ -63,15 +69,41 @@ export const notifications = pgTable(
     title: text('title').notNull(),
     message: text('message').notNull(),
     data: jsonb('data'),
+    /** Published with `critical`: stored and pushed whatever the user's preferences say. */
+    critical: boolean('critical').notNull().default(false),
     readAt: timestamp('read_at', { withTimezone: true }),
+    /** Shown in a list (the bell was opened); reading marks it seen too. */
+    seenAt: timestamp('seen_at', { withTimezone: true }),
+    /** Out of the default list and out of the counts; unarchiving clears it. */
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     // Serves resume (seq > n), paging (seq < before) and the per-user uniqueness of seq.
     uniqueIndex('notifications_user_seq_idx').on(table.userId, table.seq),
-    index('notifications_user_unread_idx').on(table.userId, table.seq).where(sql`${table.readAt} is null`),
+    // The counts (docs/protocol.md §7: over notifications that are not archived) read only these.
+    index('notifications_user_unread_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.readAt} is null and ${table.archivedAt} is null`),
+    index('notifications_user_unseen_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.seenAt} is null and ${table.archivedAt} is null`),
+    // The type filter of the list and the types a user has received (the preferences panel).
+    index('notifications_user_type_idx').on(table.userId, table.type, table.seq),
   ],
 )
+
+/**
+ * A user's notification preferences (docs/protocol.md §7), as the API shows them: `{"default":{inApp,push},
+ * "types":{...}}`. No row: everything on.
+ */
+export const notificationPreferences = pgTable('notification_preferences', {
+  userId: bigint('user_id', { mode: 'number' })
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  preferences: jsonb('preferences').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+})
 
 export type UserRow = typeof users.$inferSelect
 export type NotificationRow = typeof notifications.$inferSelect
@@ -320,75 +352,5 @@ export const channelPublications = pgTable(
     uniqueIndex('channel_publications_channel_seq_idx').on(table.channel, table.seq),
     // The retention sweep's scan.
     index('channel_publications_published_at_idx').on(table.publishedAt),
-  ],
-)
-
-/**
- * A browser's Web Push subscription (docs/protocol.md §7). The endpoint identifies the browser's subscription:
- * subscribing it again (the same or another user signed in) updates this row and keeps its id.
- */
-export const pushSubscriptions = pgTable(
-  'push_subscriptions',
-  {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    userId: bigint('user_id', { mode: 'number' })
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    endpoint: text('endpoint').notNull().unique(),
-    /** The browser's P-256 public key and auth secret (RFC 8291), base64url as the browser sends them. */
-    p256dh: text('p256dh').notNull(),
-    auth: text('auth').notNull(),
-    /** Milliseconds since the epoch, as PushSubscription.expirationTime; null: no expiry. */
-    expirationTime: bigint('expiration_time', { mode: 'number' }),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (table) => [index('push_subscriptions_user_idx').on(table.userId)],
-)
-
-/**
- * One push of one notification to one subscription. The row is claimed (inserted) before the request and only
- * its claimer sends: a notification is accepted at most once per subscription, whichever worker runs its job.
- */
-export const pushDeliveries = pgTable(
-  'push_deliveries',
-  {
-    notificationId: bigint('notification_id', { mode: 'number' })
-      .notNull()
-      .references(() => notifications.id, { onDelete: 'cascade' }),
-    subscriptionId: bigint('subscription_id', { mode: 'number' })
-      .notNull()
-      .references(() => pushSubscriptions.id, { onDelete: 'cascade' }),
-    /** sending, accepted, gone (404/410), failed (retries exhausted or refused). */
-    state: text('state', { enum: ['sending', 'accepted', 'gone', 'failed'] }).notNull(),
-    attempts: integer('attempts').notNull().default(0),
-    /** The push service's last status; null before the first answer or when none came. */
-    lastStatus: integer('last_status'),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (table) => [
-    primaryKey({ columns: [table.notificationId, table.subscriptionId] }),
-    index('push_deliveries_created_at_idx').on(table.createdAt),
-  ],
-)
-
-/**
- * Which users have an authenticated WebSocket on which instance: every socket-holding instance keeps its own
- * rows (written when a user's count there goes from 0 to 1 and back) and refreshes `seen_at` on a heartbeat,
- * so a Web Push worker anywhere can tell an away user from one with a tab open. An instance that died stops
- * counting once `seen_at` is older than PRESENCE_TTL_SECONDS.
- */
-export const userConnections = pgTable(
-  'user_connections',
-  {
-    instanceId: text('instance_id').notNull(),
-    userId: bigint('user_id', { mode: 'number' }).notNull(),
-    connections: integer('connections').notNull(),
-    seenAt: timestamp('seen_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (table) => [
-    primaryKey({ columns: [table.instanceId, table.userId] }),
-    index('user_connections_user_idx').on(table.userId),
   ],
 )

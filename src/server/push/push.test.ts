@@ -73,6 +73,14 @@ const considered: { job: PushJob; decision: string }[] = []
 beforeAll(() => {
   workers().events.onConsidered = (job, decision) => considered.push({ job, decision })
 })
+const delivered: { job: PushJob; outcomes: number }[] = []
+beforeAll(() => {
+  workers().events.onDelivered = (job, outcomes) => delivered.push({ job, outcomes: outcomes.size })
+})
+const deliveryOf = (userId: string, seq: number) =>
+  until(`the push job of ${userId}/${seq}`, () =>
+    delivered.find((entry) => entry.job.userId === userId && entry.job.seq === seq),
+  )
 const decisionFor = (userId: string, seq: number) =>
   until(
     `the push decision for ${userId}/${seq}`,
@@ -215,5 +223,22 @@ describe('delivery', () => {
       notification.id,
     ])
     expect(rows).toEqual([{ state: 'accepted', attempts: 3 }])
+  })
+
+  test('push:false for a type stops its pushes, unless the publish is critical', async () => {
+    const session = await signIn(server.url)
+    const { name } = await subscribed(session)
+    const put = await api('/api/preferences', {
+      method: 'PUT',
+      token: session.token,
+      json: { types: { quiet: { inApp: true, push: false } } },
+    })
+    expect(put.status).toBe(200)
+    const quiet = await publish(session, { type: 'quiet' })
+    expect((await deliveryOf(session.user.id, quiet.seq)).outcomes).toBe(0)
+    const critical = await publish(session, { type: 'quiet', critical: true })
+    expect((await deliveryOf(session.user.id, critical.seq)).outcomes).toBe(1)
+    const bodies = requestsTo(name)
+    expect(bodies).toHaveLength(1)
   })
 })

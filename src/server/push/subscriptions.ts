@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/openDatabase'
-import { pushSubscriptions } from '../db/schema'
+import { pushSubscriptions } from '../db/pushSchema'
 import { HeraldError } from '../errors'
 import { endpointAllowed } from './endpointHosts'
 
