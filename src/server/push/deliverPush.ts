@@ -58,8 +58,13 @@ export async function deliverPush(
     critical: notification.critical === true,
   })
   if (!allowed) return outcomes
-  const subscriptions = await deps.runner.query<StoredSubscription & { expiration_time: number | null }>(
-    `select id, endpoint, p256dh, auth, expiration_time from push_subscriptions where user_id = $1`,
+  // A subscription past the expiry its browser gave is dead: the push service would answer 404 or 410.
+  await deps.runner.query(
+    'delete from push_subscriptions where user_id = $1 and expiration_time is not null and expiration_time < $2',
+    [target.userId, deps.clock.now()],
+  )
+  const subscriptions = await deps.runner.query<StoredSubscription>(
+    'select id, endpoint, p256dh, auth from push_subscriptions where user_id = $1',
     [target.userId],
   )
   const payload = toPayload(notification)
