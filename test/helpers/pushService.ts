@@ -19,6 +19,8 @@ export interface TestPushService {
   requests: PushRequest[]
   /** The statuses the next requests to `/push/<name>` get, in order; 201 once they run out. */
   script(name: string, statuses: number[]): void
+  /** Its certificate's file: NODE_EXTRA_CA_CERTS for a Herald process. */
+  certFile: string
   /** A fetch that trusts this service's certificate (StartOptions.pushFetch). */
   fetch: PushFetch
   stop(): Promise<void>
@@ -76,6 +78,7 @@ export function startPushService(): TestPushService {
   return {
     origin: `https://127.0.0.1:${server.port}`,
     requests,
+    certFile: cert,
     script: (name, statuses) => scripts.set(name, [...statuses]),
     fetch: (url, init) => fetch(url, { ...init, tls: { ca: certificate } } as RequestInit),
     async stop() {
