@@ -66,7 +66,7 @@ describe.skipIf(!usingPostgres())('Web Push on two instances', () => {
   test('a socket on instance A keeps instance B from pushing; once it closes, B pushes', async () => {
     const session = await signIn(pair.a.url)
     const browser = await subscribe(session, 'present')
-    const socket = await connectAuthenticated(pair.a.url.replace('http', 'ws') + '/ws', session.token)
+    const socket = await connectAuthenticated(`${pair.a.url.replace('http', 'ws')}/ws`, session.token)
     await until('the connection row', async () => ((await rowsOf(session.user.id)) === 1 ? true : undefined))
     const first = await publish(pair.b.url, session, 'while present')
     await socket.next((m) => m.type === 'notification')
