@@ -221,6 +221,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             retryDelayMs: config.pushRetryDelayMs,
             presenceTtlSeconds: config.presenceTtlSeconds,
             concurrency: config.jobConcurrency,
+            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
             onError,
           })
         : null

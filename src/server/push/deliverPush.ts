@@ -16,6 +16,8 @@ export interface PushDeliveryDeps {
   /** The first retry's delay (PUSH_RETRY_DELAY_MS); each later one doubles it, all jittered. */
   retryDelayMs: number
   onError: ErrorReporter
+  /** Each pair's final outcome (the metrics' herald_web_push_total). */
+  onOutcome?(state: DeliveryState): void
 }
 
 /** 3 retries after the first attempt (docs/protocol.md §7). */
@@ -80,6 +82,7 @@ export async function deliverPush(
         if (claimed.length === 0) return
         const state = await pushWithRetries(deps, { ...subscription, id }, payload)
         outcomes.set(id, state)
+        deps.onOutcome?.(state)
       } catch (error) {
         deps.onError(error, `pushing notification ${notification.id} to subscription ${id}`)
       }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { until } from '../../../test/helpers/drill'
+import { metricValue } from '../../../test/helpers/metrics'
 import {
   browserSubscription,
   startPushService,
@@ -240,5 +241,12 @@ describe('delivery', () => {
     expect((await deliveryOf(session.user.id, critical.seq)).outcomes).toBe(1)
     const bodies = requestsTo(name)
     expect(bodies).toHaveLength(1)
+  })
+
+  test('/metrics counts the outcomes', async () => {
+    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'gone' })).toBe(1)
+    expect(
+      await metricValue(server.url, 'herald_web_push_total', { outcome: 'accepted' }),
+    ).toBeGreaterThanOrEqual(3)
   })
 })

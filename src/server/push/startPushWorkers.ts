@@ -43,6 +43,21 @@ export async function startPushWorkers(
   const events: PushWorkers['events'] = {}
   let stopped = false
 
+  // A claim only matters while its job could still run (4 attempts of at most JOB_TIMEOUT_SECONDS each): rows
+  // older than two days are let go, so the table holds about two days of pushes.
+  const prune = async () => {
+    try {
+      await runner.query(`delete from push_deliveries where created_at < now() - interval '2 days'`, [])
+    } catch (error) {
+      onError(error, 'pruning old Web Push deliveries')
+    }
+  }
+  let cancelPrune: (() => void) | null = null
+  const armPrune = () => {
+    if (!stopped) cancelPrune = deps.clock.schedule(() => void prune().finally(armPrune), PRUNE_EVERY_MS)
+  }
+  armPrune()
+
   const consider = async (job: PushJob) => {
     const [row] = await runner.query<{ subscribed: boolean; connected: boolean }>(
       `select exists (select 1 from push_subscriptions where user_id = $1) as subscribed,
@@ -93,6 +108,7 @@ export async function startPushWorkers(
     async stop() {
       if (stopped) return
       stopped = true
+      cancelPrune?.()
       unsubscribe()
       await boss
         .offWork(QUEUES.webPush, { wait: false })
@@ -100,6 +116,8 @@ export async function startPushWorkers(
     },
   }
 }
+
+const PRUNE_EVERY_MS = 3_600_000
 
 /** A UUID from (user, seq): the same notification gets the same job id on every instance. */
 function jobId(job: PushJob): string {
