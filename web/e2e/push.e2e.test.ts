@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createECDH } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -22,11 +23,18 @@ let browser: Browser
 let context: BrowserContext
 let page: Page
 
+// A real point on P-256, as a browser's subscription would carry (the server checks it).
+const P256DH = (() => {
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  return ecdh.getPublicKey().toString('base64url')
+})()
+
 const STUB = `
 (() => {
   const state = { calls: [], subscription: null }
   window.__pushStub = state
-  const p256dh = 'BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+  const p256dh = '${P256DH}'
   const toBase64Url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '')
   PushManager.prototype.subscribe = async function (options) {
     const key = new Uint8Array(options.applicationServerKey)

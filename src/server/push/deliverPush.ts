@@ -73,13 +73,15 @@ export async function deliverPush(
   await Promise.all(
     subscriptions.map(async (subscription) => {
       const id = Number(subscription.id)
+      // A failed claim (the database) fails the job, which pg-boss retries; nothing was sent for this pair.
+      const claimed = await deps.runner.query(
+        `insert into push_deliveries (notification_id, subscription_id, state) values ($1, $2, 'sending')
+         on conflict do nothing returning 1`,
+        [notification.id, id],
+      )
+      if (claimed.length === 0) return
+      // Past the claim, nothing may fail the job: a retried job would skip this pair anyway.
       try {
-        const claimed = await deps.runner.query(
-          `insert into push_deliveries (notification_id, subscription_id, state) values ($1, $2, 'sending')
-           on conflict do nothing returning 1`,
-          [notification.id, id],
-        )
-        if (claimed.length === 0) return
         const state = await pushWithRetries(deps, { ...subscription, id }, payload)
         outcomes.set(id, state)
         deps.onOutcome?.(state)
@@ -134,7 +136,8 @@ async function pushWithRetries(
       await deps.runner.query('delete from push_subscriptions where id = $1', [subscription.id])
       return 'gone'
     }
-    const retryable = status === null || status === 429 || status >= 500
+    const retryable =
+      (status === null && !answer.permanent) || status === 429 || (status !== null && status >= 500)
     if (!retryable || attempt === PUSH_ATTEMPTS) break
     const delay = answer.retryAfterMs ?? backoff(deps.retryDelayMs, attempt)
     if (delay > MAX_RETRY_AFTER_MS) break

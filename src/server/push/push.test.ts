@@ -141,6 +141,9 @@ describe('the VAPID key and the subscription routes', () => {
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INVALID_INPUT')
     }
     expect((await subscribe(session, { ...good, keys: { ...good.keys, p256dh: 'AAAA' } })).status).toBe(422)
+    // 65 bytes, 0x04 first, but not a point on the curve.
+    const offCurve = Buffer.alloc(65, 1).fill(4, 0, 1).toString('base64url')
+    expect((await subscribe(session, { ...good, keys: { ...good.keys, p256dh: offCurve } })).status).toBe(422)
     expect((await subscribe(session, { ...good, keys: { ...good.keys, auth: 'AAAA' } })).status).toBe(422)
     expect((await subscribe(session, { endpoint: good.endpoint })).status).toBe(422)
     expect((await api('/api/push/subscriptions', { method: 'POST', json: good })).status).toBe(401)

@@ -14,6 +14,8 @@ export interface PushAnswer {
   status: number | null
   retryAfterMs: number | null
   error?: unknown
+  /** No request was made and none would work (the payload could not be encrypted for these keys). */
+  permanent?: boolean
 }
 
 export type PushFetch = (url: string, init: RequestInit) => Promise<Response>
@@ -34,16 +36,22 @@ export async function sendPush(
   subscription: StoredSubscription,
   payload: PushPayload,
 ): Promise<PushAnswer> {
-  const details = webpush.generateRequestDetails(
-    { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
-    JSON.stringify(payload),
-    {
-      vapidDetails: deps.vapid,
-      TTL: TTL_SECONDS,
-      urgency: 'normal',
-      contentEncoding: 'aes128gcm',
-    },
-  )
+  let details: ReturnType<typeof webpush.generateRequestDetails>
+  try {
+    details = webpush.generateRequestDetails(
+      { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+      JSON.stringify(payload),
+      {
+        vapidDetails: deps.vapid,
+        TTL: TTL_SECONDS,
+        urgency: 'normal',
+        contentEncoding: 'aes128gcm',
+      },
+    )
+  } catch (error) {
+    // Keys that cannot encrypt (checked at subscribe, so only rows from elsewhere): no request can work.
+    return { status: null, retryAfterMs: null, error, permanent: true }
+  }
   try {
     const response = await deps.fetch(details.endpoint, {
       method: 'POST',

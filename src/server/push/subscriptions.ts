@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/openDatabase'
 import { pushSubscriptions } from '../db/pushSchema'
@@ -9,6 +10,18 @@ export interface PushSubscriptionInput {
   endpoint: string
   expirationTime?: number | null
   keys: { p256dh: string; auth: string }
+}
+
+/** Whether the point is on P-256: the key agreement of RFC 8291 would throw for one that is not. */
+function onCurve(point: Buffer): boolean {
+  try {
+    const ecdh = createECDH('prime256v1')
+    ecdh.generateKeys()
+    ecdh.computeSecret(point)
+    return true
+  } catch {
+    return false
+  }
 }
 
 const decodedLength = (value: string) =>
@@ -31,7 +44,7 @@ export async function saveSubscription(
     )
   // RFC 8291: the user agent's P-256 public key, uncompressed (65 bytes, 0x04 first), and a 16-byte secret.
   const p256dh = Buffer.from(keys.p256dh, 'base64url')
-  if (decodedLength(keys.p256dh) !== 65 || p256dh[0] !== 4)
+  if (decodedLength(keys.p256dh) !== 65 || p256dh[0] !== 4 || !onCurve(p256dh))
     throw new HeraldError(
       'INVALID_INPUT',
       'body.keys.p256dh: must be an uncompressed P-256 public key, base64url.',
