@@ -35,6 +35,10 @@ import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
 import { createMetrics } from './metrics/createMetrics'
 import { createNotificationStore } from './notifications/createNotificationStore'
+import { type ConnectionRegistry, createConnectionRegistry } from './push/connectionRegistry'
+import type { PushFetch } from './push/sendPush'
+import { type PushWorkers, startPushWorkers } from './push/startPushWorkers'
+import { ensureVapidKeys } from './push/vapidKeys'
 import { type Clock, systemClock } from './time/clock'
 import { settleWithin } from './time/withTimeout'
 import { createHub } from './ws/createHub'
@@ -76,6 +80,8 @@ export interface HeraldServer {
     chain: ChainContext | null
     presence: Presence
     channelRetention: ChannelRetention
+    /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
+    push: { workers: PushWorkers | null; registry: ConnectionRegistry | null }
   }
 }
 
@@ -90,6 +96,11 @@ export interface StartOptions {
    * and WebSocket rate limits), so a test advances it instead of waiting. Default: the system's.
    */
   clock?: Clock
+  /**
+   * Test hook: how Web Push requests are made (default: the global fetch). A test's push service on
+   * 127.0.0.1 has a certificate of its own, which this fetch trusts.
+   */
+  pushFetch?: PushFetch
 }
 
 /**
@@ -107,6 +118,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
     )
   const jwtSecret = ensureJwtSecret(config)
+  const vapid = ensureVapidKeys(config)
   const channelTokenSecret = ensureChannelTokenSecret(config)
   const runsWorkers = config.role !== 'server'
   const runsApi = config.role !== 'worker'
@@ -160,7 +172,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     channelRetention.start()
     shutdown.add('channel retention', () => channelRetention.stop())
 
-    const boss = chain ? await startJobBoss(database, config, onError) : null
+    // The queue runs deployments (with a chain) and Web Push (with VAPID keys).
+    const boss = chain || vapid ? await startJobBoss(database, config, onError) : null
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
     // back for a retry by another worker, before the database goes away.
     shutdown.add('pg-boss', () =>
@@ -200,6 +213,36 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
+    const pushWorkers =
+      vapid && boss && runsWorkers
+        ? await startPushWorkers({
+            runner: sqlRunner(db),
+            bus,
+            boss,
+            vapid,
+            fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
+            clock,
+            allowedHosts: config.pushEndpointHosts,
+            retryDelayMs: config.pushRetryDelayMs,
+            presenceTtlSeconds: config.presenceTtlSeconds,
+            concurrency: config.jobConcurrency,
+            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
+            onError,
+          })
+        : null
+    shutdown.add('Web Push workers', () => pushWorkers?.stop())
+    // Instances holding sockets record which users are connected, so a push worker anywhere knows who is away.
+    const connectionRegistry =
+      vapid && runsApi
+        ? createConnectionRegistry({
+            runner: sqlRunner(db),
+            clock,
+            ttlSeconds: config.presenceTtlSeconds,
+            onError,
+          })
+        : null
+    connectionRegistry?.start()
+    shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
@@ -224,6 +267,9 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       onError,
       clock,
       config,
+      onUserConnections: connectionRegistry
+        ? (userId, connections) => connectionRegistry.changed(userId, connections)
+        : undefined,
     })
 
     let policy: SignInPolicy | null = null
@@ -265,7 +311,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       },
       chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
       chainClient: chain?.publicClient ?? null,
-      jobs: () => boss,
+      jobs: () => (chain ? boss : null),
+      vapidPublicKey: vapid?.publicKey ?? null,
     }
     const app = buildHttpApp({
       ctx,
@@ -332,6 +379,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         chain,
         presence,
         channelRetention,
+        push: { workers: pushWorkers, registry: connectionRegistry },
       },
     }
   } catch (error) {

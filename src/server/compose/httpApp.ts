@@ -6,6 +6,7 @@ import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
 import { notificationRoutes, preferenceRoutes } from '../api/notificationRoutes'
+import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
 import { transferRoutes } from '../api/transferRoutes'
@@ -80,6 +81,7 @@ export function buildHttpApp(params: {
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
     .use(preferenceRoutes(ctx))
+    .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))

@@ -3,7 +3,12 @@ import type { Config } from '../config/loadConfig'
 import type { DatabaseHandle } from '../db/openDatabase'
 import type { ErrorReporter } from '../errors'
 
-export const QUEUES = { deployToken: 'deploy-token', deployTokenDead: 'deploy-token-dead' } as const
+export const QUEUES = {
+  deployToken: 'deploy-token',
+  deployTokenDead: 'deploy-token-dead',
+  /** One job per notification to push to an away user (src/server/push/startPushWorkers.ts). */
+  webPush: 'web-push',
+} as const
 
 /**
  * pg-boss on the same database: embedded PGlite through its adapter, or its own small pool on PostgreSQL.
@@ -52,6 +57,9 @@ export async function startJobBoss(
   const queues = [
     [QUEUES.deployTokenDead, { ...options, retryLimit: 10 }],
     [QUEUES.deployToken, { ...options, deadLetter: QUEUES.deployTokenDead }],
+    // A push job's own retries are for a worker that died or a database error: the push service's 5xx and
+    // 429 are retried inside the job, per subscription, and a retried job never sends a claimed pair again.
+    [QUEUES.webPush, { ...options, retryLimit: 3, expireInSeconds: 300 }],
   ] as const
   for (const [name, queueOptions] of queues) {
     // createQueue never changes an existing queue: later option changes need updateQueue.

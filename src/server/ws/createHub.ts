@@ -68,6 +68,8 @@ export interface HubDeps {
   onError: ErrorReporter
   clock: Clock
   config: HubConfig
+  /** A user's authenticated connections on this instance changed (Web Push tells away users from present ones). */
+  onUserConnections?(userId: string, connections: number): void
 }
 
 export interface Hub extends ConnectionHandler {
@@ -150,6 +152,7 @@ export function createHub(deps: HubDeps): Hub {
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(connection.userId, inbox.members(connection.userId).length)
     }
   }
   const close = (connection: Connection, code: number, reason: string) => {
@@ -184,6 +187,7 @@ export function createHub(deps: HubDeps): Hub {
         catchUp: !held,
       })
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(session.userId, inbox.members(session.userId).length)
       return true
     },
     signedIn: (connection) => channels.signedIn(connection),

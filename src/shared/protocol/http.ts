@@ -291,3 +291,29 @@ export const ChannelTokenBodySchema = t.Object({
   ttlSeconds: t.Optional(t.Integer({ minimum: 1, maximum: CHANNEL_TOKEN_TTL_MAX })),
 })
 export const ChannelTokenResponseSchema = t.Object({ token: t.String(), expiresAt: t.String() })
+
+/** Web Push (docs/protocol.md §7): the VAPID public key, and a browser's PushSubscription as toJSON() gives it. */
+export const VapidPublicKeyResponseSchema = t.Object({ key: t.String() })
+export const PUSH_ENDPOINT_MAX = 2048
+export const PushSubscriptionBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+  expirationTime: t.Optional(t.Union([t.Null(), t.Number({ minimum: 0 })])),
+  keys: t.Object({
+    p256dh: t.String({ minLength: 1, maxLength: 200 }),
+    auth: t.String({ minLength: 1, maxLength: 100 }),
+  }),
+})
+export const PushSubscriptionResponseSchema = t.Object({ id: t.String() })
+export const PushUnsubscribeBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+})
+/** The JSON a push carries, encrypted (aes128gcm) for the browser's service worker. */
+export const PushPayloadSchema = t.Object({
+  id: t.String(),
+  seq: t.Integer(),
+  type: t.String(),
+  title: t.String(),
+  message: t.String(),
+  url: t.Optional(t.String()),
+})
+export type PushPayload = typeof PushPayloadSchema.static
