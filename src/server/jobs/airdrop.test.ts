@@ -44,11 +44,13 @@ describe('the airdrop job', () => {
       (m) => m.type === 'job_status' && m.jobId === job.id && m.status === 'completed',
       30_000,
     )
-    const done = socket.messages
+    const progress = socket.messages
       .filter((m) => m.type === 'job_status' && m.jobId === job.id && 'progress' in m)
-      .map((m) => (m as { progress: { done: number; total: number } }).progress)
-    expect(done.map((p) => p.done)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
-    expect(done.every((p) => p.total === 8)).toBe(true)
+      .map((m) => (m as { progress: { step: string; done: number; total: number } }).progress)
+    const steps = (step: string) => progress.filter((p) => p.step === step).map((p) => p.done)
+    expect(steps('sending')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    expect(steps('confirming')).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    expect(progress.every((p) => p.total === 8)).toBe(true)
     const balances = await balancesOf(
       chain.rpcUrl,
       token,
@@ -64,6 +66,49 @@ describe('the airdrop job', () => {
     expect(result.recipients.every((r) => r.status === 'success')).toBe(true)
     socket.close()
   }, 60_000)
+
+  test('cancelled between recipients: ends cancelled, those sent are paid once, the rest never', async () => {
+    const session = await signIn(server.url)
+    const list = recipients(150)
+    const token = await ownedToken(server.url, chain.rpcUrl, session, '20000')
+    const socket = await connectAuthenticated(server.wsUrl, session.token)
+    const nonceBefore = await transactionCount(chain.rpcUrl, DEPLOYER)
+    const { job } = (await (await startAirdrop(session, { token, recipients: list })).json()) as { job: Job }
+    await socket.next(
+      (m) =>
+        m.type === 'job_status' &&
+        m.jobId === job.id &&
+        ((m as { progress?: { done: number } }).progress?.done ?? 0) >= 5,
+      30_000,
+    )
+    const cancel = await fetch(`${server.url}/api/jobs/${job.id}/cancel`, {
+      method: 'POST',
+      headers: bearer(session.token),
+    })
+    expect(cancel.status).toBe(202)
+    const ended = await socket.next<{
+      type: 'job_status'
+      data: { result: { recipients: { address: string }[] } }
+    }>(
+      (m) =>
+        m.type === 'job_status' &&
+        m.jobId === job.id &&
+        (m.status === 'cancelled' || m.status === 'completed'),
+      30_000,
+    )
+    expect((ended as unknown as { status: string }).status).toBe('cancelled')
+    const paid = ended.data.result.recipients.length
+    expect(paid).toBeGreaterThanOrEqual(5)
+    expect(paid).toBeLessThan(list.length)
+    const balances = await balancesOf(
+      chain.rpcUrl,
+      token,
+      list.map((r) => r.address),
+    )
+    expect(balances).toEqual(list.map((r, i) => (i < paid ? parseUnits(r.amount, 18) : 0n)))
+    expect(await transactionCount(chain.rpcUrl, DEPLOYER)).toBe(nonceBefore + paid)
+    socket.close()
+  }, 90_000)
 
   test('refused: duplicates, more than 500, a bad amount (422); not the owner’s token or no allowance (failed)', async () => {
     const session = await signIn(server.url)
