@@ -145,6 +145,14 @@ export function airdropJob(deps: {
       const results = await confirm(ctx, input, sent, (done) =>
         ctx.progress({ step: 'confirming', done, total }),
       )
+      const paid = results.filter((r) => r.status === 'success').length
+      await ctx.notify({
+        key: 'done',
+        type: 'airdrop_completed',
+        title: `Airdrop of ${token.symbol} done`,
+        message: `${paid} of ${total} recipients paid.`,
+        data: { jobId: ctx.jobId, token: token.address, paid, total },
+      })
       return { token: token.address, recipients: results }
     },
   })
