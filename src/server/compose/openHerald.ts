@@ -22,6 +22,7 @@ import { jobs } from '../db/schema'
 import { sqlRunner } from '../db/sqlRunner'
 import { ConfigError, describeError, HeraldError } from '../errors'
 import { createIdempotency } from '../http/idempotency'
+import type { AnyJobDefinition } from '../jobs/defineJob'
 import { startJobBoss } from '../jobs/startJobBoss'
 import { startJobWorkers } from '../jobs/startJobWorkers'
 import { createLogger, type Logger } from '../log/createLogger'
@@ -45,6 +46,11 @@ export interface StartOptions {
    * and WebSocket rate limits), so a test advances it instead of waiting. Default: the system's.
    */
   clock?: Clock
+  /**
+   * The app's own job types (`defineJob`), run beside Herald's (`deploy_token`, `airdrop`); a name Herald uses
+   * already is refused.
+   */
+  jobs?: AnyJobDefinition[]
 }
 
 /**
