@@ -2,3 +2,13 @@
 export { type CreateHeraldOptions, createHerald, type Herald } from './compose/createHerald'
 export type { Config, ConfigVariableName } from './config/loadConfig'
 export { ConfigError, HeraldError } from './errors'
+export {
+  type AnyJobDefinition,
+  defineJob,
+  type JobContext,
+  type JobDefinition,
+  type JobNotification,
+  type JobProgress,
+  type JobTransactionRequest,
+  type SentTransaction,
+} from './jobs/defineJob'

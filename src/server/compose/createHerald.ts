@@ -12,6 +12,7 @@ import {
 } from '../api/adminPublishing'
 import { type ConfigEnv, loadConfig } from '../config/loadConfig'
 import { ConfigError, HeraldError } from '../errors'
+import type { AnyJobDefinition } from '../jobs/defineJob'
 import { type HeraldCore, openHerald, type StartOptions } from './openHerald'
 import { validated } from './validated'
 import { websocketOptions } from './websocketOptions'
@@ -22,6 +23,8 @@ export interface CreateHeraldOptions {
    * strings as in the environment, validated the same way; they take precedence over `process.env`.
    */
   config?: ConfigEnv
+  /** The app's job types (`defineJob`), run beside Herald's own; started with `jobs.start` or `POST /api/jobs`. */
+  jobs?: AnyJobDefinition[]
 }
 
 /** The paths Herald answers in the host app (sections 1–8); the web app's `/*` only with SERVE_WEB_APP. */
@@ -86,7 +89,7 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
       if (stopping) return Promise.reject(new Error('Herald was stopped; create another.'))
       starting ??= (async () => {
         mkdirSync(config.dataDir, { recursive: true })
-        core = await openHerald(config, internal)
+        core = await openHerald(config, { ...internal, jobs: options.jobs ?? internal.jobs })
       })()
       return starting
     },
