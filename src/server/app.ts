@@ -10,6 +10,7 @@ import { announceHolderCheck } from './channels/holderCheck'
 import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
 import type { DatabaseHandle } from './db/openDatabase'
+import type { JobService } from './jobs/createJobService'
 
 export type { StartOptions } from './compose/openHerald'
 
@@ -35,6 +36,8 @@ export interface HeraldServer {
     store: ChannelStore
     holderBalanceChanged(token: string, address: string): Promise<void>
   }
+  /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do (`start` with `byUser: false`). */
+  readonly jobs: JobService
   /** Open WebSocket connections on this instance. */
   readonly connectionCount: number
   /** Users with at least one authenticated connection on this instance. */
@@ -86,6 +89,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       store: core.channelStore,
       holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
     },
+    jobs: core.jobs,
     get connectionCount() {
       return hub.connectionCount
     },

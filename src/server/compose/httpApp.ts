@@ -5,6 +5,7 @@ import { adminRoutes } from '../api/adminRoutes'
 import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
+import { jobRoutes } from '../api/jobRoutes'
 import { notificationRoutes } from '../api/notificationRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
@@ -74,6 +75,7 @@ export function buildHttpApp(params: {
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
     .use(tokenRoutes(ctx))
+    .use(jobRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))

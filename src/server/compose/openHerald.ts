@@ -22,7 +22,11 @@ import { jobs } from '../db/schema'
 import { sqlRunner } from '../db/sqlRunner'
 import { ConfigError, describeError, HeraldError } from '../errors'
 import { createIdempotency } from '../http/idempotency'
+import { airdropJob } from '../jobs/airdrop'
+import { createJobService } from '../jobs/createJobService'
 import type { AnyJobDefinition } from '../jobs/defineJob'
+import { deployTokenJob } from '../jobs/deployToken'
+import { createJobRegistry } from '../jobs/jobRegistry'
 import { startJobBoss } from '../jobs/startJobBoss'
 import { startJobWorkers } from '../jobs/startJobWorkers'
 import { createLogger, type Logger } from '../log/createLogger'
@@ -121,25 +125,40 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     channelRetention.start()
     shutdown.add('channel retention', () => channelRetention.stop())
 
-    const boss = chain ? await startJobBoss(database, config, onError) : null
+    // Herald's own jobs need a chain (they send transactions); the app's run with or without one.
+    const appJobs = options.jobs ?? []
+    const registry = createJobRegistry([
+      deployTokenJob({
+        db,
+        notifications,
+        chain,
+        retries: config.jobRetryLimit,
+        timeoutSeconds: config.jobTimeoutSeconds,
+      }),
+      airdropJob({ db, chain, retries: config.jobRetryLimit, timeoutSeconds: config.jobTimeoutSeconds }),
+      ...appJobs,
+    ])
+    const boss = chain || appJobs.length > 0 ? await startJobBoss(database, config, registry, onError) : null
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
     // back for a retry by another worker, before the database goes away.
     shutdown.add('pg-boss', () =>
       boss?.stop({ graceful: true, timeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000) }),
     )
     const workers =
-      chain && boss && runsWorkers
+      boss && runsWorkers
         ? await startJobWorkers({
             db,
             bus,
             notifications,
             boss,
             chain,
+            registry,
             concurrency: config.jobConcurrency,
-            timeoutSeconds: config.jobTimeoutSeconds,
+            cancelPollMs: 500,
             onError,
           })
         : null
+    const jobService = createJobService({ db, bus, registry, boss, hasChain: chain !== null })
     shutdown.add('job workers', () => workers?.stop())
     const watcher =
       chain && runsWorkers
@@ -222,7 +241,8 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       },
       chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
       chainClient: chain?.publicClient ?? null,
-      jobs: () => boss,
+      jobs: jobService,
+      hasChain: chain !== null,
     }
     const app = buildHttpApp({
       ctx,
@@ -258,6 +278,8 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       channelRetention,
       channelStore,
       notifications,
+      /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do. */
+      jobs: jobService,
       /**
        * The server that accepts the sockets (Herald's own, or the host app's): the hub publishes to its topics,
        * /ws upgrades on it, and its port completes the default SIWE domains.

@@ -31,6 +31,8 @@ export interface JobTransactionRequest {
 export interface SentTransaction {
   hash: Hex
   nonce: number
+  /** The signed bytes, broadcast again if a node loses them. */
+  raw: Hex
 }
 
 /** What a job's `run` is given besides its input. */
@@ -83,6 +85,10 @@ export interface JobDefinition<S extends TSchema = TSchema, R = unknown> {
   timeoutSeconds?: number
   /** Whether users may start it with `POST /api/jobs` (default false: only the server, `jobs.start`). */
   userStartable?: boolean
+  /** Server-side: checks the schema cannot express; throws a HeraldError INVALID_INPUT (422) naming the field. */
+  validate?(input: Static<S>): void
+  /** Server-side: the job sends transactions, so without a chain it is refused (503) instead of queued. */
+  requiresChain?: boolean
   /** The job's body; its resolved value (JSON) becomes the job's `result`. */
   run(input: Static<S>, ctx: JobContext): Promise<R>
   /**
@@ -100,6 +106,19 @@ export interface JobDefinition<S extends TSchema = TSchema, R = unknown> {
     reason: string,
     job: { jobId: string; userId: string; input: Static<S> },
   ): Promise<void>
+}
+
+/**
+ * Thrown by `run` to end the job `cancelled` with a result (what it did before it stopped, say); any other
+ * rejection after a cancellation ends it `cancelled` without one.
+ */
+export class JobCancelled extends Error {
+  readonly result: unknown
+  constructor(result?: unknown) {
+    super('The job was cancelled.')
+    this.name = 'JobCancelled'
+    this.result = result ?? null
+  }
 }
 
 const NAME = /^[a-z][a-z0-9_]{0,62}$/
