@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { createTestDatabase, createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
 import { ConfigError, HeraldError } from '../errors'
+import { defineJob } from '../jobs/defineJob'
 import { createHerald } from './createHerald'
 
 // Herald mounted in a host Elysia app through the library's plugin (docs/protocol.md §9): the host's routes
@@ -26,6 +27,18 @@ const baseConfig = (): Record<string, string> => ({
   LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'silent',
 })
 
+// The app's own job: a few steps, each reported, its result the sum.
+const report = defineJob({
+  name: 'test_report',
+  input: t.Object({ parts: t.Integer({ minimum: 1, maximum: 10 }) }),
+  userStartable: true,
+  async run(input, ctx) {
+    for (let done = 1; done <= input.parts; done++)
+      await ctx.progress({ step: 'summing', done, total: input.parts })
+    return { sum: input.parts * 10 }
+  },
+})
+
 let herald: ReturnType<typeof createHerald>
 let host: { stop(closeActiveConnections?: boolean): Promise<unknown> }
 let url: string
@@ -36,12 +49,12 @@ beforeAll(async () => {
     const database = await createTestDatabaseUrl()
     config.DATABASE_URL = database.url
     dropDatabase = database.drop
-    herald = createHerald({ config })
+    herald = createHerald({ config, jobs: [report] })
   } else {
     // A migrated PGlite copy (fast); the library's own DATA_DIR path is the pack test's (herald.pack.long.test.ts).
     const database = await createTestDatabase()
     dropDatabase = () => database.close()
-    herald = createHerald({ config }, { database })
+    herald = createHerald({ config, jobs: [report] }, { database })
   }
   // The plugin is mounted before start(): Herald's paths answer 503 until it resolves.
   const app = new Elysia()
@@ -148,6 +161,36 @@ describe('createHerald', () => {
     expect(bad.message).toContain('title')
     expect(await herald.sendToAll({ kind: 'no type' } as never).catch((e) => e.code)).toBe('INVALID_INPUT')
     expect(await herald.publish('no-namespace', 1).catch((e) => e.code)).toBe('INVALID_CHANNEL')
+  })
+
+  test('jobs.start runs the app job; its progress reaches the owner in order, then its result', async () => {
+    const session = await signIn(url)
+    const socket = await connectAuthenticated(`${url.replace('http', 'ws')}/ws`, session.token)
+    try {
+      const { job } = await herald.jobs.start('test_report', { parts: 3 }, { owner: session.user.id })
+      await socket.next(
+        (m) => m.type === 'job_status' && (m as { status: string }).status === 'completed',
+        20_000,
+      )
+      const statuses = socket.messages.filter((m) => m.type === 'job_status') as {
+        jobId: string
+        status: string
+        progress?: { done: number }
+      }[]
+      expect(statuses.every((m) => m.jobId === job.id)).toBe(true)
+      expect(statuses.filter((m) => m.progress).map((m) => m.progress!.done)).toEqual([1, 2, 3])
+      expect(statuses.at(-1)!.status).toBe('completed')
+      const { job: finished } = await herald.jobs.get(job.id, { owner: session.user.id })
+      expect(finished).toMatchObject({ status: 'completed', result: { sum: 30 } })
+      // Bad input is the route's 422, naming the field.
+      const bad = await herald.jobs
+        .start('test_report', { parts: 0 }, { owner: session.user.id })
+        .catch((e) => e)
+      expect(bad.code).toBe('INVALID_INPUT')
+      expect(bad.message).toContain('parts')
+    } finally {
+      socket.close()
+    }
   })
 
   test('the admin routes work through the plugin', async () => {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'bun'
 import { type AnyElysia, Elysia } from 'elysia'
+import { isAddress } from 'viem'
 import type { BroadcastMessage } from '../../shared/protocol'
 import {
   broadcast,
@@ -13,6 +14,7 @@ import {
 import { type ConfigEnv, loadConfig } from '../config/loadConfig'
 import { ConfigError, HeraldError } from '../errors'
 import type { AnyJobDefinition } from '../jobs/defineJob'
+import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import { type HeraldCore, openHerald, type StartOptions } from './openHerald'
 import { validated } from './validated'
 import { websocketOptions } from './websocketOptions'
@@ -143,7 +145,37 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
     async publish(channel: string, data: unknown) {
       return publishOnChannel(running().ctx, channel, data)
     },
+    jobs: {
+      /**
+       * Starts a job of any registered type (user-startable or not) for `owner` (a user id, or an address whose
+       * user is created on first sight), like `POST /api/jobs`: bad input is INVALID_INPUT naming the field.
+       */
+      async start(type: string, input: unknown, { owner }: { owner: string }) {
+        const { ctx } = running()
+        return ctx.jobs.start({ type, input, userId: await ownerId(ctx, owner), byUser: false })
+      },
+      /** The job as `GET /api/jobs/:id` shows it to its owner. */
+      async get(id: string, { owner }: { owner: string }) {
+        const { ctx } = running()
+        return { job: await ctx.jobs.get({ id, userId: await ownerId(ctx, owner) }) }
+      },
+      /** Cancels the job like `POST /api/jobs/:id/cancel` by its owner. */
+      async cancel(id: string, { owner }: { owner: string }) {
+        const { ctx } = running()
+        return ctx.jobs.cancel({ id, userId: await ownerId(ctx, owner) })
+      },
+    },
   }
 }
 
 export type Herald = ReturnType<typeof createHerald>
+
+/** A user id as it is, or the user of an address (created on first sight, as notify does). */
+async function ownerId(ctx: HeraldCore['ctx'], owner: string): Promise<string> {
+  if (typeof owner !== 'string' || owner === '')
+    throw new HeraldError('INVALID_INPUT', 'owner: give a user id or an address.')
+  if (!owner.startsWith('0x')) return owner
+  if (!isAddress(owner, { strict: false }))
+    throw new HeraldError('INVALID_INPUT', `owner: "${owner}" is not an address.`)
+  return String((await upsertUserByAddress(ctx.db, owner)).id)
+}
