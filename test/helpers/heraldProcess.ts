@@ -28,6 +28,12 @@ export interface SpawnHeraldOptions {
   startupTimeoutMs?: number
   /** Echo the output as it arrives (or set HERALD_TEST_ECHO=1). */
   echo?: boolean
+  /** Another program to run than Herald's own (an app that mounts it), relative to the repository. */
+  entry?: string
+  /** The line that carries the URL once the program is ready (default Herald's "Herald is running on …"). */
+  ready?: RegExp
+  /** The working directory (default the repository). */
+  cwd?: string
 }
 
 /** Every Herald this test process spawned and has not seen exit: killed if the test process exits first. */
@@ -54,23 +60,28 @@ export async function spawnHerald(
   const label = options.label ?? 'herald'
   const echo = options.echo ?? process.env.HERALD_TEST_ECHO === '1'
   const startupTimeoutMs = options.startupTimeoutMs ?? 30_000
-  const proc = Bun.spawn(['./node_modules/.bin/bun', 'src/server/main.ts'], {
-    cwd: new URL('../..', import.meta.url).pathname,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOCAL_CHAIN: 'false',
-      JWT_SECRET: PROCESS_JWT_SECRET,
-      LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'info',
-      ...env,
+  const repository = new URL('../..', import.meta.url).pathname
+  const ready = options.ready ?? READY
+  const proc = Bun.spawn(
+    [`${repository}node_modules/.bin/bun`, `${repository}${options.entry ?? 'src/server/main.ts'}`],
+    {
+      cwd: options.cwd ?? repository,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOCAL_CHAIN: 'false',
+        JWT_SECRET: PROCESS_JWT_SECRET,
+        LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'info',
+        ...env,
+      },
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
     },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
+  )
   live.add(proc)
   installExitHook()
 
@@ -81,7 +92,7 @@ export async function spawnHerald(
     lines.push(text)
     if (lines.length > KEPT_LINES) lines.shift()
     if (echo) console.log(text)
-    const match = READY.exec(line)
+    const match = ready.exec(line)
     if (match && onReady) onReady(match[1]!)
   }
   const drained = Promise.all([

@@ -180,7 +180,7 @@ describe('createHerald', () => {
       expect(statuses.every((m) => m.jobId === job.id)).toBe(true)
       expect(statuses.filter((m) => m.progress).map((m) => m.progress!.done)).toEqual([1, 2, 3])
       expect(statuses.at(-1)!.status).toBe('completed')
-      const { job: finished } = await herald.jobs.get(job.id, { owner: session.user.id })
+      const finished = await herald.jobs.get(job.id, { owner: session.user.id })
       expect(finished).toMatchObject({ status: 'completed', result: { sum: 30 } })
       // Bad input is the route's 422, naming the field.
       const bad = await herald.jobs

@@ -157,7 +157,7 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
       /** The job as `GET /api/jobs/:id` shows it to its owner. */
       async get(id: string, { owner }: { owner: string }) {
         const { ctx } = running()
-        return { job: await ctx.jobs.get({ id, userId: await ownerId(ctx, owner) }) }
+        return ctx.jobs.get({ id, userId: await ownerId(ctx, owner) })
       },
       /** Cancels the job like `POST /api/jobs/:id/cancel` by its owner. */
       async cancel(id: string, { owner }: { owner: string }) {
