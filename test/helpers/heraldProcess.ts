@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path'
 import type { Subprocess } from 'bun'
 
 /** The JWT secret every spawned Herald gets unless the caller passes another (sessions survive restarts). */
@@ -63,7 +64,12 @@ export async function spawnHerald(
   const repository = new URL('../..', import.meta.url).pathname
   const ready = options.ready ?? READY
   const proc = Bun.spawn(
-    [`${repository}node_modules/.bin/bun`, `${repository}${options.entry ?? 'src/server/main.ts'}`],
+    [
+      `${repository}node_modules/.bin/bun`,
+      isAbsolute(options.entry ?? '')
+        ? options.entry!
+        : `${repository}${options.entry ?? 'src/server/main.ts'}`,
+    ],
     {
       cwd: options.cwd ?? repository,
       env: {
