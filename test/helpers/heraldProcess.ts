@@ -29,7 +29,7 @@ export interface SpawnHeraldOptions {
   startupTimeoutMs?: number
   /** Echo the output as it arrives (or set HERALD_TEST_ECHO=1). */
   echo?: boolean
-  /** Another program to run than Herald's own (an app that mounts it), relative to the repository. */
+  /** The script to run instead of src/server/main.ts (relative to the repository, or absolute): one with its own jobs, an app that mounts Herald. */
   entry?: string
   /** The line that carries the URL once the program is ready (default Herald's "Herald is running on …"). */
   ready?: RegExp

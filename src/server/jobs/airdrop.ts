@@ -11,10 +11,32 @@ import { heraldTokenAbi } from '../chain/heraldToken'
 import type { Database } from '../db/openDatabase'
 import { tokens } from '../db/schema'
 import { HeraldError } from '../errors'
-import { defineJob, JobCancelled } from './defineJob'
+import { defineJob, JobCancelled, type JobContext, type SentTransaction } from './defineJob'
 import { JobFailure } from './JobFailure'
 
 export const AIRDROP = 'airdrop'
+
+/** Waits for each sent transfer (one confirmation) and tells what became of it. */
+async function confirm(
+  ctx: JobContext,
+  input: AirdropInput,
+  sent: SentTransaction[],
+  onDone?: (done: number) => Promise<void>,
+): Promise<AirdropRecipientResult[]> {
+  const results: AirdropRecipientResult[] = []
+  for (const [i, transaction] of sent.entries()) {
+    const receipt = await ctx.waitForTransaction(transaction, { confirmations: 1 })
+    const recipient = input.recipients[i]!
+    results.push({
+      address: getAddress(recipient.address),
+      amount: recipient.amount,
+      txHash: transaction.hash,
+      status: receipt.status === 'success' ? 'success' : 'reverted',
+    })
+    await onDone?.(i + 1)
+  }
+  return results
+}
 
 /**
  * The owner of a Herald token sends amounts to up to 500 addresses. Herald's deployer key signs one
@@ -33,8 +55,8 @@ export function airdropJob(deps: {
     name: AIRDROP,
     input: AirdropInputSchema,
     retries: deps.retries,
-    // 500 transfers take longer than one deployment; a retry resumes where the last attempt stopped.
-    timeoutSeconds: Math.max(deps.timeoutSeconds, 600),
+    // An attempt that runs out of time is retried, and the retry resumes where it stopped.
+    timeoutSeconds: deps.timeoutSeconds,
     userStartable: true,
     requiresChain: true,
     validate(input: AirdropInput) {
@@ -95,35 +117,42 @@ export function airdropJob(deps: {
           )
         return { address: row.address as `0x${string}`, owner, symbol: row.symbol }
       })
-      const results: AirdropRecipientResult[] = []
+      // Sent one after the other without waiting for each block (nonces follow one another), then confirmed:
+      // on a chain with slow blocks, 500 transfers take minutes, not hours.
+      const sent: SentTransaction[] = []
       await ctx.progress({ step: 'sending', done: 0, total })
       for (const [i, recipient] of input.recipients.entries()) {
-        let sent: Awaited<ReturnType<typeof ctx.sendTransaction>>
         try {
           // Aborts before anything is recorded once cancelled; a recipient already recorded is sent regardless.
-          sent = await ctx.sendTransaction({
-            key: `transfer:${i}`,
-            to: token.address,
-            data: encodeFunctionData({
-              abi: heraldTokenAbi,
-              functionName: 'transferFrom',
-              args: [token.owner, getAddress(recipient.address), amounts[i]!],
+          sent.push(
+            await ctx.sendTransaction({
+              key: `transfer:${i}`,
+              to: token.address,
+              data: encodeFunctionData({
+                abi: heraldTokenAbi,
+                functionName: 'transferFrom',
+                args: [token.owner, getAddress(recipient.address), amounts[i]!],
+              }),
             }),
-          })
+          )
         } catch (error) {
           if (ctx.signal.aborted && ctx.signal.reason === 'cancelled')
-            throw new JobCancelled({ token: token.address, recipients: results })
+            throw new JobCancelled({ token: token.address, recipients: await confirm(ctx, input, sent) })
           throw error
         }
-        const receipt = await ctx.waitForTransaction(sent, { confirmations: 1 })
-        results.push({
-          address: getAddress(recipient.address),
-          amount: recipient.amount,
-          txHash: sent.hash,
-          status: receipt.status === 'success' ? 'success' : 'reverted',
-        })
         await ctx.progress({ step: 'sending', done: i + 1, total, message: recipient.address })
       }
+      const results = await confirm(ctx, input, sent, (done) =>
+        ctx.progress({ step: 'confirming', done, total }),
+      )
+      const paid = results.filter((r) => r.status === 'success').length
+      await ctx.notify({
+        key: 'done',
+        type: 'airdrop_completed',
+        title: `Airdrop of ${token.symbol} done`,
+        message: `${paid} of ${total} recipients paid.`,
+        data: { jobId: ctx.jobId, token: token.address, paid, total },
+      })
       return { token: token.address, recipients: results }
     },
   })
