@@ -132,7 +132,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
     shutdown.add('idempotency keys', () => idempotency.stop())
-    const tokens = createTokenService(jwtSecret)
+    const tokens = createTokenService(jwtSecret, clock.now)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
     const chain = await connectChain(config, onError)
