@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, test } from 'bun:test'
 import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
@@ -50,8 +50,9 @@ async function serve(env: Record<string, string>, options: { clock?: Clock } = {
   servers.push(server)
   return server
 }
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()))
+// Each test's servers stop when it ends: a file of idle servers would hold a database each until the last.
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
 }, 30_000)
 
 describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
@@ -75,13 +76,15 @@ describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   })
 
   test('X-Forwarded-For counts only with TRUST_PROXY: each forwarded address has its own budget', async () => {
-    const untrusting = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1' })
+    // Time stands still: a budget of one per second cannot refill between the upgrades.
+    const clock = createManualClock()
+    const untrusting = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1' }, { clock })
     for (let i = 0; i < 2; i++)
       expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': `203.0.113.${i}` })).status).toBe(101)
     // A client cannot pick a fresh address for itself.
     expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': '203.0.113.9' })).status).toBe(429)
 
-    const behindProxy = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1', TRUST_PROXY: 'true' })
+    const behindProxy = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1', TRUST_PROXY: 'true' }, { clock })
     const from = (ip: string) => upgrade(behindProxy.wsUrl, { 'X-Forwarded-For': `${ip}, 10.0.0.1` })
     expect((await from('203.0.113.1')).status).toBe(101)
     expect((await from('203.0.113.1')).status).toBe(101)
@@ -168,33 +171,42 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
 })
 
 describe('AUTH_TIMEOUT_SECONDS', () => {
+  // The deadlines run on the server's clock: the test moves it instead of waiting.
   test('off by default: an anonymous connection stays and receives broadcasts', async () => {
-    const server = await serve({})
+    const clock = createManualClock()
+    const server = await serve({}, { clock })
     expect(server.herald.config.authTimeoutSeconds).toBe(0)
     const anonymous = connectSocket(server.wsUrl)
     await anonymous.next('connected')
-    await Bun.sleep(1500)
+    clock.advance(1500)
     expect((await server.broadcast({ type: 'announcement' })).status).toBe(202)
     await anonymous.next('announcement')
     await closeAll([anonymous])
   })
 
   test('when set, a connection not authenticated in time gets UNAUTHORIZED and 4001; authenticated ones stay', async () => {
-    const server = await serve({ AUTH_TIMEOUT_SECONDS: '1' })
+    const clock = createManualClock()
+    const server = await serve({ AUTH_TIMEOUT_SECONDS: '1' }, { clock })
     const session = await signIn(server.url)
-    const started = Date.now()
+    const started = clock.now()
     const idle = connectSocket(server.wsUrl)
     await idle.next('connected')
     const authed = await connectAuthenticated(server.wsUrl, session.token)
     const viaQuery = connectSocket(`${server.wsUrl}?token=${encodeURIComponent(session.token)}`)
     await viaQuery.next('authenticated')
 
+    // A millisecond before the deadline the anonymous socket is still served; at the deadline it is refused.
+    clock.advance(999)
+    idle.send({ type: 'ping' })
+    await idle.next('pong')
+    expect(idle.messages.some((m) => m.type === 'error')).toBe(false)
+    clock.advance(1)
     const error = await idle.next<ErrorFrame>('error', 5000)
     expect(error.code).toBe('UNAUTHORIZED')
     expect((await idle.closed).code).toBe(4001)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+    expect(clock.now() - started).toBe(1000)
 
-    await Bun.sleep(500)
+    clock.advance(500)
     for (const socket of [authed, viaQuery]) {
       socket.send({ type: 'ping' })
       await socket.next('pong')
