@@ -3,6 +3,7 @@ import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import type { Clock } from '../time/clock'
@@ -27,14 +28,6 @@ function connectWith(wsUrl: string, headers: Record<string, string>) {
     ws.onerror = () => reject(new Error('WebSocket failed'))
   })
   return { ws, messages, closed, opened }
-}
-
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(5)
-  }
 }
 
 const isOpen = (socket: TestSocket) => socket.ws.readyState === WebSocket.OPEN
@@ -148,7 +141,12 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
 
     // Closing one frees its place.
     fifth.close()
-    await waitUntil(() => server.herald.connectionCount === 4, 'the server to drop the socket')
+    await until(
+      'the server to drop the socket',
+      () => server.herald.connectionCount === 4 || undefined,
+      3000,
+      5,
+    )
     const seventh = connectSocket(server.wsUrl)
     await seventh.next('connected')
     await closeAll([...anonymous, viaQuery, seventh])
@@ -159,7 +157,12 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
     const a = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
     const b = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.2' })
     await Promise.all([a.opened, b.opened])
-    await waitUntil(() => a.messages.length > 0 && b.messages.length > 0, 'connected on both')
+    await until(
+      'connected on both',
+      () => (a.messages.length > 0 && b.messages.length > 0) || undefined,
+      3000,
+      5,
+    )
     expect([a.messages[0]!.type, b.messages[0]!.type]).toEqual(['connected', 'connected'])
     const again = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
     expect((await again.closed).code).toBe(4008)
