@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { serversPerTest } from '../../../test/helpers/testServer'
 import { until } from '../../../test/helpers/until'
 import { signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
-import type { Clock } from '../time/clock'
 
 // WebSocket abuse limits, each against a real server through real sockets: new connections per IP per second
 // (HTTP 429 at the upgrade), unauthenticated connections per IP (RATE_LIMITED, 4008), the optional
@@ -37,16 +36,7 @@ async function closeAll(sockets: TestSocket[]): Promise<void> {
   await Promise.all(sockets.map((s) => s.closed))
 }
 
-const servers: TestServer[] = []
-async function serve(env: Record<string, string>, options: { clock?: Clock } = {}): Promise<TestServer> {
-  const server = await startTestServer(env, options)
-  servers.push(server)
-  return server
-}
-// Each test's servers stop when it ends: a file of idle servers would hold a database each until the last.
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-}, 30_000)
+const serve = serversPerTest()
 
 describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   test('past the burst the upgrade answers 429 RATE_LIMITED with Retry-After; the budget refills', async () => {
