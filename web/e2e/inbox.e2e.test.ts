@@ -30,8 +30,11 @@ const titles = (page: Page) =>
 async function signedIn(page: Page) {
   await exposeWallet(page, { account, rpcUrl: chain.rpcUrl, chainId: 31337 })
   await page.goto(server.url)
+  // A second tab may open signed in already (the session is the origin's): wait for either screen to render.
+  const connect = page.getByTestId('connect-injected').first()
+  await bell(page).or(connect).first().waitFor({ timeout: 20_000 })
   if (!(await bell(page).isVisible())) {
-    await page.getByTestId('connect-injected').first().click()
+    await connect.click()
     await page.getByTestId('sign-in').click()
   }
   await bell(page).waitFor({ timeout: 20_000 })
