@@ -199,17 +199,40 @@ export const TokenSchema = t.Object({
 })
 export type Token = typeof TokenSchema.static
 export const ListTokensResponseSchema = t.Object({ tokens: t.Array(TokenSchema) })
+export const JobProgressSchema = t.Object({
+  step: t.String(),
+  done: t.Optional(t.Number()),
+  total: t.Optional(t.Number()),
+  message: t.Optional(t.String()),
+})
 export const JobSchema = t.Object({
   id: t.String(),
   type: t.String(),
   status: t.Enum(Object.fromEntries(JobStatusValues.map((status) => [status, status]))),
   data: t.Unknown(),
+  /** The latest progress a running job reported (§5), or null. */
+  progress: t.Union([JobProgressSchema, t.Null()]),
   result: t.Union([t.Unknown(), t.Null()]),
   error: t.Union([t.String(), t.Null()]),
   createdAt: t.String(),
   updatedAt: t.String(),
 })
 export type Job = typeof JobSchema.static
+export const JobResponseSchema = t.Object({ job: JobSchema })
+export const ListJobsResponseSchema = t.Object({
+  jobs: t.Array(JobSchema),
+  nextBefore: t.Union([t.String(), t.Null()]),
+})
+export const ListJobsQuerySchema = t.Object({
+  status: t.Optional(t.String()),
+  type: t.Optional(t.String()),
+  before: t.Optional(t.String()),
+  limit: t.Optional(t.String()),
+})
+export const StartJobBodySchema = t.Object({
+  type: t.String({ minLength: 1, maxLength: 63 }),
+  input: t.Unknown(),
+})
 
 /**
  * A Transfer event of a watched token and where it stands (docs/protocol.md §8): ERC-20 transfers carry
@@ -291,3 +314,29 @@ export const ChannelTokenBodySchema = t.Object({
   ttlSeconds: t.Optional(t.Integer({ minimum: 1, maximum: CHANNEL_TOKEN_TTL_MAX })),
 })
 export const ChannelTokenResponseSchema = t.Object({ token: t.String(), expiresAt: t.String() })
+
+/** Web Push (docs/protocol.md §7): the VAPID public key, and a browser's PushSubscription as toJSON() gives it. */
+export const VapidPublicKeyResponseSchema = t.Object({ key: t.String() })
+export const PUSH_ENDPOINT_MAX = 2048
+export const PushSubscriptionBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+  expirationTime: t.Optional(t.Union([t.Null(), t.Number({ minimum: 0 })])),
+  keys: t.Object({
+    p256dh: t.String({ minLength: 1, maxLength: 200 }),
+    auth: t.String({ minLength: 1, maxLength: 100 }),
+  }),
+})
+export const PushSubscriptionResponseSchema = t.Object({ id: t.String() })
+export const PushUnsubscribeBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+})
+/** The JSON a push carries, encrypted (aes128gcm) for the browser's service worker. */
+export const PushPayloadSchema = t.Object({
+  id: t.String(),
+  seq: t.Integer(),
+  type: t.String(),
+  title: t.String(),
+  message: t.String(),
+  url: t.Optional(t.String()),
+})
+export type PushPayload = typeof PushPayloadSchema.static
