@@ -369,12 +369,12 @@ describe('HTTP: ids, query parameters, routes and methods', () => {
     for (const path of [
       '/assets/missing-0123.js',
       '/assets/deep/dir/x',
-      '/sw.js',
+      '/missing-worker.js',
       '/favicon-nope.png',
       '/a/b.css',
     ]) {
       const response = await fetch(`${server.url}${path}`)
-      expect(response.status).toBe(404)
+      expect({ path, status: response.status }).toEqual({ path, status: 404 })
       expect(response.headers.get('content-type')).toContain('application/json')
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND')
     }

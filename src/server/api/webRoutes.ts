@@ -17,7 +17,8 @@ const FILE_LIKE = /^assets\/|\.[A-Za-z0-9]{1,12}$/
 
 /**
  * The web app (web/dist): files as they are; a missing file (under assets/ or with an extension) is a 404; any
- * other path under / falls back to index.html so client-side routes survive a reload. Its HTML carries `contentSecurityPolicy`, given the request's Host.
+ * other path under / falls back to index.html so client-side routes survive a reload. Its HTML carries
+ * `contentSecurityPolicy`, given the request's Host.
  */
 export function webRoutes(dir: string, contentSecurityPolicy: (host: string | null) => string) {
   const root = resolve(dir)
@@ -34,6 +35,7 @@ export function webRoutes(dir: string, contentSecurityPolicy: (host: string | nu
         throw new HeraldError('NOT_FOUND', 'No such route.')
       }
       if (!existsSync(index)) {
+        if (FILE_LIKE.test(decoded)) throw new HeraldError('NOT_FOUND', `No such file: /${decoded}`)
         set.headers['content-type'] = 'text/html; charset=utf-8'
         set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return NOT_BUILT
