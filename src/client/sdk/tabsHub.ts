@@ -57,6 +57,8 @@ const USER_EVENTS = [
   'job_status',
   'data_update',
   'read_state',
+  'inbox_state',
+  'preferences',
   'authenticated',
   'resumed',
   'reset',
