@@ -59,7 +59,7 @@ export type DataUpdateAction = 'created' | 'updated' | 'deleted'
  * The user's counts after a change of the inbox (§7), computed in the change's transaction. `seq` is the
  * user's latest notification seq when they were computed (later notifications are not in them: each adds one
  * to both counts) and `version` the inbox's state version (a message with a lower one than the last applied is
- * older: skip it). Both are Herald's additions (docs/protocol.md §7, "Herald's choice").
+ * older: skip it). Both are Herald's additions (docs/protocol.md §3).
  */
 export type InboxCounts = { unreadCount: number; unseenCount: number; seq: number; version: number }
 export type ReadStateMessage = {
