@@ -223,9 +223,14 @@ describe('delivery', () => {
     const requests = requestsTo(name)
     expect(requests.map((request) => request.status)).toEqual([500, 500, 201])
     expect(JSON.parse(browser.decrypt(requests[2]!.body)).id).toBe(notification.id)
-    const rows = await query('select state, attempts from push_deliveries where notification_id = $1', [
-      notification.id,
-    ])
+    // The row is written once the push service's answer is back at the server: a moment after it was sent.
+    const rows = await until('the delivery recorded', async () => {
+      const found = await query<{ state: string; attempts: number }>(
+        'select state, attempts from push_deliveries where notification_id = $1',
+        [notification.id],
+      )
+      return found[0]?.state === 'sending' ? undefined : found
+    })
     expect(rows).toEqual([{ state: 'accepted', attempts: 3 }])
   })
 
