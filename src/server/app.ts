@@ -30,6 +30,11 @@ import { jobs } from './db/schema'
 import { sqlRunner } from './db/sqlRunner'
 import { ConfigError, describeError, HeraldError } from './errors'
 import { createIdempotency } from './http/idempotency'
+import { airdropJob } from './jobs/airdrop'
+import { createJobService, type JobService } from './jobs/createJobService'
+import type { AnyJobDefinition } from './jobs/defineJob'
+import { deployTokenJob } from './jobs/deployToken'
+import { createJobRegistry } from './jobs/jobRegistry'
 import { startJobBoss } from './jobs/startJobBoss'
 import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
@@ -65,6 +70,8 @@ export interface HeraldServer {
     store: ChannelStore
     holderBalanceChanged(token: string, address: string): Promise<void>
   }
+  /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do (`start` with `byUser: false`). */
+  readonly jobs: JobService
   /** Open WebSocket connections on this instance. */
   readonly connectionCount: number
   /** Users with at least one authenticated connection on this instance. */
@@ -101,6 +108,11 @@ export interface StartOptions {
    * 127.0.0.1 has a certificate of its own, which this fetch trusts.
    */
   pushFetch?: PushFetch
+  /**
+   * The app's own job types (`defineJob`), run beside Herald's (`deploy_token`, `airdrop`); a name Herald uses
+   * already is refused.
+   */
+  jobs?: AnyJobDefinition[]
 }
 
 /**
@@ -172,27 +184,43 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     channelRetention.start()
     shutdown.add('channel retention', () => channelRetention.stop())
 
-    // The queue runs deployments (with a chain) and Web Push (with VAPID keys).
-    const boss = chain || vapid ? await startJobBoss(database, config, onError) : null
+    // Herald's own jobs need a chain (they send transactions); the app's run with or without one. The queue
+    // also carries Web Push (with VAPID keys).
+    const appJobs = options.jobs ?? []
+    const registry = createJobRegistry([
+      deployTokenJob({
+        db,
+        notifications,
+        chain,
+        retries: config.jobRetryLimit,
+        timeoutSeconds: config.jobTimeoutSeconds,
+        onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
+      }),
+      airdropJob({ db, chain, retries: config.jobRetryLimit, timeoutSeconds: config.jobTimeoutSeconds }),
+      ...appJobs,
+    ])
+    const boss =
+      chain || vapid || appJobs.length > 0 ? await startJobBoss(database, config, registry, onError) : null
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
     // back for a retry by another worker, before the database goes away.
     shutdown.add('pg-boss', () =>
       boss?.stop({ graceful: true, timeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000) }),
     )
     const workers =
-      chain && boss && runsWorkers
+      boss && runsWorkers
         ? await startJobWorkers({
             db,
             bus,
             notifications,
             boss,
             chain,
+            registry,
             concurrency: config.jobConcurrency,
-            timeoutSeconds: config.jobTimeoutSeconds,
-            onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
+            cancelPollMs: 500,
             onError,
           })
         : null
+    const jobService = createJobService({ db, bus, registry, boss, hasChain: chain !== null })
     shutdown.add('job workers', () => workers?.stop())
     const watcher =
       chain && runsWorkers
@@ -311,7 +339,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       },
       chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
       chainClient: chain?.publicClient ?? null,
-      jobs: () => (chain ? boss : null),
+      jobs: jobService,
+      hasChain: chain !== null,
       vapidPublicKey: vapid?.publicKey ?? null,
     }
     const app = buildHttpApp({
@@ -360,6 +389,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         store: channelStore,
         holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
       },
+      jobs: jobService,
       get connectionCount() {
         return hub.connectionCount
       },

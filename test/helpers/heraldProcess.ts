@@ -29,6 +29,8 @@ export interface SpawnHeraldOptions {
   startupTimeoutMs?: number
   /** Echo the output as it arrives (or set HERALD_TEST_ECHO=1). */
   echo?: boolean
+  /** The script to run instead of src/server/main.ts (relative to the repository), e.g. one with its own jobs. */
+  entry?: string
 }
 
 /** Every Herald this test process spawned and has not seen exit: killed if the test process exits first. */
@@ -55,7 +57,7 @@ export async function spawnHerald(
   const label = options.label ?? 'herald'
   const echo = options.echo ?? process.env.HERALD_TEST_ECHO === '1'
   const startupTimeoutMs = options.startupTimeoutMs ?? 60_000
-  const proc = Bun.spawn(['./node_modules/.bin/bun', 'src/server/main.ts'], {
+  const proc = Bun.spawn(['./node_modules/.bin/bun', options.entry ?? 'src/server/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { type HeraldServer, startHerald } from '../../src/server/app'
 import { loadConfig } from '../../src/server/config/loadConfig'
 import type { DatabaseHandle } from '../../src/server/db/openDatabase'
+import type { AnyJobDefinition } from '../../src/server/jobs/defineJob'
 import { createLogger } from '../../src/server/log/createLogger'
 import type { PushFetch } from '../../src/server/push/sendPush'
 import type { Clock } from '../../src/server/time/clock'
@@ -35,6 +36,8 @@ export async function startTestServer(
     clock?: Clock
     /** Web Push requests go through this fetch (a test push service's certificate). */
     pushFetch?: PushFetch
+    /** The app's job definitions (`StartOptions.jobs`). */
+    jobs?: AnyJobDefinition[]
   } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
@@ -55,6 +58,7 @@ export async function startTestServer(
     logger: createLogger(config.logLevel),
     clock: options.clock,
     pushFetch: options.pushFetch,
+    jobs: options.jobs,
   })
   const url = herald.url
   const post = (path: string, body: unknown) =>

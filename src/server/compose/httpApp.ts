@@ -5,6 +5,7 @@ import { adminRoutes } from '../api/adminRoutes'
 import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
+import { jobRoutes } from '../api/jobRoutes'
 import { notificationRoutes, preferenceRoutes } from '../api/notificationRoutes'
 import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
@@ -83,6 +84,7 @@ export function buildHttpApp(params: {
     .use(preferenceRoutes(ctx))
     .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
+    .use(jobRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))

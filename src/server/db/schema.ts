@@ -13,7 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { JobStatusValues } from '../../shared/protocol/jobStatus'
+import { type JobProgressReport, JobStatusValues } from '../../shared/protocol/jobStatus'
 import { TokenStandardValues, TransferStatusValues } from '../../shared/protocol/transferStatus'
 
 // One schema for PGlite and PostgreSQL; drizzle-kit generates ./drizzle from it.
@@ -123,6 +123,10 @@ export const jobs = pgTable(
     error: text('error'),
     /** Which steps have been announced, so a retried job never notifies twice. */
     progress: jsonb('progress').$type<Record<string, true>>().notNull().default({}),
+    /** The latest `ctx.progress` of a running job, as `GET /api/jobs/:id` shows it (`progress` on the wire). */
+    report: jsonb('report').$type<JobProgressReport>(),
+    /** Set by `POST /api/jobs/:id/cancel` on a running job: its worker aborts `ctx.signal`. */
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -143,13 +147,35 @@ export const chainTransactions = pgTable(
     hash: text('hash').notNull(),
     raw: text('raw').notNull(),
     jobId: bigint('job_id', { mode: 'number' }).references(() => jobs.id, { onDelete: 'set null' }),
+    /**
+     * Which of its job's transactions this is (`ctx.sendTransaction`'s key). The default is the key of the
+     * deployment, so a deployment recorded before jobs had several transactions is found by its retry.
+     */
+    key: text('key').notNull().default('deploy'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     uniqueIndex('chain_transactions_nonce_idx').on(table.chainId, table.fromAddress, table.nonce),
     uniqueIndex('chain_transactions_hash_idx').on(table.hash),
-    uniqueIndex('chain_transactions_job_idx').on(table.jobId),
+    uniqueIndex('chain_transactions_job_key_idx').on(table.jobId, table.key),
   ],
+)
+
+/**
+ * What a job has done for good, by key: `ctx.step` results (`step:<key>`) and sent notifications
+ * (`notify:<key>`). A retried job finds them here and does not repeat them.
+ */
+export const jobSteps = pgTable(
+  'job_steps',
+  {
+    jobId: bigint('job_id', { mode: 'number' })
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    result: jsonb('result'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.jobId, table.key] })],
 )
 
 export const tokens = pgTable(

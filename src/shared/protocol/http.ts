@@ -199,17 +199,40 @@ export const TokenSchema = t.Object({
 })
 export type Token = typeof TokenSchema.static
 export const ListTokensResponseSchema = t.Object({ tokens: t.Array(TokenSchema) })
+export const JobProgressSchema = t.Object({
+  step: t.String(),
+  done: t.Optional(t.Number()),
+  total: t.Optional(t.Number()),
+  message: t.Optional(t.String()),
+})
 export const JobSchema = t.Object({
   id: t.String(),
   type: t.String(),
   status: t.Enum(Object.fromEntries(JobStatusValues.map((status) => [status, status]))),
   data: t.Unknown(),
+  /** The latest progress a running job reported (§5), or null. */
+  progress: t.Union([JobProgressSchema, t.Null()]),
   result: t.Union([t.Unknown(), t.Null()]),
   error: t.Union([t.String(), t.Null()]),
   createdAt: t.String(),
   updatedAt: t.String(),
 })
 export type Job = typeof JobSchema.static
+export const JobResponseSchema = t.Object({ job: JobSchema })
+export const ListJobsResponseSchema = t.Object({
+  jobs: t.Array(JobSchema),
+  nextBefore: t.Union([t.String(), t.Null()]),
+})
+export const ListJobsQuerySchema = t.Object({
+  status: t.Optional(t.String()),
+  type: t.Optional(t.String()),
+  before: t.Optional(t.String()),
+  limit: t.Optional(t.String()),
+})
+export const StartJobBodySchema = t.Object({
+  type: t.String({ minLength: 1, maxLength: 63 }),
+  input: t.Unknown(),
+})
 
 /**
  * A Transfer event of a watched token and where it stands (docs/protocol.md §8): ERC-20 transfers carry

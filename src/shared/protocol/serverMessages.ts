@@ -1,6 +1,6 @@
 import type { WsErrorCode } from './codes'
 import type { Preferences } from './http'
-import type { JobStatus } from './jobStatus'
+import type { JobProgressReport, JobStatus } from './jobStatus'
 import type { Notification, Publication } from './messages'
 
 // Server → client messages (docs/protocol.md §2). Types and plain constants only (the Notification type is
@@ -39,7 +39,14 @@ export type AuthenticatedMessage = {
   expiresAt: string
 }
 export type NotificationMessage = { type: 'notification'; notification: Notification }
-export type JobStatusMessage = { type: 'job_status'; jobId: string; status: JobStatus; data?: unknown }
+/** `progress` (§5): a running job's report; updates of one job arrive in order, never after its final status. */
+export type JobStatusMessage = {
+  type: 'job_status'
+  jobId: string
+  status: JobStatus
+  progress?: JobProgressReport
+  data?: unknown
+}
 /** `transfer` (§8): `data` is a Transfer; `deleted` means reorged (the transfer keeps its row and id). */
 export type DataUpdateMessage = {
   type: 'data_update'
