@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss'
 import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { QUEUES } from '../jobs/startJobBoss'
+import { connectedWhenStored } from './connectionRegistry'
 import { type DeliveryState, deliverPush, type PushDeliveryDeps } from './deliverPush'
 
 export interface PushJob {
@@ -22,8 +23,8 @@ export interface PushWorkers {
 
 /**
  * Web Push from the queue. Every stored notification reaches every instance as a bus `item` event after its
- * commit; a worker instance then asks whether its user has push subscriptions and no authenticated socket on
- * any instance (user_connections, see connectionRegistry.ts) and, if so, queues one job for it. Several worker
+ * commit; a worker instance then asks whether its user has push subscriptions and had no authenticated socket
+ * on any instance when it was stored (user_connections, see connectionRegistry.ts); if so, it queues one job. Several worker
  * instances hear the same event: the job's id is derived from (user, seq), so pg-boss stores it once. The job
  * sends it to each subscription (deliverPush), at most once per pair.
  *
@@ -60,12 +61,13 @@ export async function startPushWorkers(
 
   const consider = async (job: PushJob) => {
     const [row] = await runner.query<{ subscribed: boolean; connected: boolean }>(
-      `select exists (select 1 from push_subscriptions where user_id = $1) as subscribed,
-              exists (select 1 from user_connections
-                where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)) as connected`,
-      [job.userId, deps.presenceTtlSeconds],
+      `select exists (select 1 from push_subscriptions s where s.user_id = n.user_id) as subscribed,
+              ${connectedWhenStored('$3')} as connected
+       from notifications n where n.user_id = $1 and n.seq = $2`,
+      [job.userId, job.seq, deps.presenceTtlSeconds],
     )
-    if (!row?.subscribed || row.connected) {
+    if (!row) return
+    if (!row.subscribed || row.connected) {
       events.onConsidered?.(job, row?.connected ? 'connected' : 'unsubscribed')
       return
     }
