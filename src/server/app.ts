@@ -21,6 +21,7 @@ import { createTokenFeed } from './channels/tokenFeed'
 import { buildHttpApp } from './compose/httpApp'
 import { selectBus } from './compose/selectBus'
 import { createShutdownList } from './compose/shutdownList'
+import { startWebPush } from './compose/webPush'
 import { ensureAdminKey } from './config/ensureAdminKey'
 import { ensureChannelTokenSecret } from './config/ensureChannelTokenSecret'
 import { ensureJwtSecret } from './config/ensureJwtSecret'
@@ -40,9 +41,9 @@ import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
 import { createMetrics } from './metrics/createMetrics'
 import { createNotificationStore } from './notifications/createNotificationStore'
-import { type ConnectionRegistry, createConnectionRegistry } from './push/connectionRegistry'
+import type { ConnectionRegistry } from './push/connectionRegistry'
 import type { PushFetch } from './push/sendPush'
-import { type PushWorkers, startPushWorkers } from './push/startPushWorkers'
+import type { PushWorkers } from './push/startPushWorkers'
 import { ensureVapidKeys } from './push/vapidKeys'
 import { type Clock, systemClock } from './time/clock'
 import { settleWithin } from './time/withTimeout'
@@ -241,36 +242,11 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
-    const pushWorkers =
-      vapid && boss && runsWorkers
-        ? await startPushWorkers({
-            runner: sqlRunner(db),
-            bus,
-            boss,
-            vapid,
-            fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
-            clock,
-            allowedHosts: config.pushEndpointHosts,
-            retryDelayMs: config.pushRetryDelayMs,
-            presenceTtlSeconds: config.presenceTtlSeconds,
-            concurrency: config.jobConcurrency,
-            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
-            onError,
-          })
-        : null
-    shutdown.add('Web Push workers', () => pushWorkers?.stop())
-    // Instances holding sockets record which users are connected, so a push worker anywhere knows who is away.
-    const connectionRegistry =
-      vapid && runsApi
-        ? createConnectionRegistry({
-            runner: sqlRunner(db),
-            clock,
-            ttlSeconds: config.presenceTtlSeconds,
-            onError,
-          })
-        : null
-    connectionRegistry?.start()
-    shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
+    const push = await startWebPush(
+      { vapid, db, bus, boss, config, clock, metrics, fetch: options.pushFetch },
+      { runsWorkers, runsApi, shutdown, onError },
+    )
+    const connectionRegistry = push.registry
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
@@ -409,7 +385,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         chain,
         presence,
         channelRetention,
-        push: { workers: pushWorkers, registry: connectionRegistry },
+        push,
       },
     }
   } catch (error) {
