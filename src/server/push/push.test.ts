@@ -12,7 +12,9 @@ import {
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
+import { transact } from '../bus/transact'
 import { sqlRunner } from '../db/sqlRunner'
+import { createNotificationStore } from '../notifications/createNotificationStore'
 import type { PushJob } from './startPushWorkers'
 
 // Web Push (docs/protocol.md §7) end to end: a real Herald, a push service on 127.0.0.1 playing FCM's part, and
@@ -179,6 +181,28 @@ describe('delivery', () => {
     expect(claims.sub).toBe('mailto:herald@localhost')
     expect(claims.exp! * 1000).toBeLessThanOrEqual(Date.now() + 24 * 3600 * 1000)
     expect(claims.exp! * 1000).toBeGreaterThan(Date.now())
+  })
+
+  test('a notification stored inside another transaction (a job step, the transfer watcher) is pushed after its commit', async () => {
+    const session = await signIn(server.url)
+    const { name, browser } = await subscribed(session)
+    const { bus } = server.herald.testHooks
+    const store = createNotificationStore({ db: server.database.db, bus })
+    const stored = await transact(server.database.db, bus, (transaction) =>
+      store.createIn(transaction, {
+        userId: session.user.id,
+        type: 'token_deployed',
+        title: 'Your token is deployed',
+        message: 'HRLD',
+      }),
+    )
+    const [request] = await until('the push', () =>
+      requestsTo(name).length > 0 ? requestsTo(name) : undefined,
+    )
+    expect(JSON.parse(browser.decrypt(request!.body))).toMatchObject({
+      seq: stored!.seq,
+      title: 'Your token is deployed',
+    })
   })
 
   test('a user with an open socket gets no push; once it closes, the next one is pushed', async () => {
