@@ -258,6 +258,37 @@ describe('delivery', () => {
     expect(rows).toEqual([{ state: 'accepted', attempts: 3 }])
   })
 
+  test('429 waits for its Retry-After; 404 removes the subscription; 400 fails at once', async () => {
+    const session = await signIn(server.url)
+    const limited = await subscribed(session)
+    const missing = await subscribed(session)
+    const refused = await subscribed(session)
+    push.script(limited.name, [{ status: 429, retryAfter: '1' }])
+    push.script(missing.name, [404])
+    push.script(refused.name, [400])
+    const notification = await publish(session)
+    const outcomes = await until('every outcome', async () => {
+      const rows = await query<{ subscription_id: string; state: string; attempts: number }>(
+        'select subscription_id::text, state, attempts from push_deliveries where notification_id = $1',
+        [notification.id],
+      )
+      // The 404's row goes with its subscription; the other two settle.
+      const gone = (await query('select 1 from push_subscriptions where id = $1', [missing.id])).length === 0
+      return gone && rows.length === 2 && rows.every((row) => row.state !== 'sending') ? rows : undefined
+    })
+    const stateOf = (id: string) => outcomes.find((row) => row.subscription_id === id)
+    const [first, second] = requestsTo(limited.name)
+    expect([first!.status, second!.status]).toEqual([429, 201])
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950)
+    expect(stateOf(limited.id)).toMatchObject({ state: 'accepted', attempts: 2 })
+    expect(requestsTo(refused.name).map((request) => request.status)).toEqual([400])
+    expect(stateOf(refused.id)).toMatchObject({ state: 'failed', attempts: 1 })
+    // 404: the subscription (and with it its delivery row) is gone, after one request.
+    expect(requestsTo(missing.name).map((request) => request.status)).toEqual([404])
+    expect(stateOf(missing.id)).toBeUndefined()
+    expect(await query('select 1 from push_subscriptions where id = $1', [missing.id])).toEqual([])
+  })
+
   test('push:false for a type stops its pushes, unless the publish is critical', async () => {
     const session = await signIn(server.url)
     const { name } = await subscribed(session)
@@ -276,7 +307,8 @@ describe('delivery', () => {
   })
 
   test('/metrics counts the outcomes', async () => {
-    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'gone' })).toBe(1)
+    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'gone' })).toBe(2)
+    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'failed' })).toBe(1)
     expect(
       await metricValue(server.url, 'herald_web_push_total', { outcome: 'accepted' }),
     ).toBeGreaterThanOrEqual(3)
