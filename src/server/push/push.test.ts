@@ -9,7 +9,7 @@ import {
   startPushService,
   type TestPushService,
 } from '../../../test/helpers/pushService'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
 import { transact } from '../bus/transact'
@@ -203,6 +203,26 @@ describe('delivery', () => {
       seq: stored!.seq,
       title: 'Your token is deployed',
     })
+  })
+
+  test('a batch publish is weighed at once: every away recipient with a subscription gets its push', async () => {
+    const recipients = await Promise.all([1, 2, 3].map(() => signIn(server.url)))
+    const subscriptions = await Promise.all(recipients.map((session) => subscribed(session)))
+    const response = await fetch(`${server.url}/api/admin/notifications/batch`, {
+      method: 'POST',
+      headers: { ...bearer(ADMIN_KEY), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        recipients: recipients.map((session) => ({ userId: session.user.id })),
+        notification: { type: 'sale', title: 'Sale', message: '-20%' },
+      }),
+    })
+    expect(response.status).toBe(201)
+    for (const { name, browser } of subscriptions) {
+      const [request] = await until('the push', () =>
+        requestsTo(name).length > 0 ? requestsTo(name) : undefined,
+      )
+      expect(JSON.parse(browser.decrypt(request!.body))).toMatchObject({ title: 'Sale', seq: 1 })
+    }
   })
 
   test('a user with an open socket gets no push; once it closes, the next one is pushed', async () => {
