@@ -358,7 +358,7 @@ export const configVariables = [
     field: 'presenceTtlSeconds',
     kind: integer(3, 3600),
     default: 30,
-    doc: 'channel members of a server instance that stopped answering leave within this long',
+    doc: 'channel members (and, for Web Push, connected users) of an instance that stopped answering leave within this long',
   }),
   variable({
     name: 'VAPID_PUBLIC_KEY',
