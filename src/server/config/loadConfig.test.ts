@@ -95,6 +95,7 @@ describe('loadConfig', () => {
       bus: 'auto',
       redisUrl: null,
       redisChannel: 'herald:bus',
+      redisShardedPubsub: false,
     })
   })
 
