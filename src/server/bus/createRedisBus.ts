@@ -33,6 +33,7 @@ export function createRedisBus(params: {
   /** Topic → how many follow it here. */
   const followed = new Map<string, number>()
   const confirmations = new Map<string, Promise<void>>()
+  const confirmed = new Set<string>()
   let shards: ShardedSubscriber | null = null
   const shardName = (topic: string) => `${channel}:${topic}`
   const listeners = new Set<BusListener>()
@@ -178,19 +179,26 @@ export function createRedisBus(params: {
     },
     ...(sharded
       ? {
-          follow(topic: string) {
+          follow(topic: string): Promise<void> | null {
             const count = followed.get(topic) ?? 0
             followed.set(topic, count + 1)
-            // Followed already: resolves with the first follow's confirmation.
-            const confirmed = confirmations.get(topic)
-            if (count > 0 && confirmed) return confirmed
+            // Followed and confirmed already: its events arrive, nothing to catch up (null). Still being
+            // confirmed: resolves with the first follow's confirmation.
+            if (count > 0 && confirmed.has(topic)) return null
+            const confirming = confirmations.get(topic)
+            if (count > 0 && confirming) return confirming
             // Not connected: the reconnection subscribes it, and the listeners resync.
             if (!shards) return Promise.resolve()
             const subscribed = shards.subscribe(shardName(topic))
             confirmations.set(topic, subscribed)
-            subscribed.catch(() => {
-              if (confirmations.get(topic) === subscribed) confirmations.delete(topic)
-            })
+            subscribed.then(
+              () => {
+                if (confirmations.get(topic) === subscribed) confirmed.add(topic)
+              },
+              () => {
+                if (confirmations.get(topic) === subscribed) confirmations.delete(topic)
+              },
+            )
             return subscribed
           },
           unfollow(topic: string) {
@@ -201,6 +209,7 @@ export function createRedisBus(params: {
             }
             followed.delete(topic)
             confirmations.delete(topic)
+            confirmed.delete(topic)
             shards?.unsubscribe(shardName(topic))
           },
         }

@@ -43,7 +43,7 @@ export interface StreamDeliveryOptions<M, Item extends StreamItem> {
    * delivers only what an instance asked for (Redis sharded pub/sub) starts following it; once that resolves,
    * the stream is caught up from the store, so an item announced before the bus followed it is not missed.
    */
-  onStart?(key: string): Promise<void> | void
+  onStart?(key: string): Promise<void> | null | undefined
   onStop?(key: string): void
   /** How long a hole in a stream's seqs may stay open before it is filled from the store. */
   gapFillMs?: number

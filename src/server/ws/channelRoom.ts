@@ -40,7 +40,7 @@ export interface ChannelRoomDeps {
   /** How often every `holders:` subscription's balance is read again (default 60 s). */
   holderRecheckMs?: number
   /** On a bus that delivers only what is followed: follow each channel while it has subscribers here. */
-  follow?: { start(channel: string): Promise<void> | undefined; stop(channel: string): void }
+  follow?: { start(channel: string): Promise<void> | null | undefined; stop(channel: string): void }
 }
 
 export interface ChannelRoom {
