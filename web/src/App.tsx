@@ -4,6 +4,7 @@ import { HeraldProvider } from '../../src/client/react'
 import { createHttpApi, HeraldApiError, type SessionResponse } from '../../src/client/sdk'
 import { AppContext, type AppState } from './AppContext'
 import { AppHeader } from './components/AppHeader'
+import { NotificationEvents } from './components/NotificationEvents'
 import { SessionWatcher } from './components/SessionWatcher'
 import { SignedInApp } from './components/SignedInApp'
 import { SignInScreen } from './components/SignInScreen'
@@ -166,6 +167,14 @@ export function App() {
     setNotice('Your session has ended. Sign in again to continue.')
   }, [])
 
+  // Signed out in another tab (the tabs share one socket, and one session).
+  const signedOutElsewhere = useCallback(() => {
+    clearSession()
+    setSession(null)
+    setWallet(null)
+    setNotice('You signed out in another tab.')
+  }, [])
+
   const onTokenRefresh = useCallback((fresh: SessionResponse) => {
     setSession((current) => {
       if (!current) return current
@@ -213,8 +222,18 @@ export function App() {
 
   return (
     <AppContext.Provider value={app}>
-      <HeraldProvider url={HERALD_URL} token={session?.token ?? null} onTokenRefresh={onTokenRefresh}>
-        {session && <SessionWatcher />}
+      <HeraldProvider
+        url={HERALD_URL}
+        token={session?.token ?? null}
+        onTokenRefresh={onTokenRefresh}
+        onSignedOut={signedOutElsewhere}
+      >
+        {session && (
+          <>
+            <SessionWatcher />
+            <NotificationEvents />
+          </>
+        )}
         {route.page === 'token' ? (
           <TokenPage key={route.address} address={route.address} />
         ) : session ? (
