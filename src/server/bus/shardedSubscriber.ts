@@ -59,6 +59,8 @@ function parse(buffer: Buffer, at: number): [Value, number] | null {
 
 export async function connectShardedSubscriber(params: {
   url: string
+  /** The connection's name in CLIENT LIST (default herald-bus-shards). */
+  name?: string
   onMessage(channel: string, payload: string): void
   /** The connection ended (not by close()); the owner reconnects and subscribes again. */
   onClose(error: Error): void
@@ -82,13 +84,14 @@ export async function connectShardedSubscriber(params: {
     if (value instanceof Error) {
       // An error answers the oldest command still waiting (AUTH, or a subscribe).
       const command = commands.shift()
-      if (command === 'AUTH') ready?.reject(value)
+      if (command === 'AUTH' || command === 'SETNAME') ready?.reject(value)
       else if (command) settle(command, value)
       return
     }
     if (!Array.isArray(value)) {
-      // +OK of AUTH.
-      if (commands[0] === 'AUTH') {
+      // +OK of AUTH or CLIENT SETNAME.
+      const command = commands[0]
+      if (command === 'AUTH' || command === 'SETNAME') {
         commands.shift()
         ready?.resolve()
       }
@@ -140,6 +143,13 @@ export async function connectShardedSubscriber(params: {
       socket.write(encode(user ? ['AUTH', user, password] : ['AUTH', password]))
     })
   }
+
+  // Named, so an operator (or a test) finds it in CLIENT LIST.
+  await new Promise<void>((resolve, reject) => {
+    ready = { resolve, reject }
+    commands.push('SETNAME')
+    socket.write(encode(['CLIENT', 'SETNAME', params.name ?? 'herald-bus-shards']))
+  })
 
   return {
     subscribe(channel) {
