@@ -83,6 +83,7 @@ export function createRedisBus(params: {
         shards?.close()
         shards = await connectShardedSubscriber({
           url,
+          name: `herald-bus-shards:${channel}`,
           onMessage: (_, message) => receive(message),
           onClose: (error) => {
             if (subscriber !== client || !active) return
