@@ -102,7 +102,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     metrics.countJobs = async () =>
       (await db.select({ state: jobs.status, n: count() }).from(jobs).groupBy(jobs.status)).map((row) => row)
 
-    const bus = selectBus(config, database, onError)
+    const bus = selectBus(config, database, onError, () => metrics.busMessagesReceived.inc())
     await bus.start()
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })

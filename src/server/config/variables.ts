@@ -449,6 +449,13 @@ export const configVariables = [
     default: 'herald:bus',
     doc: 'pub/sub channel; give each deployment sharing a Redis its own',
   }),
+  variable({
+    name: 'REDIS_SHARDED_PUBSUB',
+    field: 'redisShardedPubsub',
+    kind: boolean,
+    default: false,
+    doc: "BUS=redis: channel and user events by SPUBLISH, each instance receiving only its channels' and users' shards (Redis 7)",
+  }),
 ] satisfies readonly Declaration[]
 
 type Declared = (typeof configVariables)[number]
