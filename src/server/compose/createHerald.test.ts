@@ -193,6 +193,19 @@ describe('createHerald', () => {
     }
   })
 
+  test('the OpenAPI description, through the plugin, lists the job routes and the app job’s input', async () => {
+    const doc = (await (await fetch(`${url}/openapi/json`)).json()) as {
+      info: { description: string }
+      paths: Record<string, Record<string, unknown>>
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> }
+    }
+    for (const path of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/cancel'])
+      expect(doc.paths).toHaveProperty([path])
+    expect(doc.components.schemas['JobInput.test_report']?.properties).toHaveProperty('parts')
+    expect(doc.components.schemas).toHaveProperty(['JobInput.deploy_token'])
+    expect(doc.info.description).toContain('`test_report`')
+  })
+
   test('the admin routes work through the plugin', async () => {
     const response = await fetch(`${url}/api/admin/notifications`, {
       method: 'POST',
