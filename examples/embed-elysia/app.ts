@@ -25,7 +25,8 @@ export function createShop(config: Record<string, string | undefined>) {
           data: { orderId },
         })
         set.status = 201
-        return { orderId, notificationId: notification.id }
+        // null when the buyer turned this type off in their preferences: nothing stored, nothing sent.
+        return { orderId, notificationId: notification?.id ?? null }
       },
       { body: t.Object({ buyer: t.String(), item: t.String() }) },
     )

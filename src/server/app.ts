@@ -11,6 +11,8 @@ import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
 import type { DatabaseHandle } from './db/openDatabase'
 import type { JobService } from './jobs/createJobService'
+import type { ConnectionRegistry } from './push/connectionRegistry'
+import type { PushWorkers } from './push/startPushWorkers'
 
 export type { StartOptions } from './compose/openHerald'
 
@@ -53,6 +55,8 @@ export interface HeraldServer {
     chain: ChainContext | null
     presence: Presence
     channelRetention: ChannelRetention
+    /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
+    push: { workers: PushWorkers | null; registry: ConnectionRegistry | null }
   }
 }
 
@@ -109,6 +113,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       chain: core.chain,
       presence: core.presence,
       channelRetention: core.channelRetention,
+      push: core.push,
     },
   }
 }

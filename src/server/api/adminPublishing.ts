@@ -24,20 +24,25 @@ const exactlyOneRecipient = (entry: { userId?: string; address?: string }, where
     throw new HeraldError('INVALID_INPUT', `${where}: give exactly one of "userId" and "address".`)
 }
 
-/** `POST /api/admin/notifications`: stores the notification (creating the user of an address), then pushes it. */
+/**
+ * `POST /api/admin/notifications`: stores the notification (creating the user of an address), then pushes it,
+ * unless the user's preferences turned its type off (`suppressed`).
+ */
 export async function publishNotification(ctx: ApiContext, body: PublishBody) {
   exactlyOneRecipient(body, 'body')
   assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
   const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
   // Concurrent publishes share statements and commits (the store's group commit).
-  const notification = await ctx.notifications.create({
+  const notification = await ctx.notifications.publish({
     userId,
     type: body.type,
     title: body.title,
     message: body.message,
     data: body.data,
+    critical: body.critical,
   })
-  return { notification, userId }
+  // Null: the user's preferences turned this type off (docs/protocol.md), so nothing was stored.
+  return notification ? { notification, userId } : { notification, userId, suppressed: 'preference' as const }
 }
 
 /** `POST /api/admin/notifications/batch`: all or nothing; `within` runs in the storing transaction. */
