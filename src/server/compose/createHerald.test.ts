@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia, t } from 'elysia'
+import { until } from '../../../test/helpers/drill'
 import { createTestDatabase, createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
 import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
@@ -17,6 +18,7 @@ const root = mkdtempSync(join(tmpdir(), 'herald-library-'))
 const dataDir = join(root, 'not-yet-created')
 const ADMIN_KEY = 'library-admin-key-0123456789'
 let dropDatabase: (() => Promise<void>) | null = null
+let sharedDatabaseUrl: string | null = null
 const baseConfig = (): Record<string, string> => ({
   NODE_ENV: 'test',
   DATA_DIR: dataDir,
@@ -48,6 +50,7 @@ beforeAll(async () => {
   if (usingPostgres()) {
     const database = await createTestDatabaseUrl()
     config.DATABASE_URL = database.url
+    sharedDatabaseUrl = database.url
     dropDatabase = database.drop
     herald = createHerald({ config, jobs: [report] })
   } else {
@@ -115,7 +118,7 @@ describe('createHerald', () => {
     const session = await signIn(url)
     const socket = await connectAuthenticated(`${url.replace('http', 'ws')}/ws`, session.token)
     try {
-      expect(herald.getUserConnectionCount(session.user.id)).toBe(1)
+      expect(await herald.getUserConnectionCount(session.user.id)).toBe(1)
       const placed = await fetch(`${url}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -219,6 +222,39 @@ describe('createHerald', () => {
     })
     expect(response.status).toBe(201)
   })
+
+  // PostgreSQL only: two instances share the database and its bus, as two processes of one deployment do.
+  test.skipIf(!usingPostgres())(
+    'a second instance counts the user’s connections on the first, and its sendToUser reaches them',
+    async () => {
+      const other = createHerald({
+        config: { ...baseConfig(), DATA_DIR: join(root, 'second'), DATABASE_URL: sharedDatabaseUrl! },
+      })
+      const app = new Elysia().use(other.plugin).listen({ hostname: '127.0.0.1', port: 0 })
+      const session = await signIn(url)
+      const socket = await connectAuthenticated(`${url.replace('http', 'ws')}/ws`, session.token)
+      try {
+        await other.start()
+        await until('the second instance to count the connection on the first', async () =>
+          (await other.getUserConnectionCount(session.user.id)) === 1 ? true : undefined,
+        )
+        // Sent from the instance without the connection: it reached none of its own.
+        expect(await other.sendToUser(session.user.id, { type: 'hello', from: 'second' })).toBe(0)
+        expect(await socket.next('hello')).toEqual({ type: 'hello', from: 'second' })
+        socket.close()
+        await until('the count to drop to 0 on both', async () =>
+          (await other.getUserConnectionCount(session.user.id)) === 0 &&
+          (await herald.getUserConnectionCount(session.user.id)) === 0
+            ? true
+            : undefined,
+        )
+      } finally {
+        socket.close()
+        await other.stop()
+        await app.stop(true)
+      }
+    },
+  )
 
   // Last: it stops the Herald the other tests use.
   test('stop() is idempotent; afterwards Herald answers 503 and the host still serves', async () => {

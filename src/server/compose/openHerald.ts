@@ -44,6 +44,7 @@ import { createHub } from '../ws/createHub'
 import { buildHttpApp } from './httpApp'
 import { selectBus } from './selectBus'
 import { createShutdownList } from './shutdownList'
+import { createUserConnections } from './userConnections'
 
 export interface StartOptions {
   /** A database opened by the caller (tests share one per file); otherwise opened from the config. */
@@ -227,6 +228,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    const userConnections = createUserConnections(presence)
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
     const sessionCache = createSessionCache({
       runner: sqlRunner(db),
@@ -249,9 +251,10 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       onError,
       clock,
       config,
-      onUserConnections: connectionRegistry
-        ? (userId, connections) => connectionRegistry.changed(userId, connections)
-        : undefined,
+      onUserConnections(userId, connections) {
+        connectionRegistry?.changed(userId, connections)
+        userConnections.changed(userId, connections)
+      },
     })
 
     // The default SIWE domains name the port, known once something listens (see `attach`).
@@ -347,6 +350,8 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
       push: { workers: pushWorkers, registry: connectionRegistry },
       notifications,
+      /** Each user's authenticated connections over every instance. */
+      userConnections,
       /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do. */
       jobs: jobService,
       /**
