@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { until } from '../helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../helpers/heraldProcess'
 import { nodeBinary } from '../helpers/nodeBundle'
 import { createTestDatabaseUrl, usingPostgres } from '../helpers/testDatabase'
+import { until } from '../helpers/until'
 import { type Session, signIn } from '../helpers/wallet'
 
 // The package as a user gets it (docs/protocol.md §9): `npm pack`, installed from the tarball into a fresh

@@ -33,6 +33,7 @@ export async function publishNotification(ctx: ApiContext, body: PublishBody) {
   assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
   const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
   // Concurrent publishes share statements and commits (the store's group commit).
+  // `publish`, not `create`: the user's preferences may suppress it (docs/protocol.md §7), `critical` overriding.
   const notification = await ctx.notifications.publish({
     userId,
     type: body.type,
@@ -41,7 +42,6 @@ export async function publishNotification(ctx: ApiContext, body: PublishBody) {
     data: body.data,
     critical: body.critical,
   })
-  // Null: the user's preferences turned this type off (docs/protocol.md), so nothing was stored.
   return notification ? { notification, userId } : { notification, userId, suppressed: 'preference' as const }
 }
 

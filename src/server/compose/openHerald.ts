@@ -114,7 +114,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
     shutdown.add('idempotency keys', () => idempotency.stop())
-    const tokens = createTokenService(jwtSecret)
+    const tokens = createTokenService(jwtSecret, clock.now)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
     const chain = await connectChain(config, onError)

@@ -28,7 +28,7 @@ const app = new Elysia()
         message: 'from the consumer app',
       })
       const { job } = await herald.jobs.start('countdown', { from: 3 }, { owner: body.userId })
-      return { notificationId: notification?.id, jobId: job.id }
+      return { notificationId: notification?.id ?? null, jobId: job.id }
     },
     { body: t.Object({ userId: t.String() }) },
   )
