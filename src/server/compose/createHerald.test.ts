@@ -99,6 +99,23 @@ describe('createHerald', () => {
     expect(() => createHerald({ config: { ...baseConfig(), SIWE_DOMAINS: '' } })).toThrow(/SIWE_DOMAINS/)
   })
 
+  test('with SERVE_WEB_APP the web app takes every path the host app leaves free', async () => {
+    const withWebApp = createHerald({ config: { ...baseConfig(), SERVE_WEB_APP: 'true' } })
+    const app = new Elysia()
+      .get('/hello', () => 'host')
+      .use(withWebApp.plugin)
+      .listen({ hostname: '127.0.0.1', port: 0 })
+    try {
+      const base = `http://127.0.0.1:${app.server!.port}`
+      expect(await (await fetch(`${base}/hello`)).text()).toBe('host')
+      // Not started: Herald's, so 503 (without SERVE_WEB_APP the host's own 404, see below).
+      for (const path of ['/', '/tokens/0xabc']) expect((await fetch(`${base}${path}`)).status).toBe(503)
+    } finally {
+      await withWebApp.stop()
+      await app.stop(true)
+    }
+  })
+
   test('the host app keeps its routes; Herald serves /health, /api and no web app by default', async () => {
     expect(existsSync(dataDir)).toBe(true)
     expect(await (await fetch(`${url}/hello`)).json()).toEqual({ hello: 'from the host' })
