@@ -42,6 +42,7 @@ import { createHub } from '../ws/createHub'
 import { buildHttpApp } from './httpApp'
 import { selectBus } from './selectBus'
 import { createShutdownList } from './shutdownList'
+import { createUserConnections } from './userConnections'
 import { startWebPush } from './webPush'
 
 export interface StartOptions {
@@ -201,6 +202,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     const connectionRegistry = push.registry
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    const userConnections = createUserConnections(presence)
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
     const sessionCache = createSessionCache({
       runner: sqlRunner(db),
@@ -223,9 +225,10 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       onError,
       clock,
       config,
-      onUserConnections: connectionRegistry
-        ? (userId, connections) => connectionRegistry.changed(userId, connections)
-        : undefined,
+      onUserConnections(userId, connections) {
+        connectionRegistry?.changed(userId, connections)
+        userConnections.changed(userId, connections)
+      },
     })
 
     // The default SIWE domains name the port, known once something listens (see `attach`).
@@ -318,9 +321,11 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       presence,
       channelRetention,
       channelStore,
-      notifications,
       /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
       push,
+      notifications,
+      /** Each user's authenticated connections over every instance. */
+      userConnections,
       /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do. */
       jobs: jobService,
       /**
