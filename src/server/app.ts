@@ -5,6 +5,7 @@ import type { BroadcastMessage, ServerMessage } from '../shared/protocol'
 import type { ApiContext } from './api/context'
 import { authenticateToken, checkSession } from './auth/authenticateToken'
 import { createTokenService } from './auth/createTokenService'
+import { createSessionCache } from './auth/sessionCache'
 import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
 import { type ChainContext, connectChain } from './chain/connectChain'
@@ -16,6 +17,7 @@ import { type ChannelStore, createChannelStore } from './channels/createChannelS
 import { createPresence, type Presence } from './channels/createPresence'
 import { createHolderBalance } from './channels/holderBalance'
 import { announceHolderCheck } from './channels/holderCheck'
+import { createTokenFeed } from './channels/tokenFeed'
 import { buildHttpApp } from './compose/httpApp'
 import { selectBus } from './compose/selectBus'
 import { createShutdownList } from './compose/shutdownList'
@@ -128,6 +130,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
     const channelStore = createChannelStore({ db, bus })
+    const tokenFeed = createTokenFeed(channelStore)
     const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
@@ -173,6 +176,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             chain,
             concurrency: config.jobConcurrency,
             timeoutSeconds: config.jobTimeoutSeconds,
+            onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
             onError,
           })
         : null
@@ -188,19 +192,32 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             maxBlockRange: config.watcherMaxBlockRange,
             reorgWindow: config.watcherReorgWindow,
             metrics,
-            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
+            // Section 8: every change of a transfer is published on its token's channel, in the same transaction,
+            // and the holders' rooms of that token check both parties' balances once it commits.
             onTransferChange: (transaction, transfer, action) =>
-              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
+              tokenFeed.transferChanged(transaction, transfer, action),
             onError,
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
+    const sessionCache = createSessionCache({
+      runner: sqlRunner(db),
+      bus,
+      clock,
+      fallback: (claims) => checkSession(db, claims),
+      counted: (source) => metrics.sessionChecks.inc({ source }),
+      onError,
+    })
+    if (runsApi) await sessionCache.start()
+    shutdown.add('session cache', () => sessionCache.stop())
     const hub = createHub({
       bus,
       verify: (token) => tokens.verify(token),
-      check: (claims) => checkSession(db, claims),
+      check: (claims) => sessionCache.check(claims),
+      isRevoked: (sessionId) => sessionCache.isRevoked(sessionId),
       inbox: notifications.source,
       channels: { store: channelStore, rights: channelRights, presence },
       metrics,
@@ -254,6 +271,10 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       ctx,
       hub,
       authenticate,
+      async authenticateSocket(token) {
+        const claims = await tokens.verify(token)
+        return claims ? sessionCache.check(claims) : null
+      },
       withApi: runsApi,
       webDir: options.webDir,
       rpcUrl: chain?.rpcUrl ?? null,

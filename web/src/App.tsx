@@ -8,9 +8,11 @@ import { NotificationEvents } from './components/NotificationEvents'
 import { SessionWatcher } from './components/SessionWatcher'
 import { SignedInApp } from './components/SignedInApp'
 import { SignInScreen } from './components/SignInScreen'
+import { TokenPage } from './components/TokenPage'
 import { useInjectedWallets } from './hooks/useInjectedWallets'
 import { chainClientOf, chainOf, type ServerConfig } from './lib/chain'
 import { errorMessage } from './lib/format'
+import { navigate, nextPath, parseRoute, useLocation } from './lib/route'
 import { clearSession, loadSession, type StoredSession, saveSession } from './lib/session'
 import { signInWithWallet } from './lib/signIn'
 import { type ConnectedWallet, connectBurner, connectInjected, type InjectedWallet } from './lib/wallets'
@@ -30,6 +32,8 @@ export function App() {
   const [wallet, setWallet] = useState<ConnectedWallet | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
   const injected = useInjectedWallets()
+  const location = useLocation()
+  const route = parseRoute(location.split('?')[0] ?? '/')
 
   const start = useCallback(async () => {
     setBoot({ status: 'loading' })
@@ -138,6 +142,9 @@ export function App() {
     saveSession(stored)
     setNotice(null)
     setSession(stored)
+    // Sent here to sign in from a token's page: back to it.
+    const next = nextPath(window.location.search)
+    if (next) navigate(next, { replace: true })
   }, [wallet])
 
   const signOut = useCallback(async () => {
@@ -221,12 +228,12 @@ export function App() {
         onTokenRefresh={onTokenRefresh}
         onSignedOut={signedOutElsewhere}
       >
-        {session ? (
-          <>
-            <SessionWatcher />
-            <NotificationEvents />
-            <SignedInApp key={session.userId} />
-          </>
+        {session && <SessionWatcher />}
+        {session && <NotificationEvents />}
+        {route.page === 'token' ? (
+          <TokenPage key={route.address} address={route.address} />
+        ) : session ? (
+          <SignedInApp key={session.userId} />
         ) : (
           <SignInScreen notice={notice} />
         )}

@@ -27,6 +27,8 @@ export function buildHttpApp(params: {
   ctx: ApiContext
   hub: Hub
   authenticate(token: string): Promise<AuthenticatedSession | null>
+  /** The `?token=` of a WebSocket upgrade (the hub's own check: sessions from memory); default `authenticate`. */
+  authenticateSocket?(token: string): Promise<AuthenticatedSession | null>
   withApi: boolean
   /** The built web app (default: web/dist). */
   webDir?: string
@@ -82,7 +84,7 @@ export function buildHttpApp(params: {
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
     .use(
-      wsRoute(params.hub, params.authenticate, {
+      wsRoute(params.hub, params.authenticateSocket ?? params.authenticate, {
         connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
         trustProxy: config.trustProxy,
         checkOrigin,

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
 import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
 import { supplyUnits } from '../../shared/protocol/tokenRules'
-import { transact } from '../bus/transact'
+import { type EventTransaction, transact } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
@@ -11,7 +11,7 @@ import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, jobs, tokens } from '../db/schema'
 import type { NotificationStore } from '../notifications/createNotificationStore'
-import { toTokenView } from '../tokens/toTokenView'
+import { type TokenView, toTokenView } from '../tokens/toTokenView'
 import { JobFailure } from './JobFailure'
 import { jobStatusEvent } from './setJobStatus'
 
@@ -32,6 +32,8 @@ export interface DeployTokenDeps {
   receiptTimeoutMs: number
   /** Told when a deployment lands after its job already ended (failed for good): nothing is recorded. */
   onLateReceipt?: (message: string) => void
+  /** The new token, inside the transaction that records it (the `token:<address>` channel feed). */
+  onTokenCreated?: (transaction: EventTransaction, token: TokenView) => Promise<unknown>
 }
 
 export const DEPLOY_TOKEN = 'deploy_token'
@@ -140,11 +142,13 @@ export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise
       .where(eq(jobs.id, jobId))
     // The list changes before the job says it is done, so a client that stops listening at "completed"
     // already has the new token.
+    const view = toTokenView(token!)
     await transaction.publish({
       kind: 'user',
       userId,
-      message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
+      message: { type: 'data_update', entity: 'token', action: 'created', data: view },
     })
+    await deps.onTokenCreated?.(transaction, view)
     await transaction.publish(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
   })
 }

@@ -4,7 +4,7 @@ import type { ChainContext } from '../chain/connectChain'
 import type { Database } from '../db/openDatabase'
 import { describeError, type ErrorReporter } from '../errors'
 import type { NotificationStore } from '../notifications/createNotificationStore'
-import { deployToken, failDeployToken } from './deployToken'
+import { type DeployTokenDeps, deployToken, failDeployToken } from './deployToken'
 import { JobFailure } from './JobFailure'
 import { QUEUES } from './startJobBoss'
 
@@ -16,6 +16,7 @@ export interface JobWorkerDeps {
   chain: ChainContext
   concurrency: number
   timeoutSeconds: number
+  onTokenCreated?: DeployTokenDeps['onTokenCreated']
   onError: ErrorReporter
 }
 
@@ -51,6 +52,7 @@ export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Pr
                 notifications: deps.notifications,
                 chain: deps.chain,
                 receiptTimeoutMs,
+                onTokenCreated: deps.onTokenCreated,
                 onLateReceipt: (message) =>
                   deps.onError(new Error(message), 'a deployment after its job ended'),
               },

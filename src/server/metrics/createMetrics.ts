@@ -22,6 +22,8 @@ export interface Metrics {
   sendFailures: Counter
   /** Refusals by a rate limit, by which one (RateLimit). */
   rateLimited: Counter<'limit'>
+  /** Socket sign-ins' session checks, by where they were answered: memory, or the database (while loading). */
+  sessionChecks: Counter<'source'>
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
@@ -77,6 +79,12 @@ export function createMetrics(): Metrics {
       name: 'herald_rate_limited_total',
       help: 'Requests, upgrades, connections and socket messages refused by a rate limit, by limit',
       labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    sessionChecks: new Counter({
+      name: 'herald_session_checks_total',
+      help: 'Session checks of WebSocket sign-ins, by where they were answered (memory or database)',
+      labelNames: ['source'] as const,
       registers: [registry],
     }),
     notificationsCreated: new Counter({

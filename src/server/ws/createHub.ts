@@ -49,6 +49,11 @@ export interface HubDeps {
   verify(token: string): Promise<TokenClaims | null>
   /** A verified token's session (and the user's latest seq); null when revoked or over. */
   check(claims: TokenClaims): Promise<AuthenticatedSession | null>
+  /**
+   * Whether a session was revoked since its token was checked at the upgrade (`?token=`): the revocation's bus
+   * event may have come between the check and the socket's open, when it had no connection here to close.
+   */
+  isRevoked?(sessionId: string): boolean
   /** The users' inboxes, as the stream core reads them. */
   inbox: StreamSource<Notification>
   /** Channels: their publications (stored and read), the rights of their namespaces, and presence. */
@@ -279,6 +284,14 @@ export function createHub(deps: HubDeps): Hub {
     },
     open(connection) {
       const preAuthenticated = connection.takePreAuthenticated()
+      if (preAuthenticated && deps.isRevoked?.(preAuthenticated.sessionId)) {
+        refuse(connection, {
+          code: 'UNAUTHORIZED',
+          message: 'The token is invalid, expired or revoked.',
+          close: CloseCode.unauthorized,
+        })
+        return
+      }
       const refusal = admission.admit(connection, connections.size, preAuthenticated !== null)
       if (refusal) {
         refuse(connection, refusal)
