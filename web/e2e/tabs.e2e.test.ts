@@ -107,7 +107,6 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
     for (let n = 31; n <= 60; n++) {
       published.push(await publish(body.user.id, n))
       if (n !== 40) continue
-      const started = performance.now()
       if (handover === 'close') await first.close()
       else {
         const crashed = first.waitForEvent('crash', { timeout: 10_000 })
@@ -115,14 +114,22 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
         void (await context.newCDPSession(first)).send('Page.crash').catch(() => {})
         await crashed
       }
+      // From the moment the tab is gone.
+      const started = performance.now()
       // The next one published reaches both tabs through the new owner.
       const next = await publish(body.user.id, 41)
       published.push(next)
       n++
-      for (const page of [second, third])
-        await until('the first notification after the handover', async () =>
-          (await seen(page)).includes(next) ? true : undefined,
-        )
+      await Promise.all(
+        [second, third].map((page) =>
+          until(
+            'the first notification after the handover',
+            async () => ((await seen(page)).includes(next) ? true : undefined),
+            5000,
+            10,
+          ),
+        ),
+      )
       handedOver = performance.now() - started
     }
     await expectDelivered(second, published, 'tab 2 after the handover')
