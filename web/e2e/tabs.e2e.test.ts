@@ -150,6 +150,17 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
     await until('no authenticated user', async () =>
       (await metricValue(server.url, 'herald_ws_authenticated_users')) === 0 ? true : undefined,
     )
+    // A sign-in in one tab (its session saved) is taken by the tabs on the sign-in screen.
+    const again = await signIn(server.url, body.account)
+    await second.evaluate(
+      (stored) => localStorage.setItem('herald.session', stored),
+      JSON.stringify({ ...stored, token: again.token, expiresAt: again.expiresAt }),
+    )
+    await third.getByTestId('sign-out').waitFor({ timeout: 10_000 })
+    await connected(third)
+    await third.getByTestId('sign-out').click()
+    await third.getByTestId('connect-burner').first().waitFor({ timeout: 10_000 })
+
     // Still one socket, anonymous now (it reconnects after the sign-out).
     await until('one anonymous connection', async () =>
       (await metricValue(server.url, 'herald_ws_connections')) === 1 ? true : undefined,
