@@ -1,10 +1,13 @@
+import { afterEach } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type HeraldServer, startHerald } from '../../src/server/app'
 import { loadConfig } from '../../src/server/config/loadConfig'
 import type { DatabaseHandle } from '../../src/server/db/openDatabase'
+import type { AnyJobDefinition } from '../../src/server/jobs/defineJob'
 import { createLogger } from '../../src/server/log/createLogger'
+import type { PushFetch } from '../../src/server/push/sendPush'
 import type { Clock } from '../../src/server/time/clock'
 import { createTestDatabase } from './testDatabase'
 
@@ -28,7 +31,15 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { database?: DatabaseHandle; keepDatabase?: boolean; clock?: Clock } = {},
+  options: {
+    database?: DatabaseHandle
+    keepDatabase?: boolean
+    clock?: Clock
+    /** Web Push requests go through this fetch (a test push service's certificate). */
+    pushFetch?: PushFetch
+    /** The app's job definitions (`StartOptions.jobs`). */
+    jobs?: AnyJobDefinition[]
+  } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
   const config = loadConfig({
@@ -47,6 +58,8 @@ export async function startTestServer(
     database,
     logger: createLogger(config.logLevel),
     clock: options.clock,
+    pushFetch: options.pushFetch,
+    jobs: options.jobs,
   })
   const url = herald.url
   const post = (path: string, body: unknown) =>
@@ -67,5 +80,27 @@ export async function startTestServer(
       if (!options.keepDatabase) await database.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+export type StartTestServerOptions = Parameters<typeof startTestServer>[1]
+
+/**
+ * For files whose tests each start servers with settings of their own: `serve` starts one, and every server a
+ * test started stops when that test ends, so a file does not hold an idle server (and its database) per test
+ * until its last one. Call it at the top level of the file.
+ */
+export function serversPerTest(): (
+  env?: Record<string, string>,
+  options?: StartTestServerOptions,
+) => Promise<TestServer> {
+  const servers: TestServer[] = []
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.stop()))
+  }, 30_000)
+  return async (env = {}, options = {}) => {
+    const server = await startTestServer(env, options)
+    servers.push(server)
+    return server
   }
 }

@@ -245,8 +245,12 @@ export function App() {
         onTokenRefresh={onTokenRefresh}
         onSignedOut={signedOutElsewhere}
       >
-        {session && <SessionWatcher />}
-        {session && <NotificationEvents />}
+        {session && (
+          <>
+            <SessionWatcher />
+            <NotificationEvents />
+          </>
+        )}
         {route.page === 'token' ? (
           <TokenPage key={route.address} address={route.address} />
         ) : session ? (

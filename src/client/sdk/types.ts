@@ -3,8 +3,10 @@ import type {
   BroadcastMessage,
   DataUpdateMessage,
   ErrorMessage,
+  InboxStateMessage,
   JobStatusMessage,
   Notification,
+  PreferencesMessage,
   ReadStateMessage,
   ResetMessage,
   ResumedMessage,
@@ -32,6 +34,10 @@ export interface HeraldClientEvents {
   job_status: (message: JobStatusMessage) => void
   data_update: (message: DataUpdateMessage) => void
   read_state: (message: ReadStateMessage) => void
+  /** Seen and archive changes of the user's inbox, from any tab or device (docs/protocol.md §7). */
+  inbox_state: (message: InboxStateMessage) => void
+  /** The user's preferences changed (from any tab or device). */
+  preferences: (message: PreferencesMessage) => void
   authenticated: (message: AuthenticatedMessage) => void
   resumed: (message: ResumedMessage) => void
   /** More was missed than the server replays: re-fetch over HTTP. */

@@ -68,6 +68,8 @@ export interface HubDeps {
   onError: ErrorReporter
   clock: Clock
   config: HubConfig
+  /** A user's authenticated connections on this instance changed (Web Push tells away users from present ones). */
+  onUserConnections?(userId: string, connections: number): void
 }
 
 export interface Hub extends ConnectionHandler {
@@ -81,7 +83,10 @@ export interface Hub extends ConnectionHandler {
   readonly authenticatedUserCount: number
   /** The socket's `data` for a new upgrade (see Connection); `ip` is the address per-IP limits count. */
   createConnection(ip: string, preAuthenticated: AuthenticatedSession | null): Connection
-  start(server: Server<unknown>): void
+  /** Takes bus events; `server` (or a later `attach`) is where the sockets live. */
+  start(server?: Server<unknown>): void
+  /** The server the sockets are upgraded on: topics are published on it. */
+  attach(server: Server<unknown>): void
   /** Stops taking bus events and closes every socket with 1001 so clients resume elsewhere. */
   stop(): void
 }
@@ -150,6 +155,7 @@ export function createHub(deps: HubDeps): Hub {
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(connection.userId, inbox.members(connection.userId).length)
     }
   }
   const close = (connection: Connection, code: number, reason: string) => {
@@ -184,6 +190,7 @@ export function createHub(deps: HubDeps): Hub {
         catchUp: !held,
       })
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(session.userId, inbox.members(session.userId).length)
       return true
     },
     signedIn: (connection) => channels.signedIn(connection),
@@ -315,7 +322,7 @@ export function createHub(deps: HubDeps): Hub {
     message: (connection, data) => route(connection, data),
     close: (connection) => forget(connection),
     start(server) {
-      transport.attach(server)
+      if (server) transport.attach(server)
       unsubscribe ??= bus.subscribe({
         onEvent: onBusEvent,
         onResync: () => {
@@ -324,6 +331,9 @@ export function createHub(deps: HubDeps): Hub {
         },
       })
       channels.start()
+    },
+    attach(server) {
+      transport.attach(server)
     },
     stop() {
       unsubscribe?.()
