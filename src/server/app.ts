@@ -273,7 +273,11 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         ])
         return { db: dbState, chain: chainState }
       },
-      chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
+      chain: () => ({
+        chainId,
+        rpcUrl: chain?.rpcUrl ?? null,
+        deployerAddress: chain?.deployer?.address ?? null,
+      }),
       chainClient: chain?.publicClient ?? null,
       jobs: jobService,
       hasChain: chain !== null,

@@ -95,7 +95,7 @@ describe('POST /api/tokens exactly once', () => {
     }
     expect(list.tokens.map((t) => t.symbol)).toEqual(['ONCE'])
     const statuses = socket.messages
-      .filter((m) => m.type === 'job_status')
+      .filter((m) => m.type === 'job_status' && !('progress' in m))
       .map((m) => `${(m as { jobId: string }).jobId}:${(m as { status: string }).status}`)
     expect(statuses).toEqual([`${jobId}:pending`, `${jobId}:running`, `${jobId}:completed`])
     const notices = socket.messages
