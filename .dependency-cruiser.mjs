@@ -17,8 +17,8 @@ const layers = [
   { name: 'streams', path: '^src/server/streams/', what: 'the stream core' },
   {
     name: 'domain',
-    path: '^src/server/(auth|chain|channels|jobs|notifications|tokens|transfers|users)/',
-    what: 'sign-in, the chain, channels, jobs, notifications, tokens, transfers and users',
+    path: '^src/server/(auth|chain|channels|jobs|notifications|push|tokens|transfers|users)/',
+    what: 'sign-in, the chain, channels, jobs, notifications, Web Push, tokens, transfers and users',
   },
   {
     name: 'http',

@@ -5,6 +5,7 @@ import type { BroadcastMessage, ServerMessage } from '../shared/protocol'
 import type { ApiContext } from './api/context'
 import { authenticateToken, checkSession } from './auth/authenticateToken'
 import { createTokenService } from './auth/createTokenService'
+import { createSessionCache } from './auth/sessionCache'
 import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
 import { type ChainContext, connectChain } from './chain/connectChain'
@@ -16,6 +17,7 @@ import { type ChannelStore, createChannelStore } from './channels/createChannelS
 import { createPresence, type Presence } from './channels/createPresence'
 import { createHolderBalance } from './channels/holderBalance'
 import { announceHolderCheck } from './channels/holderCheck'
+import { createTokenFeed } from './channels/tokenFeed'
 import { buildHttpApp } from './compose/httpApp'
 import { selectBus } from './compose/selectBus'
 import { createShutdownList } from './compose/shutdownList'
@@ -38,6 +40,10 @@ import { startJobWorkers } from './jobs/startJobWorkers'
 import { createLogger, type Logger } from './log/createLogger'
 import { createMetrics } from './metrics/createMetrics'
 import { createNotificationStore } from './notifications/createNotificationStore'
+import { type ConnectionRegistry, createConnectionRegistry } from './push/connectionRegistry'
+import type { PushFetch } from './push/sendPush'
+import { type PushWorkers, startPushWorkers } from './push/startPushWorkers'
+import { ensureVapidKeys } from './push/vapidKeys'
 import { type Clock, systemClock } from './time/clock'
 import { settleWithin } from './time/withTimeout'
 import { createHub } from './ws/createHub'
@@ -81,6 +87,8 @@ export interface HeraldServer {
     chain: ChainContext | null
     presence: Presence
     channelRetention: ChannelRetention
+    /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
+    push: { workers: PushWorkers | null; registry: ConnectionRegistry | null }
   }
 }
 
@@ -95,6 +103,11 @@ export interface StartOptions {
    * and WebSocket rate limits), so a test advances it instead of waiting. Default: the system's.
    */
   clock?: Clock
+  /**
+   * Test hook: how Web Push requests are made (default: the global fetch). A test's push service on
+   * 127.0.0.1 has a certificate of its own, which this fetch trusts.
+   */
+  pushFetch?: PushFetch
   /**
    * The app's own job types (`defineJob`), run beside Herald's (`deploy_token`, `airdrop`); a name Herald uses
    * already is refused.
@@ -117,6 +130,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
     )
   const jwtSecret = ensureJwtSecret(config)
+  const vapid = ensureVapidKeys(config)
   const channelTokenSecret = ensureChannelTokenSecret(config)
   const runsWorkers = config.role !== 'server'
   const runsApi = config.role !== 'worker'
@@ -140,6 +154,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
     const channelStore = createChannelStore({ db, bus })
+    const tokenFeed = createTokenFeed(channelStore)
     const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
@@ -169,7 +184,8 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     channelRetention.start()
     shutdown.add('channel retention', () => channelRetention.stop())
 
-    // Herald's own jobs need a chain (they send transactions); the app's run with or without one.
+    // Herald's own jobs need a chain (they send transactions); the app's run with or without one. The queue
+    // also carries Web Push (with VAPID keys).
     const appJobs = options.jobs ?? []
     const registry = createJobRegistry([
       deployTokenJob({
@@ -178,11 +194,13 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         chain,
         retries: config.jobRetryLimit,
         timeoutSeconds: config.jobTimeoutSeconds,
+        onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
       }),
       airdropJob({ db, chain, retries: config.jobRetryLimit, timeoutSeconds: config.jobTimeoutSeconds }),
       ...appJobs,
     ])
-    const boss = chain || appJobs.length > 0 ? await startJobBoss(database, config, registry, onError) : null
+    const boss =
+      chain || vapid || appJobs.length > 0 ? await startJobBoss(database, config, registry, onError) : null
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
     // back for a retry by another worker, before the database goes away.
     shutdown.add('pg-boss', () =>
@@ -215,25 +233,71 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
             maxBlockRange: config.watcherMaxBlockRange,
             reorgWindow: config.watcherReorgWindow,
             metrics,
-            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
+            // Section 8: every change of a transfer is published on its token's channel, in the same transaction,
+            // and the holders' rooms of that token check both parties' balances once it commits.
             onTransferChange: (transaction, transfer, action) =>
-              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
+              tokenFeed.transferChanged(transaction, transfer, action),
             onError,
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
+    const pushWorkers =
+      vapid && boss && runsWorkers
+        ? await startPushWorkers({
+            runner: sqlRunner(db),
+            bus,
+            boss,
+            vapid,
+            fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
+            clock,
+            allowedHosts: config.pushEndpointHosts,
+            retryDelayMs: config.pushRetryDelayMs,
+            presenceTtlSeconds: config.presenceTtlSeconds,
+            concurrency: config.jobConcurrency,
+            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
+            onError,
+          })
+        : null
+    shutdown.add('Web Push workers', () => pushWorkers?.stop())
+    // Instances holding sockets record which users are connected, so a push worker anywhere knows who is away.
+    const connectionRegistry =
+      vapid && runsApi
+        ? createConnectionRegistry({
+            runner: sqlRunner(db),
+            clock,
+            ttlSeconds: config.presenceTtlSeconds,
+            onError,
+          })
+        : null
+    connectionRegistry?.start()
+    shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
+    const sessionCache = createSessionCache({
+      runner: sqlRunner(db),
+      bus,
+      clock,
+      fallback: (claims) => checkSession(db, claims),
+      counted: (source) => metrics.sessionChecks.inc({ source }),
+      onError,
+    })
+    if (runsApi) await sessionCache.start()
+    shutdown.add('session cache', () => sessionCache.stop())
     const hub = createHub({
       bus,
       verify: (token) => tokens.verify(token),
-      check: (claims) => checkSession(db, claims),
+      check: (claims) => sessionCache.check(claims),
+      isRevoked: (sessionId) => sessionCache.isRevoked(sessionId),
       inbox: notifications.source,
       channels: { store: channelStore, rights: channelRights, presence },
       metrics,
       onError,
       clock,
       config,
+      onUserConnections: connectionRegistry
+        ? (userId, connections) => connectionRegistry.changed(userId, connections)
+        : undefined,
     })
 
     let policy: SignInPolicy | null = null
@@ -281,11 +345,16 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
       chainClient: chain?.publicClient ?? null,
       jobs: jobService,
       hasChain: chain !== null,
+      vapidPublicKey: vapid?.publicKey ?? null,
     }
     const app = buildHttpApp({
       ctx,
       hub,
       authenticate,
+      async authenticateSocket(token) {
+        const claims = await tokens.verify(token)
+        return claims ? sessionCache.check(claims) : null
+      },
       withApi: runsApi,
       webDir: options.webDir,
       rpcUrl: chain?.rpcUrl ?? null,
@@ -344,6 +413,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
         chain,
         presence,
         channelRetention,
+        push: { workers: pushWorkers, registry: connectionRegistry },
       },
     }
   } catch (error) {

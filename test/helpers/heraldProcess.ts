@@ -24,7 +24,8 @@ export interface HeraldProcess {
 export interface SpawnHeraldOptions {
   /** Shown in front of every line of output. */
   label?: string
-  /** Until the ready line appears; default 30 s. The process is killed when it does not. */
+  /** Until the ready line appears; default 60 s (a cold Bun start with PGlite migrations on a busy 2-core machine
+   * has taken over 30 s). The process is killed when it does not. */
   startupTimeoutMs?: number
   /** Echo the output as it arrives (or set HERALD_TEST_ECHO=1). */
   echo?: boolean
@@ -55,7 +56,7 @@ export async function spawnHerald(
 ): Promise<HeraldProcess> {
   const label = options.label ?? 'herald'
   const echo = options.echo ?? process.env.HERALD_TEST_ECHO === '1'
-  const startupTimeoutMs = options.startupTimeoutMs ?? 30_000
+  const startupTimeoutMs = options.startupTimeoutMs ?? 60_000
   const proc = Bun.spawn(['./node_modules/.bin/bun', options.entry ?? 'src/server/main.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: {

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/server/config/loadConfig'
 import type { DatabaseHandle } from '../../src/server/db/openDatabase'
 import type { AnyJobDefinition } from '../../src/server/jobs/defineJob'
 import { createLogger } from '../../src/server/log/createLogger'
+import type { PushFetch } from '../../src/server/push/sendPush'
 import type { Clock } from '../../src/server/time/clock'
 import { createTestDatabase } from './testDatabase'
 
@@ -33,6 +34,8 @@ export async function startTestServer(
     database?: DatabaseHandle
     keepDatabase?: boolean
     clock?: Clock
+    /** Web Push requests go through this fetch (a test push service's certificate). */
+    pushFetch?: PushFetch
     /** The app's job definitions (`StartOptions.jobs`). */
     jobs?: AnyJobDefinition[]
   } = {},
@@ -54,6 +57,7 @@ export async function startTestServer(
     database,
     logger: createLogger(config.logLevel),
     clock: options.clock,
+    pushFetch: options.pushFetch,
     jobs: options.jobs,
   })
   const url = herald.url

@@ -75,15 +75,18 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
         assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
         const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
         // Concurrent publishes share statements and commits (the store's group commit).
-        const notification = await ctx.notifications.create({
+        const notification = await ctx.notifications.publish({
           userId,
           type: body.type,
           title: body.title,
           message: body.message,
           data: body.data,
+          critical: body.critical,
         })
         set.status = 201
-        return { notification, userId }
+        return notification
+          ? { notification, userId }
+          : { notification, userId, suppressed: 'preference' as const }
       },
       ctx.idempotency.admin({
         ...withBody(AdminPublishBodySchema),

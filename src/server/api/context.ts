@@ -54,6 +54,8 @@ export interface ApiContext {
   chain(): { chainId: number; rpcUrl: string | null; deployerAddress: string | null }
   /** The chain's client for the reads a route makes (registering a watched contract); null without a chain. */
   chainClient: PublicClient | null
+  /** Web Push's VAPID public key (base64url); null when Web Push is off (no keys configured). */
+  vapidPublicKey: string | null
   /** Starting, listing and cancelling jobs (docs/protocol.md §5). */
   jobs: JobService
   /** Whether a chain is configured (deployments and airdrops need one). */

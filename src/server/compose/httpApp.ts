@@ -6,7 +6,8 @@ import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
 import { jobRoutes } from '../api/jobRoutes'
-import { notificationRoutes } from '../api/notificationRoutes'
+import { notificationRoutes, preferenceRoutes } from '../api/notificationRoutes'
+import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
 import { transferRoutes } from '../api/transferRoutes'
@@ -28,6 +29,8 @@ export function buildHttpApp(params: {
   ctx: ApiContext
   hub: Hub
   authenticate(token: string): Promise<AuthenticatedSession | null>
+  /** The `?token=` of a WebSocket upgrade (the hub's own check: sessions from memory); default `authenticate`. */
+  authenticateSocket?(token: string): Promise<AuthenticatedSession | null>
   withApi: boolean
   /** The built web app (default: web/dist). */
   webDir?: string
@@ -78,13 +81,15 @@ export function buildHttpApp(params: {
     )
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
+    .use(preferenceRoutes(ctx))
+    .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
     .use(jobRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
     .use(
-      wsRoute(params.hub, params.authenticate, {
+      wsRoute(params.hub, params.authenticateSocket ?? params.authenticate, {
         connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
         trustProxy: config.trustProxy,
         checkOrigin,

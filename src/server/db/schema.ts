@@ -24,6 +24,11 @@ export const users = pgTable('users', {
   address: text('address').notNull().unique(),
   /** The last notification seq handed out for this user; bumped under the row lock in createNotification. */
   lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  /**
+   * Bumped by every change of the inbox's read, seen or archived state, under the same row lock as last_seq:
+   * the counts a change answers carry it, so a client applies them in order whatever way they travel.
+   */
+  inboxVersion: bigint('inbox_version', { mode: 'number' }).notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
 })
@@ -64,15 +69,41 @@ export const notifications = pgTable(
     title: text('title').notNull(),
     message: text('message').notNull(),
     data: jsonb('data'),
+    /** Published with `critical`: stored and pushed whatever the user's preferences say. */
+    critical: boolean('critical').notNull().default(false),
     readAt: timestamp('read_at', { withTimezone: true }),
+    /** Shown in a list (the bell was opened); reading marks it seen too. */
+    seenAt: timestamp('seen_at', { withTimezone: true }),
+    /** Out of the default list and out of the counts; unarchiving clears it. */
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     // Serves resume (seq > n), paging (seq < before) and the per-user uniqueness of seq.
     uniqueIndex('notifications_user_seq_idx').on(table.userId, table.seq),
-    index('notifications_user_unread_idx').on(table.userId, table.seq).where(sql`${table.readAt} is null`),
+    // The counts (docs/protocol.md §7: over notifications that are not archived) read only these.
+    index('notifications_user_unread_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.readAt} is null and ${table.archivedAt} is null`),
+    index('notifications_user_unseen_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.seenAt} is null and ${table.archivedAt} is null`),
+    // The type filter of the list and the types a user has received (the preferences panel).
+    index('notifications_user_type_idx').on(table.userId, table.type, table.seq),
   ],
 )
+
+/**
+ * A user's notification preferences (docs/protocol.md §7), as the API shows them: `{"default":{inApp,push},
+ * "types":{...}}`. No row: everything on.
+ */
+export const notificationPreferences = pgTable('notification_preferences', {
+  userId: bigint('user_id', { mode: 'number' })
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  preferences: jsonb('preferences').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+})
 
 export type UserRow = typeof users.$inferSelect
 export type NotificationRow = typeof notifications.$inferSelect

@@ -3,6 +3,7 @@ import { t } from 'elysia'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
 import { CreateTokenBodySchema } from '../../shared/protocol'
 import { supplyUnits } from '../../shared/protocol/tokenRules'
+import type { EventTransaction } from '../bus/transact'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
 import { DEPLOY_KEY } from '../chain/sendRecordedTransaction'
@@ -10,7 +11,7 @@ import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
 import type { Database } from '../db/openDatabase'
 import { chainCursors, tokens, users } from '../db/schema'
 import type { NotificationStore } from '../notifications/createNotificationStore'
-import { toTokenView } from '../tokens/toTokenView'
+import { type TokenView, toTokenView } from '../tokens/toTokenView'
 import { validateTokenRequest } from '../tokens/validateTokenRequest'
 import { defineJob } from './defineJob'
 import { JobFailure } from './JobFailure'
@@ -31,6 +32,8 @@ export interface DeployTokenDeps {
   chain: ChainContext | null
   retries: number
   timeoutSeconds: number
+  /** The new token, inside the transaction that records it (the `token:<address>` channel feed). */
+  onTokenCreated?: (transaction: EventTransaction, token: TokenView) => Promise<unknown>
 }
 
 export const DEPLOY_TOKEN = 'deploy_token'
@@ -145,6 +148,7 @@ export function deployTokenJob(deps: DeployTokenDeps) {
         userId: job.userId,
         message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
       })
+      await deps.onTokenCreated?.(transaction, toTokenView(token!))
       return result
     },
     async fail(transaction, reason, job) {

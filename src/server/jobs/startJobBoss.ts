@@ -4,7 +4,12 @@ import type { DatabaseHandle } from '../db/openDatabase'
 import type { ErrorReporter } from '../errors'
 import type { JobRegistry } from './jobRegistry'
 
-export const QUEUES = { deployToken: 'deploy-token', deployTokenDead: 'deploy-token-dead' } as const
+export const QUEUES = {
+  deployToken: 'deploy-token',
+  deployTokenDead: 'deploy-token-dead',
+  /** One job per notification to push to an away user (src/server/push/startPushWorkers.ts). */
+  webPush: 'web-push',
+} as const
 
 /**
  * pg-boss on the same database: embedded PGlite through its adapter, or its own small pool on PostgreSQL.
@@ -45,13 +50,18 @@ export async function startJobBoss(
   // A job pg-boss fails for good without Herald's handler saying so (its last attempt expired, or its worker
   // died or was stopped mid-attempt) lands on the dead-letter queue, whose worker marks it failed visibly;
   // otherwise the owner would see "running" for ever. The dead-letter queue has no dead letter of its own.
-  const queues = registry.all().flatMap((job) => {
-    const own = { ...options, retryLimit: job.retries, expireInSeconds: job.timeoutSeconds }
-    return [
-      [job.deadQueue, { ...own, retryLimit: 10 }],
-      [job.queue, { ...own, deadLetter: job.deadQueue }],
-    ] as const
-  })
+  const queues = [
+    ...registry.all().flatMap((job) => {
+      const own = { ...options, retryLimit: job.retries, expireInSeconds: job.timeoutSeconds }
+      return [
+        [job.deadQueue, { ...own, retryLimit: 10 }],
+        [job.queue, { ...own, deadLetter: job.deadQueue }],
+      ] as const
+    }),
+    // A push job's own retries are for a worker that died or a database error: the push service's 5xx and
+    // 429 are retried inside the job, per subscription, and a retried job never sends a claimed pair again.
+    [QUEUES.webPush, { ...options, retryLimit: 3, expireInSeconds: 300 }] as const,
+  ]
   for (const [name, queueOptions] of queues) {
     // createQueue never changes an existing queue: later option changes need updateQueue.
     if (await boss.getQueue(name)) await boss.updateQueue(name, queueOptions)

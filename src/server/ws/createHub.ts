@@ -49,6 +49,11 @@ export interface HubDeps {
   verify(token: string): Promise<TokenClaims | null>
   /** A verified token's session (and the user's latest seq); null when revoked or over. */
   check(claims: TokenClaims): Promise<AuthenticatedSession | null>
+  /**
+   * Whether a session was revoked since its token was checked at the upgrade (`?token=`): the revocation's bus
+   * event may have come between the check and the socket's open, when it had no connection here to close.
+   */
+  isRevoked?(sessionId: string): boolean
   /** The users' inboxes, as the stream core reads them. */
   inbox: StreamSource<Notification>
   /** Channels: their publications (stored and read), the rights of their namespaces, and presence. */
@@ -63,6 +68,8 @@ export interface HubDeps {
   onError: ErrorReporter
   clock: Clock
   config: HubConfig
+  /** A user's authenticated connections on this instance changed (Web Push tells away users from present ones). */
+  onUserConnections?(userId: string, connections: number): void
 }
 
 export interface Hub extends ConnectionHandler {
@@ -145,6 +152,7 @@ export function createHub(deps: HubDeps): Hub {
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(connection.userId, inbox.members(connection.userId).length)
     }
   }
   const close = (connection: Connection, code: number, reason: string) => {
@@ -179,6 +187,7 @@ export function createHub(deps: HubDeps): Hub {
         catchUp: !held,
       })
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(session.userId, inbox.members(session.userId).length)
       return true
     },
     signedIn: (connection) => channels.signedIn(connection),
@@ -279,6 +288,14 @@ export function createHub(deps: HubDeps): Hub {
     },
     open(connection) {
       const preAuthenticated = connection.takePreAuthenticated()
+      if (preAuthenticated && deps.isRevoked?.(preAuthenticated.sessionId)) {
+        refuse(connection, {
+          code: 'UNAUTHORIZED',
+          message: 'The token is invalid, expired or revoked.',
+          close: CloseCode.unauthorized,
+        })
+        return
+      }
       const refusal = admission.admit(connection, connections.size, preAuthenticated !== null)
       if (refusal) {
         refuse(connection, refusal)
