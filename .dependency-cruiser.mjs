@@ -28,7 +28,7 @@ const layers = [
   { name: 'edge', path: '^src/server/(api|ws)/', what: 'the routes and the WebSocket hub' },
   {
     name: 'root',
-    path: '^src/server/(app|main)[.]ts$|^src/server/compose/',
+    path: '^src/server/(app|main|index)[.]ts$|^src/server/compose/',
     what: 'the composition root (app.ts and its helpers in compose/) and the entry point',
   },
 ]

@@ -1,52 +1,20 @@
-import { count } from 'drizzle-orm'
 import type { PgBoss } from 'pg-boss'
-import packageJson from '../../package.json'
 import type { BroadcastMessage, ServerMessage } from '../shared/protocol'
-import type { ApiContext } from './api/context'
-import { authenticateToken, checkSession } from './auth/authenticateToken'
-import { createTokenService } from './auth/createTokenService'
-import { createSessionCache } from './auth/sessionCache'
-import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
-import { type ChainContext, connectChain } from './chain/connectChain'
-import { startTransferWatcher, type TransferWatcher } from './chain/startTransferWatcher'
-import { type ChannelRetention, createChannelRetention } from './channels/channelRetention'
-import { createChannelRights } from './channels/channelRights'
-import { createChannelTokenService } from './channels/channelTokens'
-import { type ChannelStore, createChannelStore } from './channels/createChannelStore'
-import { createPresence, type Presence } from './channels/createPresence'
-import { createHolderBalance } from './channels/holderBalance'
+import type { ChainContext } from './chain/connectChain'
+import type { TransferWatcher } from './chain/startTransferWatcher'
+import type { ChannelRetention } from './channels/channelRetention'
+import type { ChannelStore } from './channels/createChannelStore'
+import type { Presence } from './channels/createPresence'
 import { announceHolderCheck } from './channels/holderCheck'
-import { createTokenFeed } from './channels/tokenFeed'
-import { buildHttpApp } from './compose/httpApp'
-import { selectBus } from './compose/selectBus'
-import { createShutdownList } from './compose/shutdownList'
-import { ensureAdminKey } from './config/ensureAdminKey'
-import { ensureChannelTokenSecret } from './config/ensureChannelTokenSecret'
-import { ensureJwtSecret } from './config/ensureJwtSecret'
+import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
-import { type DatabaseHandle, openDatabase } from './db/openDatabase'
-import { jobs } from './db/schema'
-import { sqlRunner } from './db/sqlRunner'
-import { ConfigError, describeError, HeraldError } from './errors'
-import { createIdempotency } from './http/idempotency'
-import { airdropJob } from './jobs/airdrop'
-import { createJobService, type JobService } from './jobs/createJobService'
-import type { AnyJobDefinition } from './jobs/defineJob'
-import { deployTokenJob } from './jobs/deployToken'
-import { createJobRegistry } from './jobs/jobRegistry'
-import { startJobBoss } from './jobs/startJobBoss'
-import { startJobWorkers } from './jobs/startJobWorkers'
-import { createLogger, type Logger } from './log/createLogger'
-import { createMetrics } from './metrics/createMetrics'
-import { createNotificationStore } from './notifications/createNotificationStore'
-import { type ConnectionRegistry, createConnectionRegistry } from './push/connectionRegistry'
-import type { PushFetch } from './push/sendPush'
-import { type PushWorkers, startPushWorkers } from './push/startPushWorkers'
-import { ensureVapidKeys } from './push/vapidKeys'
-import { type Clock, systemClock } from './time/clock'
-import { settleWithin } from './time/withTimeout'
-import { createHub } from './ws/createHub'
+import type { DatabaseHandle } from './db/openDatabase'
+import type { JobService } from './jobs/createJobService'
+import type { ConnectionRegistry } from './push/connectionRegistry'
+import type { PushWorkers } from './push/startPushWorkers'
+
+export type { StartOptions } from './compose/openHerald'
 
 /** A running Herald: its address, its public surface, and explicit hooks for tests. */
 export interface HeraldServer {
@@ -92,333 +60,60 @@ export interface HeraldServer {
   }
 }
 
-export interface StartOptions {
-  /** A database opened by the caller (tests share one per file); otherwise opened from the config. */
-  database?: DatabaseHandle
-  logger?: Logger
-  /** The built web app (default: web/dist). */
-  webDir?: string
-  /**
-   * Test hook: the time every deadline and rate limit runs on (token expiry, authentication timeouts, the HTTP
-   * and WebSocket rate limits), so a test advances it instead of waiting. Default: the system's.
-   */
-  clock?: Clock
-  /**
-   * Test hook: how Web Push requests are made (default: the global fetch). A test's push service on
-   * 127.0.0.1 has a certificate of its own, which this fetch trusts.
-   */
-  pushFetch?: PushFetch
-  /**
-   * The app's own job types (`defineJob`), run beside Herald's (`deploy_token`, `airdrop`); a name Herald uses
-   * already is refused.
-   */
-  jobs?: AnyJobDefinition[]
-}
-
 /**
- * The composition root: the only place that wires the parts together. It reads as the parts in the order
- * they start (database, bus, stores, chain, jobs, hub, HTTP), each registered with the shutdown list, which
- * stops them in reverse.
+ * Herald on its own port (`npm start`, and the tests): the composition root's HTTP app listening on HOST:PORT.
+ * `createHerald` (./index.ts) serves the same app behind a plugin in the host's Elysia app instead.
  */
 export async function startHerald(loaded: Config, options: StartOptions = {}): Promise<HeraldServer> {
-  const config: Config = { ...loaded, adminKey: ensureAdminKey(loaded) }
-  const log = options.logger ?? createLogger(config.logLevel)
-  const clock = options.clock ?? systemClock
-  const onError = (error: unknown, context: string) => log.error(context, { error: describeError(error) })
-  if (!options.database && !config.databaseUrl && config.role !== 'all')
-    throw new ConfigError(
-      `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
-    )
-  const jwtSecret = ensureJwtSecret(config)
-  const vapid = ensureVapidKeys(config)
-  const channelTokenSecret = ensureChannelTokenSecret(config)
-  const runsWorkers = config.role !== 'server'
-  const runsApi = config.role !== 'worker'
-  const shutdown = createShutdownList(onError)
-
-  const database =
-    options.database ??
-    (await openDatabase(
-      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
-    ))
-  if (!options.database) shutdown.add('database', () => database.close())
-  const { db } = database
-
+  const core = await openHerald(loaded, options)
+  const { config, app, hub, bus, log } = core
   try {
-    const metrics = createMetrics()
-    metrics.countJobs = async () =>
-      (await db.select({ state: jobs.status, n: count() }).from(jobs).groupBy(jobs.status)).map((row) => row)
-
-    const bus = selectBus(config, database, onError)
-    await bus.start()
-    shutdown.add('bus', () => bus.stop())
-    const notifications = createNotificationStore({ db, bus })
-    const channelStore = createChannelStore({ db, bus })
-    const tokenFeed = createTokenFeed(channelStore)
-    const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
-    const idempotency = createIdempotency({ db, clock, onError })
-    idempotency.start()
-    shutdown.add('idempotency keys', () => idempotency.stop())
-    const tokens = createTokenService(jwtSecret)
-    const authenticate = (token: string) => authenticateToken(db, tokens, token)
-
-    const chain = await connectChain(config, onError)
-    shutdown.add('chain', () => chain?.stop())
-    if (chain && !chain.local && config.confirmations === 1)
-      log.warn(
-        'TX_BLOCK_CONFIRMATIONS_REQUIRED=1 on a real chain: a one-block reorganisation takes back a transfer already told (see docs/chain.md)',
-      )
-    const chainId = chain?.chainId ?? config.chainId ?? 31337
-    const channelRights = createChannelRights({
-      tokens: channelTokens,
-      balanceOf: chain ? createHolderBalance(chain.publicClient) : null,
-      now: clock.now,
-      onError,
-    })
-    const channelRetention = createChannelRetention({
-      runner: sqlRunner(db),
-      clock,
-      historyDays: config.channelHistoryDays,
-      onError,
-    })
-    channelRetention.start()
-    shutdown.add('channel retention', () => channelRetention.stop())
-
-    // Herald's own jobs need a chain (they send transactions); the app's run with or without one. The queue
-    // also carries Web Push (with VAPID keys).
-    const appJobs = options.jobs ?? []
-    const registry = createJobRegistry([
-      deployTokenJob({
-        db,
-        notifications,
-        chain,
-        retries: config.jobRetryLimit,
-        timeoutSeconds: config.jobTimeoutSeconds,
-        onTokenCreated: (transaction, token) => tokenFeed.tokenChanged(transaction, token, 'created'),
-      }),
-      airdropJob({ db, chain, retries: config.jobRetryLimit, timeoutSeconds: config.jobTimeoutSeconds }),
-      ...appJobs,
-    ])
-    const boss =
-      chain || vapid || appJobs.length > 0 ? await startJobBoss(database, config, registry, onError) : null
-    // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
-    // back for a retry by another worker, before the database goes away.
-    shutdown.add('pg-boss', () =>
-      boss?.stop({ graceful: true, timeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000) }),
-    )
-    const workers =
-      boss && runsWorkers
-        ? await startJobWorkers({
-            db,
-            bus,
-            notifications,
-            boss,
-            chain,
-            registry,
-            concurrency: config.jobConcurrency,
-            cancelPollMs: 500,
-            onError,
-          })
-        : null
-    const jobService = createJobService({ db, bus, registry, boss, hasChain: chain !== null })
-    shutdown.add('job workers', () => workers?.stop())
-    const watcher =
-      chain && runsWorkers
-        ? startTransferWatcher({
-            db,
-            bus,
-            notifications,
-            chain,
-            intervalMs: config.watcherIntervalMs,
-            maxBlockRange: config.watcherMaxBlockRange,
-            reorgWindow: config.watcherReorgWindow,
-            metrics,
-            // Section 8: every change of a transfer is published on its token's channel, in the same transaction,
-            // and the holders' rooms of that token check both parties' balances once it commits.
-            onTransferChange: (transaction, transfer, action) =>
-              tokenFeed.transferChanged(transaction, transfer, action),
-            onError,
-          })
-        : null
-    shutdown.add('transfer watcher', () => watcher?.stop())
-    const pushWorkers =
-      vapid && boss && runsWorkers
-        ? await startPushWorkers({
-            runner: sqlRunner(db),
-            bus,
-            boss,
-            vapid,
-            fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
-            clock,
-            allowedHosts: config.pushEndpointHosts,
-            retryDelayMs: config.pushRetryDelayMs,
-            presenceTtlSeconds: config.presenceTtlSeconds,
-            concurrency: config.jobConcurrency,
-            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
-            onError,
-          })
-        : null
-    shutdown.add('Web Push workers', () => pushWorkers?.stop())
-    // Instances holding sockets record which users are connected, so a push worker anywhere knows who is away.
-    const connectionRegistry =
-      vapid && runsApi
-        ? createConnectionRegistry({
-            runner: sqlRunner(db),
-            clock,
-            ttlSeconds: config.presenceTtlSeconds,
-            onError,
-          })
-        : null
-    connectionRegistry?.start()
-    shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
-
-    const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-    // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
-    const sessionCache = createSessionCache({
-      runner: sqlRunner(db),
-      bus,
-      clock,
-      fallback: (claims) => checkSession(db, claims),
-      counted: (source) => metrics.sessionChecks.inc({ source }),
-      onError,
-    })
-    if (runsApi) await sessionCache.start()
-    shutdown.add('session cache', () => sessionCache.stop())
-    const hub = createHub({
-      bus,
-      verify: (token) => tokens.verify(token),
-      check: (claims) => sessionCache.check(claims),
-      isRevoked: (sessionId) => sessionCache.isRevoked(sessionId),
-      inbox: notifications.source,
-      channels: { store: channelStore, rights: channelRights, presence },
-      metrics,
-      onError,
-      clock,
-      config,
-      onUserConnections: connectionRegistry
-        ? (userId, connections) => connectionRegistry.changed(userId, connections)
-        : undefined,
-    })
-
-    let policy: SignInPolicy | null = null
-    const ctx: ApiContext = {
-      config,
-      db,
-      database,
-      bus,
-      hub,
-      notifications,
-      channels: { store: channelStore, rights: channelRights, presence, tokens: channelTokens },
-      idempotency,
-      tokens,
-      metrics,
-      log,
-      version: packageJson.version,
-      clock: clock.now,
-      authenticate,
-      signInPolicy: () => {
-        if (!policy) throw new HeraldError('SERVICE_UNAVAILABLE', 'The server is still starting.')
-        return policy
-      },
-      async health() {
-        const [dbState, chainState] = await Promise.all([
-          settleWithin(
-            database.ping().then(() => 'ok' as const),
-            2000,
-            'unavailable' as const,
-          ),
-          chain
-            ? settleWithin(
-                chain.publicClient.getBlockNumber().then(() => 'ok' as const),
-                2000,
-                'unavailable' as const,
-              )
-            : ('unavailable' as const),
-        ])
-        return { db: dbState, chain: chainState }
-      },
-      chain: () => ({
-        chainId,
-        rpcUrl: chain?.rpcUrl ?? null,
-        deployerAddress: chain?.deployer?.address ?? null,
-      }),
-      chainClient: chain?.publicClient ?? null,
-      jobs: jobService,
-      hasChain: chain !== null,
-      vapidPublicKey: vapid?.publicKey ?? null,
-    }
-    const app = buildHttpApp({
-      ctx,
-      hub,
-      authenticate,
-      async authenticateSocket(token) {
-        const claims = await tokens.verify(token)
-        return claims ? sessionCache.check(claims) : null
-      },
-      withApi: runsApi,
-      webDir: options.webDir,
-      rpcUrl: chain?.rpcUrl ?? null,
-    })
     app.listen({ hostname: config.host, port: config.port })
-    // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
-    shutdown.add('HTTP server', () => app.stop(true))
-    const server = app.server!
-    const port = server.port!
-    policy = {
-      domains: config.siweDomains ?? [`${config.host}:${port}`, `localhost:${port}`],
-      chainIds: config.siweChainIds ?? [chainId],
-      sessionTtlSeconds: config.sessionTtlSeconds,
-      tokenTtlSeconds: config.tokenTtlSeconds,
-      publicClient: chain?.publicClient ?? null,
-    }
-    hub.start(server as never)
-    // Sockets close with 1001 first so clients resume elsewhere.
-    shutdown.add('sockets', () => hub.stop())
-    // Only instances that hold sockets count presence; it stops first, telling the others its members left.
-    if (runsApi) presence.start()
-    shutdown.add('presence', () => presence.stop())
-    watcher?.start()
-    const url = `http://${config.host}:${port}`
-    log.info('herald listening', { url, database: database.kind, bus: bus.kind })
-
-    return {
-      url,
-      port,
-      config,
-      sendToUser: (userId, message) => hub.sendToUser(userId, message),
-      sendToAll: (message) => hub.sendToAll(message),
-      getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
-      publish: (channel, data) => channelStore.publish(channel, data),
-      channels: {
-        store: channelStore,
-        holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
-      },
-      jobs: jobService,
-      get connectionCount() {
-        return hub.connectionCount
-      },
-      get authenticatedUserCount() {
-        return hub.authenticatedUserCount
-      },
-      async stop() {
-        await shutdown.stop()
-        log.info('herald stopped')
-      },
-      testHooks: {
-        database,
-        announce: (event) => bus.announce(event),
-        bus,
-        boss,
-        watcher,
-        chain,
-        presence,
-        channelRetention,
-        push: { workers: pushWorkers, registry: connectionRegistry },
-      },
-    }
   } catch (error) {
-    // A part failed to start: what did start is stopped, so the process does not hold the database.
-    await shutdown.stop()
+    await core.stop()
     throw error
+  }
+  // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
+  core.onStop('HTTP server', () => app.stop(true))
+  const server = app.server!
+  core.attach(server)
+  const port = server.port!
+  const url = `http://${config.host}:${port}`
+  log.info('herald listening', { url, database: core.database.kind, bus: bus.kind })
+
+  return {
+    url,
+    port,
+    config,
+    sendToUser: (userId, message) => hub.sendToUser(userId, message),
+    sendToAll: (message) => hub.sendToAll(message),
+    getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
+    publish: (channel, data) => core.channelStore.publish(channel, data),
+    channels: {
+      store: core.channelStore,
+      holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
+    },
+    jobs: core.jobs,
+    get connectionCount() {
+      return hub.connectionCount
+    },
+    get authenticatedUserCount() {
+      return hub.authenticatedUserCount
+    },
+    async stop() {
+      await core.stop()
+      log.info('herald stopped')
+    },
+    testHooks: {
+      database: core.database,
+      announce: (event) => bus.announce(event),
+      bus,
+      boss: core.boss,
+      watcher: core.watcher,
+      chain: core.chain,
+      presence: core.presence,
+      channelRetention: core.channelRetention,
+      push: core.push,
+    },
   }
 }

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       role: 'all',
       host: '127.0.0.1',
       port: 3000,
+      serveWebApp: true,
       dataDir: resolve('./data'),
       databaseUrl: null,
       jwtSecret: null,

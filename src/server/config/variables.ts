@@ -53,6 +53,13 @@ export const configVariables = [
     doc: 'HTTP and WebSocket port (0 picks a free one)',
   }),
   variable({
+    name: 'SERVE_WEB_APP',
+    field: 'serveWebApp',
+    kind: boolean,
+    default: true,
+    doc: 'serve the built web app at / (false by default when Herald is mounted in your app: `createHerald`)',
+  }),
+  variable({
     name: 'DATA_DIR',
     field: 'dataDir',
     kind: directory,
@@ -98,7 +105,7 @@ export const configVariables = [
     name: 'SIWE_DOMAINS',
     field: 'siweDomains',
     kind: domains,
-    unset: 'HOST:PORT and localhost:PORT',
+    unset: 'HOST:PORT and localhost:PORT (required when mounted in your app: `createHerald`)',
     doc: 'domains accepted in SIWE messages',
   }),
   variable({

@@ -83,7 +83,10 @@ export interface Hub extends ConnectionHandler {
   readonly authenticatedUserCount: number
   /** The socket's `data` for a new upgrade (see Connection); `ip` is the address per-IP limits count. */
   createConnection(ip: string, preAuthenticated: AuthenticatedSession | null): Connection
-  start(server: Server<unknown>): void
+  /** Takes bus events; `server` (or a later `attach`) is where the sockets live. */
+  start(server?: Server<unknown>): void
+  /** The server the sockets are upgraded on: topics are published on it. */
+  attach(server: Server<unknown>): void
   /** Stops taking bus events and closes every socket with 1001 so clients resume elsewhere. */
   stop(): void
 }
@@ -319,7 +322,7 @@ export function createHub(deps: HubDeps): Hub {
     message: (connection, data) => route(connection, data),
     close: (connection) => forget(connection),
     start(server) {
-      transport.attach(server)
+      if (server) transport.attach(server)
       unsubscribe ??= bus.subscribe({
         onEvent: onBusEvent,
         onResync: () => {
@@ -328,6 +331,9 @@ export function createHub(deps: HubDeps): Hub {
         },
       })
       channels.start()
+    },
+    attach(server) {
+      transport.attach(server)
     },
     stop() {
       unsubscribe?.()
