@@ -4,11 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Notification } from '../../src/shared/protocol'
 import { createTestDatabaseUrl, usingPostgres } from './testDatabase'
+import { until } from './until'
 import { bearer, type Session } from './wallet'
 import { connectSocket, type TestSocket } from './wsClient'
 
 // Shared by the fault drills (real processes, outages, kills): publishing through the admin API, clients that
 // connect like the SDK (auth + resume), and the exactly-once-in-order check.
+
+// `until` lives in until.ts; drills and the tests that import it from here keep doing so.
+export { until }
 
 export const DRILL_ADMIN_KEY = 'fault-drill-admin-key-0123456789abcdef'
 
@@ -20,22 +24,6 @@ export const notificationsOf = (socket: TestSocket): Notification[] =>
     .map((m) => (m as { notification: Notification }).notification)
 
 export const seqsOf = (socket: TestSocket) => notificationsOf(socket).map((n) => n.seq)
-
-/** Polls `check` until it returns something other than undefined; throws naming `what` after the timeout. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 5000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await Bun.sleep(intervalMs)
-  }
-}
 
 /** Rejects with `what` when the promise takes longer than `ms`: a failure with context, not a test timeout. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -35,6 +35,11 @@ export interface TcpProxy {
   dropReplies(count?: number): void
   /** How many answers dropReplies has dropped so far. */
   readonly repliesDropped: number
+  /**
+   * Destroys a random `share` (0 to 1) of the open connections at once, as a network storm would: their
+   * clients see the TCP connection die; new ones still get through. Answers how many were dropped.
+   */
+  drop(share: number): number
   stop(): Promise<void>
 }
 
@@ -201,6 +206,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     get repliesDropped() {
       return repliesDropped
+    },
+    drop(share) {
+      let dropped = 0
+      for (const pair of [...pairs]) {
+        if (Math.random() >= share) continue
+        end(pair)
+        dropped++
+      }
+      return dropped
     },
     async stop() {
       state = 'refuse'

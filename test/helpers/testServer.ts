@@ -1,3 +1,4 @@
+import { afterEach } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,5 +80,27 @@ export async function startTestServer(
       if (!options.keepDatabase) await database.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+export type StartTestServerOptions = Parameters<typeof startTestServer>[1]
+
+/**
+ * For files whose tests each start servers with settings of their own: `serve` starts one, and every server a
+ * test started stops when that test ends, so a file does not hold an idle server (and its database) per test
+ * until its last one. Call it at the top level of the file.
+ */
+export function serversPerTest(): (
+  env?: Record<string, string>,
+  options?: StartTestServerOptions,
+) => Promise<TestServer> {
+  const servers: TestServer[] = []
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.stop()))
+  }, 30_000)
+  return async (env = {}, options = {}) => {
+    const server = await startTestServer(env, options)
+    servers.push(server)
+    return server
   }
 }

@@ -32,7 +32,10 @@ export function authRoutes(ctx: ApiContext) {
     .post(
       '/auth/nonce',
       async () => {
-        const { nonce, expiresAt } = await createNonce(ctx.db, { ttlSeconds: ctx.config.nonceTtlSeconds })
+        const { nonce, expiresAt } = await createNonce(ctx.db, {
+          ttlSeconds: ctx.config.nonceTtlSeconds,
+          now: new Date(ctx.clock()),
+        })
         return { nonce, expiresAt: expiresAt.toISOString() }
       },
       {
@@ -45,7 +48,10 @@ export function authRoutes(ctx: ApiContext) {
       '/auth/verify',
       async ({ body }) => {
         try {
-          const result = await verifySignIn(ctx.db, ctx.tokens, ctx.signInPolicy(), body)
+          const result = await verifySignIn(ctx.db, ctx.tokens, ctx.signInPolicy(), {
+            ...body,
+            now: new Date(ctx.clock()),
+          })
           return { token: result.token, expiresAt: result.expiresAt.toISOString(), user: result.user }
         } catch (error) {
           if (error instanceof SignInRejected) ctx.log.debug('sign-in rejected', { reason: error.reason })
@@ -67,6 +73,7 @@ export function authRoutes(ctx: ApiContext) {
         const { token, expiresAt } = await refreshToken(ctx.db, ctx.tokens, {
           session,
           tokenTtlSeconds: ctx.config.tokenTtlSeconds,
+          now: new Date(ctx.clock()),
         })
         return {
           token,

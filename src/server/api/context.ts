@@ -45,7 +45,7 @@ export interface ApiContext {
   metrics: Metrics
   log: Logger
   version: string
-  /** The HTTP rate limiters' clock, in milliseconds (tests pass one they advance by hand). */
+  /** The server's clock, in milliseconds since the epoch: rate limits, nonces and tokens (tests pass one they advance by hand). */
   clock: () => number
   authenticate(token: string): Promise<AuthenticatedSession | null>
   /** Resolved once the server listens: the default SIWE domain depends on the port. */

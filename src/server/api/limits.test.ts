@@ -1,26 +1,17 @@
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { serversPerTest } from '../../../test/helpers/testServer'
 import { newAccount, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { createRateLimiter, takeToken } from '../http/createRateLimiter'
 import { webAppPolicy } from '../http/securityHeaders'
-import type { Clock } from '../time/clock'
 
 // HTTP limits and browser policy against real servers: sign-in and publishing rates (429 RATE_LIMITED with
 // Retry-After), the Origin check and CORS on /api, and the security headers on every response.
 
 type ErrorBody = { error: { code: string; message: string } }
 
-const servers: TestServer[] = []
-async function serve(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestServer> {
-  const server = await startTestServer(env, options)
-  servers.push(server)
-  return server
-}
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()))
-}, 30_000)
+const serve = serversPerTest()
 
 async function expectRateLimited(response: Response) {
   expect(response.status).toBe(429)

@@ -27,7 +27,11 @@ export function tokenExpiry(now: Date, ttlSeconds: number, sessionEnd: Date): Da
   return new Date(end * 1000)
 }
 
-export function createTokenService(secret: string): TokenService {
+/**
+ * `now` (milliseconds since the epoch) is the server's clock: a token is issued and checked against it, so a
+ * test that advances a manual clock sees the token expire without waiting for it.
+ */
+export function createTokenService(secret: string, now: () => number = Date.now): TokenService {
   const key = importHmacKey(secret)
   return {
     async sign(claims) {
@@ -35,14 +39,18 @@ export function createTokenService(secret: string): TokenService {
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
         .setSubject(claims.userId)
-        .setIssuedAt()
+        .setIssuedAt(Math.floor(now() / 1000))
         .setExpirationTime(Math.floor(claims.expiresAt / 1000))
         .sign(await key)
     },
     async verify(token) {
       try {
         // The algorithm is pinned: a token claiming "none" or an asymmetric algorithm is refused.
-        const { payload } = await jwtVerify(token, await key, { algorithms: ['HS256'], issuer: ISSUER })
+        const { payload } = await jwtVerify(token, await key, {
+          algorithms: ['HS256'],
+          issuer: ISSUER,
+          currentDate: new Date(now()),
+        })
         if (
           typeof payload.sub !== 'string' ||
           typeof payload.sid !== 'string' ||

@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { getAddress, type PrivateKeyAccount } from 'viem'
 import { createSiweMessage } from 'viem/siwe'
+import { createManualClock } from '../../../test/helpers/manualClock'
 import { rawUpgrade } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, getNonce, newAccount, type Session, signIn, trySignIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
+import type { Clock } from '../time/clock'
 
 // The secret test/helpers/testServer.ts configures: lets a test forge well-signed tokens for sessions that
 // do not exist or have expired.
@@ -23,9 +25,12 @@ afterAll(async () => {
   await server.stop()
 })
 
-/** Another instance with its own settings on the same database, as a second server would run in production. */
-const startSibling = (env: Record<string, string>) =>
-  startTestServer(env, { database: server.database, keepDatabase: true })
+/**
+ * Another instance with its own settings on the same database, as a second server would run in production;
+ * with `clock`, its time (nonces, tokens, deadlines) moves only when the test moves it.
+ */
+const startSibling = (env: Record<string, string>, clock?: Clock) =>
+  startTestServer(env, { database: server.database, keepDatabase: true, clock })
 
 type ErrorBody = { error: { code: string; message: string } }
 type WsError = { type: 'error'; code: string; message: string }
@@ -154,10 +159,11 @@ describe('sign-in', () => {
   })
 
   test('a nonce past its lifetime is refused', async () => {
-    const short = await startSibling({ NONCE_TTL_SECONDS: '1' })
+    const clock = createManualClock()
+    const short = await startSibling({ NONCE_TTL_SECONDS: '1' }, clock)
     try {
       const nonce = await getNonce(short.url)
-      await Bun.sleep(1100)
+      clock.advance(1100)
       const { response } = await trySignIn(short.url, newAccount(), { nonce })
       await expectRejected(response, 'expired nonce')
       // A fresh nonce on the same server works: only the old one was refused.
@@ -509,39 +515,53 @@ describe('WebSocket authentication', () => {
 })
 
 describe('token expiry over WebSocket', () => {
+  // Each sibling's clock moves only when the test moves it: the token ends, and its grace period runs out, at
+  // the millisecond the test chooses, however slow the machine, and without waiting for either.
   test.concurrent('TOKEN_EXPIRED when the token ends, close 4001 after the grace period unless a fresh auth arrives', async () => {
-    const short = await startSibling({ TOKEN_TTL_SECONDS: '1', TOKEN_EXPIRY_GRACE_SECONDS: '1' })
+    const clock = createManualClock()
+    const short = await startSibling({ TOKEN_TTL_SECONDS: '1', TOKEN_EXPIRY_GRACE_SECONDS: '1' }, clock)
     try {
       const account = newAccount()
       const session = await signIn(short.url, account)
       // Whole seconds, like the JWT's exp, at least the TTL away: the advertised expiry is the real one.
       const tokenEnd = Date.parse(session.expiresAt)
       expect(tokenEnd % 1000).toBe(0)
-      expect(tokenEnd - Date.now()).toBeGreaterThan(500)
-      expect(tokenEnd - Date.now()).toBeLessThanOrEqual(2000)
+      expect(tokenEnd - clock.now()).toBeGreaterThanOrEqual(1000)
+      expect(tokenEnd - clock.now()).toBeLessThanOrEqual(2000)
       const lapsing = await connectAuthenticated(short.wsUrl, session.token)
       const renewing = await connectAuthenticated(short.wsUrl, session.token)
 
+      // A millisecond before its end the token still holds; at its end both sockets are told.
+      clock.advance(tokenEnd - 1 - clock.now())
+      lapsing.send({ type: 'ping' })
+      await lapsing.next('pong')
+      expect(lapsing.messages.filter((m) => m.type === 'error')).toEqual([])
+      clock.advance(1)
       const expired = await lapsing.next<WsError>('error', 3000)
-      const expiredAt = Date.now()
+      const expiredAt = clock.now()
       expect(expired.code).toBe('TOKEN_EXPIRED')
-      expect(expiredAt).toBeGreaterThanOrEqual(tokenEnd - 20)
-      expect(expiredAt).toBeLessThan(tokenEnd + 1000)
+      expect(expiredAt).toBe(tokenEnd)
       expect((await renewing.next<WsError>('error', 3000)).code).toBe('TOKEN_EXPIRED')
 
       // Inside the grace period the renewing socket signs in again and sends the fresh token.
+      clock.advance(100)
       const fresh = await signIn(short.url, account)
       renewing.send({ type: 'auth', token: fresh.token })
       await renewing.next('authenticated')
 
+      // The lapsing socket is open until the grace period ends, and closed with 4001 when it does.
+      clock.advance(expiredAt + 999 - clock.now())
+      lapsing.send({ type: 'ping' })
+      await lapsing.next('pong')
+      expect(isOpen(lapsing)).toBe(true)
+      clock.advance(1)
       const closed = await lapsing.closed
-      const closedAt = Date.now()
       expect(closed.code).toBe(4001)
-      expect(closedAt - expiredAt).toBeGreaterThanOrEqual(900)
-      expect(closedAt - expiredAt).toBeLessThan(2500)
+      expect(clock.now() - expiredAt).toBe(1000)
 
       // Past the first grace period (and before the fresh token's own expiry and grace) it is still open.
-      await Bun.sleep(200)
+      clock.advance(200)
+      expect(clock.now()).toBeLessThan(Date.parse(fresh.expiresAt))
       expect(isOpen(renewing)).toBe(true)
       renewing.send({ type: 'ping' })
       await renewing.next('pong')
@@ -552,20 +572,23 @@ describe('token expiry over WebSocket', () => {
   })
 
   test.concurrent('a token refreshed over HTTP just before it ends keeps the socket open', async () => {
-    const short = await startSibling({ TOKEN_TTL_SECONDS: '2', TOKEN_EXPIRY_GRACE_SECONDS: '1' })
+    const clock = createManualClock()
+    const short = await startSibling({ TOKEN_TTL_SECONDS: '2', TOKEN_EXPIRY_GRACE_SECONDS: '1' }, clock)
     try {
       const session = await signIn(short.url)
       const socket = await connectAuthenticated(short.wsUrl, session.token)
-      await Bun.sleep(Math.max(0, Date.parse(session.expiresAt) - Date.now() - 700))
+      clock.advance(Date.parse(session.expiresAt) - clock.now() - 700)
       const response = await post('/api/auth/refresh', session.token, short.url)
       expect(response.status).toBe(200)
       const refreshed = (await response.json()) as SessionBody
       socket.send({ type: 'auth', token: refreshed.token })
       await socket.next('authenticated')
       // Past the old token's end and its grace period: no TOKEN_EXPIRED, and the socket is open.
-      await Bun.sleep(Math.max(0, Date.parse(session.expiresAt) - Date.now() + 1200))
-      if (Date.now() < Date.parse(refreshed.expiresAt))
-        expect(socket.messages.filter((m) => m.type === 'error')).toEqual([])
+      clock.advance(Date.parse(session.expiresAt) - clock.now() + 1200)
+      expect(clock.now()).toBeLessThan(Date.parse(refreshed.expiresAt))
+      socket.send({ type: 'ping' })
+      await socket.next('pong')
+      expect(socket.messages.filter((m) => m.type === 'error')).toEqual([])
       expect(isOpen(socket)).toBe(true)
       // The refreshed token is still good over HTTP too.
       expect((await me(refreshed.token, short.url)).status).toBe(200)

@@ -23,6 +23,7 @@ import {
 } from '../../../test/helpers/anvil'
 import { usingPostgres } from '../../../test/helpers/testDatabase'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { bearer, newAccount, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import type { Notification, Transfer } from '../../shared/protocol'
@@ -86,20 +87,6 @@ async function mined(hash: Hash): Promise<Sent> {
 const transfer = async (from: PrivateKeyAccount, tokenAddress: Address, to: Address, value: bigint) =>
   mined(await sendTransfer(from, tokenAddress, to, value))
 
-async function waitUntil<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await Bun.sleep(20)
-  }
-}
-
 /** Transfer notifications a socket received, in arrival order, optionally of one type or transaction. */
 function transferNotices(
   socket: TestSocket,
@@ -114,10 +101,11 @@ function transferNotices(
 }
 
 const waitForNotice = (socket: TestSocket, type: string, txHash: string, timeoutMs = 10_000) =>
-  waitUntil(
-    () => transferNotices(socket, { type, txHash })[0],
+  until(
     `${type} for ${txHash}; got ${JSON.stringify(socket.messages)}`,
+    () => transferNotices(socket, { type, txHash })[0],
     timeoutMs,
+    20,
   )
 
 async function cursorOf(db: Database): Promise<number> {
@@ -130,10 +118,11 @@ async function cursorOf(db: Database): Promise<number> {
 
 /** Until the watcher has committed everything up to `block` (its notifications included). */
 const waitForCursor = (target: TestServer, block: number, timeoutMs = 10_000) =>
-  waitUntil(
-    async () => ((await cursorOf(target.database.db)) >= block ? true : undefined),
+  until(
     `the transfer cursor to reach block ${block}`,
+    async () => ((await cursorOf(target.database.db)) >= block ? true : undefined),
     timeoutMs,
+    20,
   )
 
 /** The cursor is committed before the events are published: give them a few passes to land. */
@@ -585,13 +574,17 @@ describe('startTransferWatcher', () => {
       // its own in-process bus, so only PostgreSQL's LISTEN/NOTIFY bus promises the crossing.
       const socketHashes = (s: TestSocket) => transferNotices(s).map((n) => (n.data as TransferData).txHash)
       if (usingPostgres()) {
-        await waitUntil(
-          () => (socketHashes(bobSocket).length >= hashes.length ? true : undefined),
+        await until(
           'bob to hear every transfer',
+          () => (socketHashes(bobSocket).length >= hashes.length ? true : undefined),
+          10_000,
+          20,
         )
-        await waitUntil(
-          () => (socketHashes(aliceSocket).length >= hashes.length ? true : undefined),
+        await until(
           'alice to hear every transfer',
+          () => (socketHashes(aliceSocket).length >= hashes.length ? true : undefined),
+          10_000,
+          20,
         )
         expect(socketHashes(bobSocket)).toEqual(hashes)
         expect(socketHashes(aliceSocket)).toEqual(hashes)

@@ -34,9 +34,9 @@ import { startJobWorkers } from '../jobs/startJobWorkers'
 import { createLogger, type Logger } from '../log/createLogger'
 import { createMetrics } from '../metrics/createMetrics'
 import { createNotificationStore } from '../notifications/createNotificationStore'
-import { type ConnectionRegistry, createConnectionRegistry } from '../push/connectionRegistry'
+import { createConnectionRegistry } from '../push/connectionRegistry'
 import type { PushFetch } from '../push/sendPush'
-import { type PushWorkers, startPushWorkers } from '../push/startPushWorkers'
+import { startPushWorkers } from '../push/startPushWorkers'
 import { ensureVapidKeys } from '../push/vapidKeys'
 import { type Clock, systemClock } from '../time/clock'
 import { settleWithin } from '../time/withTimeout'
@@ -113,7 +113,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     const idempotency = createIdempotency({ db, clock, onError })
     idempotency.start()
     shutdown.add('idempotency keys', () => idempotency.stop())
-    const tokens = createTokenService(jwtSecret)
+    const tokens = createTokenService(jwtSecret, clock.now)
     const authenticate = (token: string) => authenticateToken(db, tokens, token)
 
     const chain = await connectChain(config, onError)

@@ -40,13 +40,20 @@ export const migrationsFolder = resolve(import.meta.dir, '../../../drizzle')
 
 export type OpenDatabaseOptions =
   | { databaseUrl: string; poolSize?: number }
-  /** dataDir null: in memory (tests). */
-  | { databaseUrl?: null; dataDir: string | null }
+  /**
+   * dataDir null: in memory (tests). `from`: start from a dump of another PGlite (`dumpDataDir('none')`) instead
+   * of an empty cluster: a dump of a migrated database opens several times faster than initdb and the
+   * migrations, which matters to a test suite that opens hundreds. The migrations still run on it.
+   */
+  | { databaseUrl?: null; dataDir: string | null; from?: Blob }
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.poolSize ?? 10)
-  return openPglite('dataDir' in options ? options.dataDir : null)
+  return openPglite(
+    'dataDir' in options ? options.dataDir : null,
+    'from' in options ? options.from : undefined,
+  )
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
@@ -94,7 +101,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   }
 }
 
-async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string | null, from?: Blob): Promise<DatabaseHandle> {
   let releaseLock = () => {}
   let directory: string | undefined
   if (dataDir !== null) {
@@ -104,7 +111,10 @@ async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
   }
   let client: PGlite
   try {
-    client = await PGlite.create(directory ? { dataDir: directory } : {})
+    client = await PGlite.create({
+      ...(directory ? { dataDir: directory } : {}),
+      ...(from ? { loadDataDir: from } : {}),
+    })
     const db = drizzlePglite(client, { schema })
     await migratePglite(db, { migrationsFolder })
   } catch (error) {

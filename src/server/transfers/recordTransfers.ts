@@ -16,7 +16,7 @@ export type TransferChangeListener = (
   transaction: EventTransaction,
   transfer: Transfer,
   action: DataUpdateAction,
-) => Promise<unknown> | void
+) => Promise<unknown> | undefined
 
 export interface TransferLedger {
   chainId: number

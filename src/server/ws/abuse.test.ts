@@ -1,11 +1,11 @@
-import { afterAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createManualClock } from '../../../test/helpers/manualClock'
 import { metricValue } from '../../../test/helpers/metrics'
 import { rawUpgrade as upgrade } from '../../../test/helpers/rawUpgrade'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { serversPerTest } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
-import type { Clock } from '../time/clock'
 
 // WebSocket abuse limits, each against a real server through real sockets: new connections per IP per second
 // (HTTP 429 at the upgrade), unauthenticated connections per IP (RATE_LIMITED, 4008), the optional
@@ -29,14 +29,6 @@ function connectWith(wsUrl: string, headers: Record<string, string>) {
   return { ws, messages, closed, opened }
 }
 
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(5)
-  }
-}
-
 const isOpen = (socket: TestSocket) => socket.ws.readyState === WebSocket.OPEN
 
 async function closeAll(sockets: TestSocket[]): Promise<void> {
@@ -44,15 +36,7 @@ async function closeAll(sockets: TestSocket[]): Promise<void> {
   await Promise.all(sockets.map((s) => s.closed))
 }
 
-const servers: TestServer[] = []
-async function serve(env: Record<string, string>, options: { clock?: Clock } = {}): Promise<TestServer> {
-  const server = await startTestServer(env, options)
-  servers.push(server)
-  return server
-}
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()))
-}, 30_000)
+const serve = serversPerTest()
 
 describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   test('past the burst the upgrade answers 429 RATE_LIMITED with Retry-After; the budget refills', async () => {
@@ -75,13 +59,15 @@ describe('WS_CONNECTIONS_PER_SECOND_PER_IP', () => {
   })
 
   test('X-Forwarded-For counts only with TRUST_PROXY: each forwarded address has its own budget', async () => {
-    const untrusting = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1' })
+    // Time stands still: a budget of one per second cannot refill between the upgrades.
+    const clock = createManualClock()
+    const untrusting = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1' }, { clock })
     for (let i = 0; i < 2; i++)
       expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': `203.0.113.${i}` })).status).toBe(101)
     // A client cannot pick a fresh address for itself.
     expect((await upgrade(untrusting.wsUrl, { 'X-Forwarded-For': '203.0.113.9' })).status).toBe(429)
 
-    const behindProxy = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1', TRUST_PROXY: 'true' })
+    const behindProxy = await serve({ WS_CONNECTIONS_PER_SECOND_PER_IP: '1', TRUST_PROXY: 'true' }, { clock })
     const from = (ip: string) => upgrade(behindProxy.wsUrl, { 'X-Forwarded-For': `${ip}, 10.0.0.1` })
     expect((await from('203.0.113.1')).status).toBe(101)
     expect((await from('203.0.113.1')).status).toBe(101)
@@ -145,7 +131,12 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
 
     // Closing one frees its place.
     fifth.close()
-    await waitUntil(() => server.herald.connectionCount === 4, 'the server to drop the socket')
+    await until(
+      'the server to drop the socket',
+      () => server.herald.connectionCount === 4 || undefined,
+      3000,
+      5,
+    )
     const seventh = connectSocket(server.wsUrl)
     await seventh.next('connected')
     await closeAll([...anonymous, viaQuery, seventh])
@@ -156,7 +147,12 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
     const a = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
     const b = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.2' })
     await Promise.all([a.opened, b.opened])
-    await waitUntil(() => a.messages.length > 0 && b.messages.length > 0, 'connected on both')
+    await until(
+      'connected on both',
+      () => (a.messages.length > 0 && b.messages.length > 0) || undefined,
+      3000,
+      5,
+    )
     expect([a.messages[0]!.type, b.messages[0]!.type]).toEqual(['connected', 'connected'])
     const again = connectWith(server.wsUrl, { 'X-Forwarded-For': '198.51.100.1' })
     expect((await again.closed).code).toBe(4008)
@@ -168,33 +164,42 @@ describe('MAX_ANONYMOUS_CONNECTIONS_PER_IP', () => {
 })
 
 describe('AUTH_TIMEOUT_SECONDS', () => {
+  // The deadlines run on the server's clock: the test moves it instead of waiting.
   test('off by default: an anonymous connection stays and receives broadcasts', async () => {
-    const server = await serve({})
+    const clock = createManualClock()
+    const server = await serve({}, { clock })
     expect(server.herald.config.authTimeoutSeconds).toBe(0)
     const anonymous = connectSocket(server.wsUrl)
     await anonymous.next('connected')
-    await Bun.sleep(1500)
+    clock.advance(1500)
     expect((await server.broadcast({ type: 'announcement' })).status).toBe(202)
     await anonymous.next('announcement')
     await closeAll([anonymous])
   })
 
   test('when set, a connection not authenticated in time gets UNAUTHORIZED and 4001; authenticated ones stay', async () => {
-    const server = await serve({ AUTH_TIMEOUT_SECONDS: '1' })
+    const clock = createManualClock()
+    const server = await serve({ AUTH_TIMEOUT_SECONDS: '1' }, { clock })
     const session = await signIn(server.url)
-    const started = Date.now()
+    const started = clock.now()
     const idle = connectSocket(server.wsUrl)
     await idle.next('connected')
     const authed = await connectAuthenticated(server.wsUrl, session.token)
     const viaQuery = connectSocket(`${server.wsUrl}?token=${encodeURIComponent(session.token)}`)
     await viaQuery.next('authenticated')
 
+    // A millisecond before the deadline the anonymous socket is still served; at the deadline it is refused.
+    clock.advance(999)
+    idle.send({ type: 'ping' })
+    await idle.next('pong')
+    expect(idle.messages.some((m) => m.type === 'error')).toBe(false)
+    clock.advance(1)
     const error = await idle.next<ErrorFrame>('error', 5000)
     expect(error.code).toBe('UNAUTHORIZED')
     expect((await idle.closed).code).toBe(4001)
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+    expect(clock.now() - started).toBe(1000)
 
-    await Bun.sleep(500)
+    clock.advance(500)
     for (const socket of [authed, viaQuery]) {
       socket.send({ type: 'ping' })
       await socket.next('pong')

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { metricValue } from '../../../test/helpers/metrics'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { bearer, newAccount, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 import type { Notification } from '../../shared/protocol'
@@ -36,14 +37,6 @@ async function settle(server: TestServer, sockets: TestSocket[]): Promise<void> 
   const res = await server.broadcast({ type: 'marker', id })
   expect(res.status).toBe(202)
   await Promise.all(sockets.map((s) => s.next((m) => m.type === 'marker' && m.id === id)))
-}
-
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(5)
-  }
 }
 
 async function closeAll(sockets: TestSocket[]): Promise<void> {
@@ -92,7 +85,12 @@ describe('delivery', () => {
     expect(await authed.next()).toEqual({ type: 'pong' })
     expect(await authed.next()).toEqual({ type: 'pong' })
     await closeAll([first, second, authed])
-    await waitUntil(() => server.herald.connectionCount === 0, 'the server to drop the sockets')
+    await until(
+      'the server to drop the sockets',
+      () => server.herald.connectionCount === 0 || undefined,
+      3000,
+      5,
+    )
   })
 
   test("a user's notification reaches all of that user's connections and no one else; broadcasts reach all", async () => {
@@ -161,7 +159,12 @@ describe('delivery', () => {
     // A socket that closed gets nothing and the others still get everything.
     aSockets[0]!.close()
     await aSockets[0]!.closed
-    await waitUntil(() => server.herald.getUserConnectionCount(a.user.id) === 2, 'the close')
+    await until(
+      'the close',
+      () => server.herald.getUserConnectionCount(a.user.id) === 2 || undefined,
+      3000,
+      5,
+    )
     const second = await publishTo(server, a.user.id, 2)
     for (const socket of aSockets.slice(1)) {
       expect((await socket.next<NotificationFrame>('notification')).notification).toEqual(second)
@@ -169,7 +172,12 @@ describe('delivery', () => {
     const after = await server.broadcast({ type: 'marker', id: 'four-left' })
     expect(await after.json()).toEqual({ delivered: 4 })
     await closeAll(everyone)
-    await waitUntil(() => server.herald.connectionCount === 0, 'the server to drop the sockets')
+    await until(
+      'the server to drop the sockets',
+      () => server.herald.connectionCount === 0 || undefined,
+      3000,
+      5,
+    )
   })
 
   test('a notification for an address that never signed in waits for its first sign-in', async () => {
@@ -373,7 +381,12 @@ describe('connection limits', () => {
       // A closed connection frees its slot.
       first.close()
       await first.closed
-      await waitUntil(() => server.herald.getUserConnectionCount(a.user.id) === 1, 'the close')
+      await until(
+        'the close',
+        () => server.herald.getUserConnectionCount(a.user.id) === 1 || undefined,
+        3000,
+        5,
+      )
       const replacement = await connectAuthenticated(server.wsUrl, a.token)
       const n2 = await publishTo(server, a.user.id, 2)
       expect((await replacement.next<NotificationFrame>('notification')).notification).toEqual(n2)
@@ -407,7 +420,7 @@ describe('connection limits', () => {
 
       second.close()
       await second.closed
-      await waitUntil(() => server.herald.connectionCount === 1, 'the close')
+      await until('the close', () => server.herald.connectionCount === 1 || undefined, 3000, 5)
       const replacement = connectSocket(server.wsUrl)
       await replacement.next('connected')
       await closeAll([first, replacement])

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { rawUpgradedSocket } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { connectSocket } from '../../../test/helpers/wsClient'
 
@@ -12,31 +13,20 @@ afterAll(async () => {
 }, 30_000)
 
 /** A peer that upgrades and then never answers anything, like a laptop whose lid closed mid-connection. */
-function deadPeer(port: number): Promise<{ socket: Socket; closed: Promise<number> }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(
-        'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      )
-    })
-    const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - started)))
-    let upgraded = false
-    socket.on('data', (chunk) => {
-      if (!upgraded && chunk.toString('latin1').startsWith('HTTP/1.1 101')) {
-        upgraded = true
-        resolve({ socket, closed })
-      }
-    })
-    socket.on('error', reject)
-  })
+async function deadPeer(wsUrl: string): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const started = Date.now()
+  const { socket } = await rawUpgradedSocket(wsUrl)
+  const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - started)))
+  // It reads what arrives (pings included) and never answers.
+  socket.on('data', () => {})
+  socket.resume()
+  return { socket, closed }
 }
 
 test('heartbeats close a peer that stops answering, and keep a live one open', async () => {
   const live = connectSocket(server.wsUrl)
   await live.next('connected')
-  const { closed } = await deadPeer(server.herald.port)
+  const { closed } = await deadPeer(server.wsUrl)
   expect(server.herald.connectionCount).toBe(2)
   const after = await closed
   // Closed by the server once pings went unanswered for the idle timeout, well before the test's own limit.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
+import { rawUpgradedSocket } from '../../../test/helpers/rawUpgrade'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, type TestSocket } from '../../../test/helpers/wsClient'
@@ -51,33 +52,13 @@ class RawClient {
     socket.on('error', () => {})
   }
 
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.write(
-          'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-        )
-      })
-      const client = new RawClient(socket)
-      let head = ''
-      const onHandshake = (chunk: Buffer) => {
-        head += chunk.toString('latin1')
-        const end = head.indexOf('\r\n\r\n')
-        if (end < 0) return
-        socket.off('data', onHandshake)
-        if (!head.startsWith('HTTP/1.1 101')) {
-          reject(new Error(`upgrade refused: ${head}`))
-          return
-        }
-        socket.on('data', (data: Buffer) => client.onData(data))
-        const rest = Buffer.from(head.slice(end + 4), 'latin1')
-        if (rest.length > 0) client.onData(rest)
-        resolve(client)
-      }
-      socket.on('data', onHandshake)
-      socket.on('error', reject)
-    })
+  static async open(wsUrl: string): Promise<RawClient> {
+    const { socket, rest } = await rawUpgradedSocket(wsUrl)
+    const client = new RawClient(socket)
+    socket.on('data', (data: Buffer) => client.onData(data))
+    if (rest.length > 0) client.onData(rest)
+    socket.resume()
+    return client
   }
 
   private onData(data: Buffer) {
@@ -145,7 +126,7 @@ function readFrame(buffer: Buffer): { opcode: number; payload: Buffer; size: num
 
 test('a client that stops reading is closed with 4009; the others keep receiving; resume recovers all', async () => {
   // The slow client: authenticated as `slow`, then it stops reading.
-  const raw = await RawClient.open(server.herald.port)
+  const raw = await RawClient.open(server.wsUrl)
   await raw.until(() => raw.messages().find((m) => m.type === 'connected'), 'connected')
   raw.sendText(JSON.stringify({ type: 'auth', token: slow.token }))
   await raw.until(() => raw.messages().find((m) => m.type === 'authenticated'), 'authenticated')

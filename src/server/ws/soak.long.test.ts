@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { mib, settledMemory, watchUnhandledRejections } from '../../../test/helpers/fuzz'
+import { startTcpProxy, type TcpProxy } from '../../../test/helpers/tcpProxy'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { createHeraldClient, type HeraldClient } from '../../client/sdk'
@@ -20,7 +20,9 @@ const RAW_USERS = 4
 const STORM_EVERY_MS = 7000
 
 let server: TestServer
-let proxy: DroppingProxy
+let proxy: TcpProxy
+/** The server's URL through the proxy (no trailing slash, like server.url). */
+let proxyUrl: string
 const users: Session[] = []
 
 beforeAll(async () => {
@@ -30,67 +32,15 @@ beforeAll(async () => {
     MAX_ANONYMOUS_CONNECTIONS_PER_IP: '1000',
     ADMIN_RATE_PER_SECOND: '100000',
   })
-  proxy = await startDroppingProxy(server.herald.port)
+  // Storms drop connections at the TCP level: clients see them die, as on a flaky network.
+  proxy = await startTcpProxy({ host: '127.0.0.1', port: server.herald.port })
+  proxyUrl = proxy.url(server.url).replace(/\/$/, '')
   for (let i = 0; i < USERS; i++) users.push(await signIn(server.url))
 }, 60_000)
 afterAll(async () => {
   await proxy?.stop()
   await server?.stop()
 }, 30_000)
-
-interface DroppingProxy {
-  url: string
-  readonly open: number
-  /** Destroys this share of the open connections at once: their clients see the TCP connection die. */
-  drop(share: number): number
-  stop(): Promise<void>
-}
-
-/** A TCP proxy in front of the server whose connections the test can kill, a random share at a time. */
-async function startDroppingProxy(port: number): Promise<DroppingProxy> {
-  const pairs = new Set<{ client: Socket; upstream: Socket }>()
-  const listener: Server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port })
-    const pair = { client, upstream }
-    pairs.add(pair)
-    const end = () => {
-      pairs.delete(pair)
-      client.destroy()
-      upstream.destroy()
-    }
-    for (const socket of [client, upstream]) {
-      socket.on('error', end)
-      socket.on('close', end)
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()))
-  const address = listener.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    get open() {
-      return pairs.size
-    },
-    drop(share) {
-      let dropped = 0
-      for (const pair of [...pairs]) {
-        if (Math.random() >= share) continue
-        pair.client.resetAndDestroy()
-        pair.upstream.destroy()
-        dropped++
-      }
-      return dropped
-    },
-    async stop() {
-      for (const pair of pairs) {
-        pair.client.destroy()
-        pair.upstream.destroy()
-      }
-      await new Promise<void>((resolve) => listener.close(() => resolve()))
-    },
-  }
-}
 
 /** What one client saw: seqs in arrival order, and anything that breaks isolation or exactly-once. */
 interface Seen {
@@ -171,7 +121,7 @@ test(
       for (let k = 0; k < SDK_CLIENTS_PER_USER; k++) {
         const record: Seen = { user, seqs: [], ids: [], problems: [], broadcasts: new Set() }
         const client = createHeraldClient({
-          url: proxy.url,
+          url: proxyUrl,
           getToken: () => user.token,
           since: 0,
           minReconnectDelayMs: 50,
@@ -200,7 +150,7 @@ test(
     for (const user of users.slice(0, RAW_USERS)) {
       const record: Seen = { user, seqs: [], ids: [], problems: [], broadcasts: new Set() }
       seen.push(record)
-      raws.push(new ResumingSocket(proxy.url, record))
+      raws.push(new ResumingSocket(proxyUrl, record))
     }
 
     let running = true
