@@ -30,6 +30,11 @@ const titles = (page: Page) =>
 async function signedIn(page: Page) {
   await exposeWallet(page, { account, rpcUrl: chain.rpcUrl, chainId: 31337 })
   await page.goto(server.url)
+  // The app boots (config, the stored session) before it shows either: wait for one, then look.
+  await page
+    .locator('[data-testid="notification-bell"], [data-testid="connect-injected"]')
+    .first()
+    .waitFor({ timeout: 20_000 })
   if (!(await bell(page).isVisible())) {
     await page.getByTestId('connect-injected').first().click()
     await page.getByTestId('sign-in').click()
