@@ -17,8 +17,8 @@ const layers = [
   { name: 'streams', path: '^src/server/streams/', what: 'the stream core' },
   {
     name: 'domain',
-    path: '^src/server/(auth|chain|channels|jobs|notifications|tokens|transfers|users)/',
-    what: 'sign-in, the chain, channels, jobs, notifications, tokens, transfers and users',
+    path: '^src/server/(auth|chain|channels|jobs|notifications|push|tokens|transfers|users)/',
+    what: 'sign-in, the chain, channels, jobs, notifications, Web Push, tokens, transfers and users',
   },
   {
     name: 'http',
@@ -28,7 +28,7 @@ const layers = [
   { name: 'edge', path: '^src/server/(api|ws)/', what: 'the routes and the WebSocket hub' },
   {
     name: 'root',
-    path: '^src/server/(app|main)[.]ts$|^src/server/compose/',
+    path: '^src/server/(app|main|index)[.]ts$|^src/server/compose/',
     what: 'the composition root (app.ts and its helpers in compose/) and the entry point',
   },
 ]

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { io, type Socket } from 'socket.io-client'
+import { channelCommands, control } from './lib/channelClient'
 import { emit, serveCommands } from './lib/childIo'
 import { churnClient } from './lib/churn'
 import { now, sleep } from './lib/clock'
@@ -97,8 +98,10 @@ function openNative(url: string, token: string, timeoutMs: number): Promise<void
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token }))
     ws.onmessage = (event) => {
       const message = JSON.parse(event.data as string) as Payload
-      if (done) receive(message)
-      else if (message.type === 'authenticated') {
+      if (done) {
+        receive(message)
+        control(ws, message as Parameters<typeof control>[1])
+      } else if (message.type === 'authenticated') {
         native.push(ws)
         settle()
       } else if (message.type === 'error') settle(new Error(`server said ${event.data}`))
@@ -405,5 +408,6 @@ serveCommands({
   replay,
   bareInsert,
   churn: churnClient,
+  ...channelCommands(() => ({ native, socketio })),
 })
 emit({ event: 'ready', pid: process.pid })

@@ -1,7 +1,7 @@
 // `npm run bench`: Herald against Socket.IO, ws and bare Bun in one run, under the same load from the same
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
 // and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --stored-dbs,
-// --stored-saturation, --churn-seconds, --churn-connections, --profile, --pin, --database-url).
+// --skip-channels, --stored-saturation, --churn-seconds, --churn-connections, --profile, --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -18,6 +18,7 @@ import { readRssKiB, startCpuMeter } from './lib/proc'
 import { renderReport } from './lib/report'
 import type { BenchResults, Cpu, DeliveryResult, HubCell, Kind, StoredCell } from './lib/results'
 import { seedHeraldUsers, seedMissedNotifications } from './lib/seedHerald'
+import { BENCH_CHANNEL } from './lib/sendLoops'
 import { spread } from './lib/stats'
 import type { BenchUser } from './lib/users'
 
@@ -29,6 +30,7 @@ const { values: options } = parseArgs({
     'skip-hub': { type: 'boolean', default: false },
     'skip-stored': { type: 'boolean', default: false },
     'skip-churn': { type: 'boolean', default: false },
+    'skip-channels': { type: 'boolean', default: false },
     'stored-dbs': { type: 'string', default: 'pglite,postgres' },
     'stored-saturation': { type: 'string', default: '64' },
     'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
@@ -238,7 +240,7 @@ function heraldEnv(extra: Record<string, string>): Record<string, string> {
 async function deliveryPhase(
   client: Child,
   server: Child,
-  command: 'broadcast' | 'perUser',
+  command: 'broadcast' | 'perUser' | 'channel',
   args: Record<string, number>,
   expected: number,
 ): Promise<DeliveryResult> {
@@ -265,6 +267,57 @@ async function deliveryPhase(
     p99: phase.p99,
     max: phase.max,
     cpu: usage as unknown as Cpu,
+  }
+}
+
+/** Publications the re-subscribe phase replays (Herald's REPLAY_CAP: the most one subscribe replays). */
+const RESUBSCRIBE_REPLAY = 1000
+const REPLAY_CHANNEL = 'public:replay'
+
+/**
+ * The channel phases of a cell (ws has no rooms): every connection subscribes to one channel, then paced and
+ * flooded publications fan out to all of them; on Herald, a connection subscribes again with `since`, 1,000
+ * stored publications back, five times.
+ */
+async function channelPhases(client: Child, server: Child, cell: HubCell, floodCount: number) {
+  const subscribed = await client.request<NonNullable<HubCell['subscribe']>>(
+    'subscribe',
+    { channel: BENCH_CHANNEL },
+    180_000,
+  )
+  cell.subscribe = {
+    ok: subscribed.ok,
+    failed: subscribed.failed,
+    firstError: subscribed.firstError,
+    perSec: subscribed.perSec,
+  }
+  const subscribers = subscribed.ok
+  cell.channelPaced = await deliveryPhase(
+    client,
+    server,
+    'channel',
+    { count: PACED_SENDS, intervalMs: pacedIntervalMs(cell.n) },
+    subscribers * PACED_SENDS,
+  )
+  cell.channelFlood = await deliveryPhase(
+    client,
+    server,
+    'channel',
+    { count: floodCount, intervalMs: 0 },
+    subscribers * floodCount,
+  )
+  if (cell.server !== 'herald') return
+  await server.request('seedChannel', { channel: REPLAY_CHANNEL, count: RESUBSCRIBE_REPLAY }, 120_000)
+  const again = await client.request<{ p50: number; max: number; runs: { replayed: number }[] }>(
+    'resubscribe',
+    { channel: REPLAY_CHANNEL, since: 0, reps: 5 },
+    120_000,
+  )
+  cell.resubscribe = {
+    p50: again.p50,
+    max: again.max,
+    replayed: again.runs[0]?.replayed ?? 0,
+    runs: again.runs.length,
   }
 }
 
@@ -345,6 +398,7 @@ async function hubCell(client: Child, kind: Kind, n: number, rep: number, files:
       { rounds: floodCount, intervalMs: 0 },
       ok * floodCount,
     )
+    if (kind !== 'ws' && !options['skip-channels']) await channelPhases(client, server, cell, floodCount)
   } catch (error) {
     cell.error = String(error)
   } finally {

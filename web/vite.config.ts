@@ -28,4 +28,7 @@ export default defineConfig({
     },
   },
   preview: { host: '127.0.0.1' },
+  // The SDK's SharedWorker (shareAcrossTabs) is a module worker: `new SharedWorker(new URL(...), { type:
+  // 'module' })` in src/client/sdk/createHeraldClient.ts. It is built as its own file under /assets/.
+  worker: { format: 'es' },
 })

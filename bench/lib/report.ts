@@ -1,3 +1,4 @@
+import { channelReport } from './channelReport'
 import { churnTable, churnTarget } from './churn'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
@@ -123,6 +124,8 @@ export function renderReport(results: BenchResults): string {
     }
     out.push('')
   }
+
+  out.push(...channelReport(results.hub))
 
   const stored = (db: StoredCell['db']) => results.stored.filter((c) => c.db === db && !c.error)
   const ss = (db: StoredCell['db'], pick: (c: StoredCell) => number | undefined) =>

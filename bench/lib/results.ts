@@ -51,6 +51,13 @@ export interface HubCell {
   broadcastFlood: DeliveryResult
   perUserPaced: DeliveryResult
   perUserFlood: DeliveryResult
+  /** Every connection subscribes to one channel (Herald's subscribe, a Bun topic, a Socket.IO room). */
+  subscribe?: { ok: number; failed: number; firstError: string | null; perSec: number }
+  /** Publications on that channel, each to every subscriber (Herald stores each first). */
+  channelPaced?: DeliveryResult
+  channelFlood?: DeliveryResult
+  /** Herald: a connection subscribes again with `since` 1,000 publications back, until `subscribed`. */
+  resubscribe?: { p50: number; max: number; replayed: number; runs: number }
   error?: string
 }
 

@@ -7,7 +7,12 @@ export interface SendOps {
   broadcast(message: BenchMessage): unknown
   /** One message to every connection of one user. */
   toUser(userId: string, message: BenchMessage): unknown
+  /** One publication to every subscriber of the bench channel (Herald stores it first). */
+  channel?(message: BenchMessage): unknown
 }
+
+/** The channel every connection subscribes to in the channel phases (a topic on bare Bun, a room on Socket.IO). */
+export const BENCH_CHANNEL = 'public:bench'
 
 export interface SendReport {
   /** When the first message was handed to the server's send call (clock.now()). */
@@ -31,6 +36,18 @@ export function sendLoops(ops: SendOps, userIds: string[]) {
       const start = now()
       for (let i = 0; i < count; i++) {
         ops.broadcast({ type: 'bench', i, t: now() })
+        await pause(intervalMs)
+      }
+      return { start, end: now(), sent: count }
+    },
+    /** `count` publications on the bench channel, each to every subscriber. */
+    async channel(args: Record<string, unknown>): Promise<SendReport> {
+      if (!ops.channel) throw new Error('this server has no channels')
+      const count = Number(args.count)
+      const intervalMs = Number(args.intervalMs ?? 0)
+      const start = now()
+      for (let i = 0; i < count; i++) {
+        ops.channel({ type: 'bench', i, t: now() })
         await pause(intervalMs)
       }
       return { start, end: now(), sent: count }

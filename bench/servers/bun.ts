@@ -3,7 +3,7 @@
 import { emit, serveCommands } from '../lib/childIo'
 import { heapSnapshot } from '../lib/heap'
 import { verifyPeerToken } from '../lib/peerToken'
-import { sendLoops } from '../lib/sendLoops'
+import { BENCH_CHANNEL, sendLoops } from '../lib/sendLoops'
 import { readUserIds } from '../lib/users'
 
 const secret = process.env.BENCH_PEER_SECRET!
@@ -26,11 +26,18 @@ const server = Bun.serve({
     perMessageDeflate: false,
     sendPings: true,
     message(ws, raw) {
-      if (ws.data.userId !== null) return
-      let message: { type?: unknown; token?: unknown } | null = null
+      let message: { type?: unknown; token?: unknown; channel?: unknown } | null = null
       try {
         message = JSON.parse(String(raw))
       } catch {}
+      if (ws.data.userId !== null) {
+        // The channel phases: a native topic per channel, answered like Herald's subscribe.
+        if (message?.type === 'subscribe' && typeof message.channel === 'string') {
+          ws.subscribe(message.channel)
+          ws.send(JSON.stringify({ type: 'subscribed', channel: message.channel, seq: 0, replayed: 0 }))
+        }
+        return
+      }
       const userId = message?.type === 'auth' ? verifyPeerToken(secret, message.token) : null
       if (!userId) {
         ws.close(4001, 'unauthorized')
@@ -48,6 +55,18 @@ const loops = sendLoops(
   {
     broadcast: (message) => server.publish('all', JSON.stringify(message)),
     toUser: (userId, message) => server.publish(`u:${userId}`, JSON.stringify(message)),
+    // A frame of the same shape as Herald's publication (no storing, no seq of its own).
+    channel: (message) =>
+      server.publish(
+        BENCH_CHANNEL,
+        JSON.stringify({
+          type: 'publication',
+          channel: BENCH_CHANNEL,
+          seq: Number(message.i) + 1,
+          data: message,
+          publishedAt: new Date().toISOString(),
+        }),
+      ),
   },
   readUserIds(),
 )
@@ -60,5 +79,6 @@ serveCommands({
   info: () => ({ connections: server.pendingWebSockets }),
   broadcast: (args) => loops.broadcast(args),
   perUser: (args) => loops.perUser(args),
+  channel: (args) => loops.channel(args),
 })
 emit({ event: 'ready', port: server.port, pid: process.pid })

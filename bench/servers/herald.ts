@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/server/config/loadConfig'
 import type { ServerMessage } from '../../src/shared/protocol'
 import { emit, serveCommands } from '../lib/childIo'
 import { heapSnapshot } from '../lib/heap'
-import { sendLoops } from '../lib/sendLoops'
+import { BENCH_CHANNEL, sendLoops } from '../lib/sendLoops'
 import { readUserIds } from '../lib/users'
 
 const config = loadConfig(process.env)
@@ -17,6 +17,8 @@ const loops = sendLoops(
   {
     broadcast: (message) => herald.sendToAll(message),
     toUser: (userId, message) => herald.sendToUser(userId, message as ServerMessage),
+    // Stored with the channel's next seq, then pushed after the commit, as the admin route does.
+    channel: (message) => herald.publish(BENCH_CHANNEL, message).catch(() => {}),
   },
   userIds,
 )
@@ -29,5 +31,17 @@ serveCommands({
   info: () => ({ connections: herald.connectionCount, users: herald.authenticatedUserCount }),
   broadcast: (args) => loops.broadcast(args),
   perUser: (args) => loops.perUser(args),
+  channel: (args) => loops.channel(args),
+  /** `count` publications on `channel`, stored before the answer (the re-subscribe phase replays them). */
+  async seedChannel(args) {
+    const count = Number(args.count)
+    for (let i = 0; i < count; i += 100)
+      await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, k) =>
+          herald.publish(String(args.channel), { type: 'replay', i: i + k }),
+        ),
+      )
+    return { seeded: count }
+  },
 })
 emit({ event: 'ready', port: herald.port, pid: process.pid })

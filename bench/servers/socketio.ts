@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { Server } from 'socket.io'
 import { emit, serveCommands } from '../lib/childIo'
 import { verifyPeerToken } from '../lib/peerToken'
-import { sendLoops } from '../lib/sendLoops'
+import { BENCH_CHANNEL, sendLoops } from '../lib/sendLoops'
 import { readUserIds } from '../lib/users'
 
 const secret = process.env.BENCH_PEER_SECRET!
@@ -28,12 +28,25 @@ io.use((socket, next) => {
 })
 io.on('connection', (socket) => {
   socket.join(`u:${socket.data.userId}`)
+  // The channel phases: a room per channel, acknowledged like Herald's subscribe.
+  socket.on('subscribe', (room: unknown, ack: unknown) => {
+    if (typeof room === 'string') socket.join(room)
+    if (typeof ack === 'function') ack()
+  })
 })
 
 const loops = sendLoops(
   {
     broadcast: (message) => io.emit('m', message),
     toUser: (userId, message) => io.to(`u:${userId}`).emit('m', message),
+    channel: (message) =>
+      io.to(BENCH_CHANNEL).emit('m', {
+        type: 'publication',
+        channel: BENCH_CHANNEL,
+        seq: Number(message.i) + 1,
+        data: message,
+        publishedAt: new Date().toISOString(),
+      }),
   },
   readUserIds(),
 )
@@ -46,6 +59,7 @@ http.listen(0, '127.0.0.1', () => {
     info: () => ({ connections: io.engine.clientsCount }),
     broadcast: (args) => loops.broadcast(args),
     perUser: (args) => loops.perUser(args),
+    channel: (args) => loops.channel(args),
   })
   emit({ event: 'ready', port: (http.address() as AddressInfo).port, pid: process.pid })
 })

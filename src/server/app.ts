@@ -1,41 +1,20 @@
-import { count } from 'drizzle-orm'
 import type { PgBoss } from 'pg-boss'
-import packageJson from '../../package.json'
 import type { BroadcastMessage, ServerMessage } from '../shared/protocol'
-import type { ApiContext } from './api/context'
-import { authenticateToken, checkSession } from './auth/authenticateToken'
-import { createTokenService } from './auth/createTokenService'
-import type { SignInPolicy } from './auth/verifySignIn'
 import type { Bus, BusEvent } from './bus/types'
-import { type ChainContext, connectChain } from './chain/connectChain'
-import { startTransferWatcher, type TransferWatcher } from './chain/startTransferWatcher'
-import { type ChannelRetention, createChannelRetention } from './channels/channelRetention'
-import { createChannelRights } from './channels/channelRights'
-import { createChannelTokenService } from './channels/channelTokens'
-import { type ChannelStore, createChannelStore } from './channels/createChannelStore'
-import { createPresence, type Presence } from './channels/createPresence'
-import { createHolderBalance } from './channels/holderBalance'
+import type { ChainContext } from './chain/connectChain'
+import type { TransferWatcher } from './chain/startTransferWatcher'
+import type { ChannelRetention } from './channels/channelRetention'
+import type { ChannelStore } from './channels/createChannelStore'
+import type { Presence } from './channels/createPresence'
 import { announceHolderCheck } from './channels/holderCheck'
-import { buildHttpApp } from './compose/httpApp'
-import { selectBus } from './compose/selectBus'
-import { createShutdownList } from './compose/shutdownList'
-import { ensureAdminKey } from './config/ensureAdminKey'
-import { ensureChannelTokenSecret } from './config/ensureChannelTokenSecret'
-import { ensureJwtSecret } from './config/ensureJwtSecret'
+import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
-import { type DatabaseHandle, openDatabase } from './db/openDatabase'
-import { jobs } from './db/schema'
-import { sqlRunner } from './db/sqlRunner'
-import { ConfigError, describeError, HeraldError } from './errors'
-import { createIdempotency } from './http/idempotency'
-import { startJobBoss } from './jobs/startJobBoss'
-import { startJobWorkers } from './jobs/startJobWorkers'
-import { createLogger, type Logger } from './log/createLogger'
-import { createMetrics } from './metrics/createMetrics'
-import { createNotificationStore } from './notifications/createNotificationStore'
-import { type Clock, systemClock } from './time/clock'
-import { settleWithin } from './time/withTimeout'
-import { createHub } from './ws/createHub'
+import type { DatabaseHandle } from './db/openDatabase'
+import type { JobService } from './jobs/createJobService'
+import type { ConnectionRegistry } from './push/connectionRegistry'
+import type { PushWorkers } from './push/startPushWorkers'
+
+export type { StartOptions } from './compose/openHerald'
 
 /** A running Herald: its address, its public surface, and explicit hooks for tests. */
 export interface HeraldServer {
@@ -59,6 +38,8 @@ export interface HeraldServer {
     store: ChannelStore
     holderBalanceChanged(token: string, address: string): Promise<void>
   }
+  /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do (`start` with `byUser: false`). */
+  readonly jobs: JobService
   /** Open WebSocket connections on this instance. */
   readonly connectionCount: number
   /** Users with at least one authenticated connection on this instance. */
@@ -74,248 +55,65 @@ export interface HeraldServer {
     chain: ChainContext | null
     presence: Presence
     channelRetention: ChannelRetention
+    /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
+    push: { workers: PushWorkers | null; registry: ConnectionRegistry | null }
   }
 }
 
-export interface StartOptions {
-  /** A database opened by the caller (tests share one per file); otherwise opened from the config. */
-  database?: DatabaseHandle
-  logger?: Logger
-  /** The built web app (default: web/dist). */
-  webDir?: string
-  /**
-   * Test hook: the time every deadline and rate limit runs on (token expiry, authentication timeouts, the HTTP
-   * and WebSocket rate limits), so a test advances it instead of waiting. Default: the system's.
-   */
-  clock?: Clock
-}
-
 /**
- * The composition root: the only place that wires the parts together. It reads as the parts in the order
- * they start (database, bus, stores, chain, jobs, hub, HTTP), each registered with the shutdown list, which
- * stops them in reverse.
+ * Herald on its own port (`npm start`, and the tests): the composition root's HTTP app listening on HOST:PORT.
+ * `createHerald` (./index.ts) serves the same app behind a plugin in the host's Elysia app instead.
  */
 export async function startHerald(loaded: Config, options: StartOptions = {}): Promise<HeraldServer> {
-  const config: Config = { ...loaded, adminKey: ensureAdminKey(loaded) }
-  const log = options.logger ?? createLogger(config.logLevel)
-  const clock = options.clock ?? systemClock
-  const onError = (error: unknown, context: string) => log.error(context, { error: describeError(error) })
-  if (!options.database && !config.databaseUrl && config.role !== 'all')
-    throw new ConfigError(
-      `ROLE=${config.role} needs DATABASE_URL: the embedded database serves one process, so it runs as ROLE=all.`,
-    )
-  const jwtSecret = ensureJwtSecret(config)
-  const channelTokenSecret = ensureChannelTokenSecret(config)
-  const runsWorkers = config.role !== 'server'
-  const runsApi = config.role !== 'worker'
-  const shutdown = createShutdownList(onError)
-
-  const database =
-    options.database ??
-    (await openDatabase(
-      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
-    ))
-  if (!options.database) shutdown.add('database', () => database.close())
-  const { db } = database
-
+  const core = await openHerald(loaded, options)
+  const { config, app, hub, bus, log } = core
   try {
-    const metrics = createMetrics()
-    metrics.countJobs = async () =>
-      (await db.select({ state: jobs.status, n: count() }).from(jobs).groupBy(jobs.status)).map((row) => row)
-
-    const bus = selectBus(config, database, onError)
-    await bus.start()
-    shutdown.add('bus', () => bus.stop())
-    const notifications = createNotificationStore({ db, bus })
-    const channelStore = createChannelStore({ db, bus })
-    const channelTokens = channelTokenSecret ? createChannelTokenService(channelTokenSecret) : null
-    const idempotency = createIdempotency({ db, clock, onError })
-    idempotency.start()
-    shutdown.add('idempotency keys', () => idempotency.stop())
-    const tokens = createTokenService(jwtSecret, clock.now)
-    const authenticate = (token: string) => authenticateToken(db, tokens, token)
-
-    const chain = await connectChain(config, onError)
-    shutdown.add('chain', () => chain?.stop())
-    if (chain && !chain.local && config.confirmations === 1)
-      log.warn(
-        'TX_BLOCK_CONFIRMATIONS_REQUIRED=1 on a real chain: a one-block reorganisation takes back a transfer already told (see docs/chain.md)',
-      )
-    const chainId = chain?.chainId ?? config.chainId ?? 31337
-    const channelRights = createChannelRights({
-      tokens: channelTokens,
-      balanceOf: chain ? createHolderBalance(chain.publicClient) : null,
-      now: clock.now,
-      onError,
-    })
-    const channelRetention = createChannelRetention({
-      runner: sqlRunner(db),
-      clock,
-      historyDays: config.channelHistoryDays,
-      onError,
-    })
-    channelRetention.start()
-    shutdown.add('channel retention', () => channelRetention.stop())
-
-    const boss = chain ? await startJobBoss(database, config, onError) : null
-    // Running jobs get SHUTDOWN_TIMEOUT_SECONDS to finish; pg-boss then fails what still runs, which hands it
-    // back for a retry by another worker, before the database goes away.
-    shutdown.add('pg-boss', () =>
-      boss?.stop({ graceful: true, timeout: Math.max(1000, config.shutdownTimeoutSeconds * 1000) }),
-    )
-    const workers =
-      chain && boss && runsWorkers
-        ? await startJobWorkers({
-            db,
-            bus,
-            notifications,
-            boss,
-            chain,
-            concurrency: config.jobConcurrency,
-            timeoutSeconds: config.jobTimeoutSeconds,
-            onError,
-          })
-        : null
-    shutdown.add('job workers', () => workers?.stop())
-    const watcher =
-      chain && runsWorkers
-        ? startTransferWatcher({
-            db,
-            bus,
-            notifications,
-            chain,
-            intervalMs: config.watcherIntervalMs,
-            maxBlockRange: config.watcherMaxBlockRange,
-            reorgWindow: config.watcherReorgWindow,
-            metrics,
-            // Section 8: every change of a transfer is published on its token's channel, in the same transaction.
-            onTransferChange: (transaction, transfer, action) =>
-              channelStore.publishIn(transaction, `token:${transfer.token}`, { action, transfer }),
-            onError,
-          })
-        : null
-    shutdown.add('transfer watcher', () => watcher?.stop())
-
-    const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-    const hub = createHub({
-      bus,
-      verify: (token) => tokens.verify(token),
-      check: (claims) => checkSession(db, claims),
-      inbox: notifications.source,
-      channels: { store: channelStore, rights: channelRights, presence },
-      metrics,
-      onError,
-      clock,
-      config,
-    })
-
-    let policy: SignInPolicy | null = null
-    const ctx: ApiContext = {
-      config,
-      db,
-      database,
-      bus,
-      hub,
-      notifications,
-      channels: { store: channelStore, rights: channelRights, presence, tokens: channelTokens },
-      idempotency,
-      tokens,
-      metrics,
-      log,
-      version: packageJson.version,
-      clock: clock.now,
-      authenticate,
-      signInPolicy: () => {
-        if (!policy) throw new HeraldError('SERVICE_UNAVAILABLE', 'The server is still starting.')
-        return policy
-      },
-      async health() {
-        const [dbState, chainState] = await Promise.all([
-          settleWithin(
-            database.ping().then(() => 'ok' as const),
-            2000,
-            'unavailable' as const,
-          ),
-          chain
-            ? settleWithin(
-                chain.publicClient.getBlockNumber().then(() => 'ok' as const),
-                2000,
-                'unavailable' as const,
-              )
-            : ('unavailable' as const),
-        ])
-        return { db: dbState, chain: chainState }
-      },
-      chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
-      chainClient: chain?.publicClient ?? null,
-      jobs: () => boss,
-    }
-    const app = buildHttpApp({
-      ctx,
-      hub,
-      authenticate,
-      withApi: runsApi,
-      webDir: options.webDir,
-      rpcUrl: chain?.rpcUrl ?? null,
-    })
     app.listen({ hostname: config.host, port: config.port })
-    // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
-    shutdown.add('HTTP server', () => app.stop(true))
-    const server = app.server!
-    const port = server.port!
-    policy = {
-      domains: config.siweDomains ?? [`${config.host}:${port}`, `localhost:${port}`],
-      chainIds: config.siweChainIds ?? [chainId],
-      sessionTtlSeconds: config.sessionTtlSeconds,
-      tokenTtlSeconds: config.tokenTtlSeconds,
-      publicClient: chain?.publicClient ?? null,
-    }
-    hub.start(server as never)
-    // Sockets close with 1001 first so clients resume elsewhere.
-    shutdown.add('sockets', () => hub.stop())
-    // Only instances that hold sockets count presence; it stops first, telling the others its members left.
-    if (runsApi) presence.start()
-    shutdown.add('presence', () => presence.stop())
-    watcher?.start()
-    const url = `http://${config.host}:${port}`
-    log.info('herald listening', { url, database: database.kind, bus: bus.kind })
-
-    return {
-      url,
-      port,
-      config,
-      sendToUser: (userId, message) => hub.sendToUser(userId, message),
-      sendToAll: (message) => hub.sendToAll(message),
-      getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
-      publish: (channel, data) => channelStore.publish(channel, data),
-      channels: {
-        store: channelStore,
-        holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
-      },
-      get connectionCount() {
-        return hub.connectionCount
-      },
-      get authenticatedUserCount() {
-        return hub.authenticatedUserCount
-      },
-      async stop() {
-        await shutdown.stop()
-        log.info('herald stopped')
-      },
-      testHooks: {
-        database,
-        announce: (event) => bus.announce(event),
-        bus,
-        boss,
-        watcher,
-        chain,
-        presence,
-        channelRetention,
-      },
-    }
   } catch (error) {
-    // A part failed to start: what did start is stopped, so the process does not hold the database.
-    await shutdown.stop()
+    await core.stop()
     throw error
+  }
+  // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
+  core.onStop('HTTP server', () => app.stop(true))
+  const server = app.server!
+  core.attach(server)
+  const port = server.port!
+  const url = `http://${config.host}:${port}`
+  log.info('herald listening', { url, database: core.database.kind, bus: bus.kind })
+
+  return {
+    url,
+    port,
+    config,
+    sendToUser: (userId, message) => hub.sendToUser(userId, message),
+    sendToAll: (message) => hub.sendToAll(message),
+    getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
+    publish: (channel, data) => core.channelStore.publish(channel, data),
+    channels: {
+      store: core.channelStore,
+      holderBalanceChanged: (token, address) => announceHolderCheck(bus, token, address),
+    },
+    jobs: core.jobs,
+    get connectionCount() {
+      return hub.connectionCount
+    },
+    get authenticatedUserCount() {
+      return hub.authenticatedUserCount
+    },
+    async stop() {
+      await core.stop()
+      log.info('herald stopped')
+    },
+    testHooks: {
+      database: core.database,
+      announce: (event) => bus.announce(event),
+      bus,
+      boss: core.boss,
+      watcher: core.watcher,
+      chain: core.chain,
+      presence: core.presence,
+      channelRetention: core.channelRetention,
+      push: core.push,
+    },
   }
 }

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path'
 import type { Subprocess } from 'bun'
 
 /** The JWT secret every spawned Herald gets unless the caller passes another (sessions survive restarts). */
@@ -24,10 +25,17 @@ export interface HeraldProcess {
 export interface SpawnHeraldOptions {
   /** Shown in front of every line of output. */
   label?: string
-  /** Until the ready line appears; default 30 s. The process is killed when it does not. */
+  /** Until the ready line appears; default 60 s (a cold Bun start with PGlite migrations on a busy 2-core machine
+   * has taken over 30 s). The process is killed when it does not. */
   startupTimeoutMs?: number
   /** Echo the output as it arrives (or set HERALD_TEST_ECHO=1). */
   echo?: boolean
+  /** The script to run instead of src/server/main.ts (relative to the repository, or absolute): one with its own jobs, an app that mounts Herald. */
+  entry?: string
+  /** The line that carries the URL once the program is ready (default Herald's "Herald is running on …"). */
+  ready?: RegExp
+  /** The working directory (default the repository). */
+  cwd?: string
 }
 
 /** Every Herald this test process spawned and has not seen exit: killed if the test process exits first. */
@@ -53,24 +61,34 @@ export async function spawnHerald(
 ): Promise<HeraldProcess> {
   const label = options.label ?? 'herald'
   const echo = options.echo ?? process.env.HERALD_TEST_ECHO === '1'
-  const startupTimeoutMs = options.startupTimeoutMs ?? 30_000
-  const proc = Bun.spawn(['./node_modules/.bin/bun', 'src/server/main.ts'], {
-    cwd: new URL('../..', import.meta.url).pathname,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOCAL_CHAIN: 'false',
-      JWT_SECRET: PROCESS_JWT_SECRET,
-      LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'info',
-      ...env,
+  const startupTimeoutMs = options.startupTimeoutMs ?? 60_000
+  const repository = new URL('../..', import.meta.url).pathname
+  const ready = options.ready ?? READY
+  const proc = Bun.spawn(
+    [
+      `${repository}node_modules/.bin/bun`,
+      isAbsolute(options.entry ?? '')
+        ? options.entry!
+        : `${repository}${options.entry ?? 'src/server/main.ts'}`,
+    ],
+    {
+      cwd: options.cwd ?? repository,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOCAL_CHAIN: 'false',
+        JWT_SECRET: PROCESS_JWT_SECRET,
+        LOG_LEVEL: process.env.HERALD_TEST_LOG_LEVEL ?? 'info',
+        ...env,
+      },
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
     },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
+  )
   live.add(proc)
   installExitHook()
 
@@ -81,7 +99,7 @@ export async function spawnHerald(
     lines.push(text)
     if (lines.length > KEPT_LINES) lines.shift()
     if (echo) console.log(text)
-    const match = READY.exec(line)
+    const match = ready.exec(line)
     if (match && onReady) onReady(match[1]!)
   }
   const drained = Promise.all([

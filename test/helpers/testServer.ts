@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { type HeraldServer, startHerald } from '../../src/server/app'
 import { loadConfig } from '../../src/server/config/loadConfig'
 import type { DatabaseHandle } from '../../src/server/db/openDatabase'
+import type { AnyJobDefinition } from '../../src/server/jobs/defineJob'
 import { createLogger } from '../../src/server/log/createLogger'
+import type { PushFetch } from '../../src/server/push/sendPush'
 import type { Clock } from '../../src/server/time/clock'
 import { createTestDatabase } from './testDatabase'
 
@@ -29,7 +31,15 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { database?: DatabaseHandle; keepDatabase?: boolean; clock?: Clock } = {},
+  options: {
+    database?: DatabaseHandle
+    keepDatabase?: boolean
+    clock?: Clock
+    /** Web Push requests go through this fetch (a test push service's certificate). */
+    pushFetch?: PushFetch
+    /** The app's job definitions (`StartOptions.jobs`). */
+    jobs?: AnyJobDefinition[]
+  } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
   const config = loadConfig({
@@ -48,6 +58,8 @@ export async function startTestServer(
     database,
     logger: createLogger(config.logLevel),
     clock: options.clock,
+    pushFetch: options.pushFetch,
+    jobs: options.jobs,
   })
   const url = herald.url
   const post = (path: string, body: unknown) =>

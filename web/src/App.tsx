@@ -4,12 +4,15 @@ import { HeraldProvider } from '../../src/client/react'
 import { createHttpApi, HeraldApiError, type SessionResponse } from '../../src/client/sdk'
 import { AppContext, type AppState } from './AppContext'
 import { AppHeader } from './components/AppHeader'
+import { NotificationEvents } from './components/NotificationEvents'
 import { SessionWatcher } from './components/SessionWatcher'
 import { SignedInApp } from './components/SignedInApp'
 import { SignInScreen } from './components/SignInScreen'
+import { TokenPage } from './components/TokenPage'
 import { useInjectedWallets } from './hooks/useInjectedWallets'
 import { chainClientOf, chainOf, type ServerConfig } from './lib/chain'
 import { errorMessage } from './lib/format'
+import { navigate, nextPath, parseRoute, useLocation } from './lib/route'
 import { clearSession, loadSession, type StoredSession, saveSession } from './lib/session'
 import { signInWithWallet } from './lib/signIn'
 import { type ConnectedWallet, connectBurner, connectInjected, type InjectedWallet } from './lib/wallets'
@@ -29,6 +32,8 @@ export function App() {
   const [wallet, setWallet] = useState<ConnectedWallet | null>(null)
   const [notice, setNotice] = useState<string | null>(null)
   const injected = useInjectedWallets()
+  const location = useLocation()
+  const route = parseRoute(location.split('?')[0] ?? '/')
 
   const start = useCallback(async () => {
     setBoot({ status: 'loading' })
@@ -137,6 +142,9 @@ export function App() {
     saveSession(stored)
     setNotice(null)
     setSession(stored)
+    // Sent here to sign in from a token's page: back to it.
+    const next = nextPath(window.location.search)
+    if (next) navigate(next, { replace: true })
   }, [wallet])
 
   const signOut = useCallback(async () => {
@@ -157,6 +165,14 @@ export function App() {
     setSession(null)
     setWallet(null)
     setNotice('Your session has ended. Sign in again to continue.')
+  }, [])
+
+  // Signed out in another tab (the tabs share one socket, and one session).
+  const signedOutElsewhere = useCallback(() => {
+    clearSession()
+    setSession(null)
+    setWallet(null)
+    setNotice('You signed out in another tab.')
   }, [])
 
   const onTokenRefresh = useCallback((fresh: SessionResponse) => {
@@ -206,12 +222,22 @@ export function App() {
 
   return (
     <AppContext.Provider value={app}>
-      <HeraldProvider url={HERALD_URL} token={session?.token ?? null} onTokenRefresh={onTokenRefresh}>
-        {session ? (
+      <HeraldProvider
+        url={HERALD_URL}
+        token={session?.token ?? null}
+        onTokenRefresh={onTokenRefresh}
+        onSignedOut={signedOutElsewhere}
+      >
+        {session && (
           <>
             <SessionWatcher />
-            <SignedInApp key={session.userId} />
+            <NotificationEvents />
           </>
+        )}
+        {route.page === 'token' ? (
+          <TokenPage key={route.address} address={route.address} />
+        ) : session ? (
+          <SignedInApp key={session.userId} />
         ) : (
           <SignInScreen notice={notice} />
         )}

@@ -15,6 +15,11 @@ export interface HeraldProviderProps {
   getToken?: () => string | null | Promise<string | null>
   /** The client refreshed the token over HTTP before it expired: persist it (and pass it back as `token`). */
   onTokenRefresh?: (session: SessionResponse) => void
+  /**
+   * Another tab of this origin signed out (clients share one socket across tabs by default): forget the session
+   * here too. This provider signs the other tabs out when its `token` goes from a token to null.
+   */
+  onSignedOut?: () => void
   /** Other client options (reconnect delays, a WebSocket or fetch implementation); read once per client. */
   options?: Omit<HeraldClientOptions, 'url' | 'getToken' | 'autoConnect'>
   children?: ReactNode
@@ -29,12 +34,13 @@ export function HeraldProvider({
   token,
   getToken,
   onTokenRefresh,
+  onSignedOut,
   options,
   children,
 }: HeraldProviderProps) {
-  const latest = useRef({ token, getToken, onTokenRefresh, options })
+  const latest = useRef({ token, getToken, onTokenRefresh, onSignedOut, options })
   useLayoutEffect(() => {
-    latest.current = { token, getToken, onTokenRefresh, options }
+    latest.current = { token, getToken, onTokenRefresh, onSignedOut, options }
   })
   const user = token === undefined ? undefined : userOf(token)
 
@@ -61,9 +67,15 @@ export function HeraldProvider({
       if (applied.current?.client === client) applied.current = { client, token: session.token }
       latest.current.onTokenRefresh?.(session)
     })
+    const offSignedOut = client.on('signedOut', () => latest.current.onSignedOut?.())
     client.connect()
     return () => {
       off()
+      offSignedOut()
+      // The token went from a token to null: a sign-out, which signs out the tabs sharing this socket too
+      // (an unmount with a token, such as a closing page, is not one).
+      if (latest.current.token === null && applied.current?.client === client && applied.current.token)
+        client.setToken(null)
       client.disconnect()
     }
   }, [client])

@@ -26,6 +26,7 @@ export {
   type UseNotificationsResult,
   useNotifications,
 } from './useNotifications'
+export { type UsePreferencesResult, usePreferences } from './usePreferences'
 export { type UsePresenceOptions, type UsePresenceResult, usePresence } from './usePresence'
 export { type UseTransfersOptions, type UseTransfersResult, useTransfers } from './useTransfers'
 export { type HeraldMessage, type UseWebSocketResult, useWebSocket } from './useWebSocket'

@@ -19,13 +19,16 @@ const n = (seq: number, read = false): Notification => ({
   data: null,
   createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
   read,
+  seen: read,
+  archived: false,
+  critical: false,
 })
 /** The newest `limit` of seqs 1..top, as GET /api/notifications answers. */
 const page = (top: number, limit: number, unreadCount: number, readUpTo = 0): ListNotificationsResponse => {
   const notifications: Notification[] = []
   for (let seq = top; seq > Math.max(0, top - limit); seq--) notifications.push(n(seq, seq <= readUpTo))
   const oldest = notifications.at(-1)?.seq ?? 1
-  return { notifications, nextBefore: oldest > 1 ? oldest : null, unreadCount }
+  return { notifications, nextBefore: oldest > 1 ? oldest : null, unreadCount, unseenCount: unreadCount }
 }
 const run = (...actions: NotificationsAction[]) =>
   actions.reduce<NotificationsState>(notificationsReducer, initialNotificationsState())

@@ -1,4 +1,12 @@
-import type { ListNotificationsResponse, Notification } from '../sdk'
+import {
+  applyInboxCounts,
+  applyInboxNotification,
+  type InboxCounts,
+  type InboxCountsState,
+  initialInboxCounts,
+  type ListNotificationsResponse,
+  type Notification,
+} from '../sdk'
 
 // The state behind useNotifications(), as a pure reducer (tested without a DOM in notificationsState.test.ts).
 
@@ -24,6 +32,15 @@ export interface NotificationsState {
   readAllThrough: number
   /** clearAll(): seqs up to here are hidden from this view. */
   clearedThrough: number
+  /** Seen state learned locally or from inbox_state (reading marks seen too). */
+  seenIds: ReadonlySet<string>
+  seenAllThrough: number
+  /** Archive changes learned locally or from inbox_state: id → archived. */
+  archivedIds: ReadonlyMap<string, boolean>
+  /** The archive (true) or the inbox (false): live notifications enter only the inbox. */
+  archivedView: boolean
+  /** The user's counts, kept equal to the server's (src/client/sdk/inboxCounts.ts). */
+  counts: InboxCountsState
 }
 
 export type NotificationsAction =
@@ -37,11 +54,19 @@ export type NotificationsAction =
   | { type: 'live'; notification: Notification }
   | { type: 'resumed' }
   | { type: 'sync' }
-  | { type: 'read'; ids: string[] | 'all'; unreadCount?: number }
+  | { type: 'read'; ids: string[] | 'all'; upToSeq?: number; unreadCount?: number }
+  | { type: 'seen'; ids: string[] | 'all'; upToSeq?: number }
+  | { type: 'archived'; ids: string[]; archived: boolean }
+  | { type: 'counts'; counts: InboxCounts }
   | { type: 'clear' }
   | { type: 'error'; error: string }
 
-export const initialNotificationsState = (): NotificationsState => ({
+export const initialNotificationsState = (archivedView = false): NotificationsState => ({
+  seenIds: new Set(),
+  seenAllThrough: 0,
+  archivedIds: new Map(),
+  archivedView,
+  counts: initialInboxCounts(),
   items: [],
   unreadCount: 0,
   nextBefore: null,
@@ -60,15 +85,25 @@ export const initialNotificationsState = (): NotificationsState => ({
 
 const highestSeq = (state: NotificationsState) => Math.max(state.completeThrough, state.items[0]?.seq ?? 0)
 
-/** Newest first, each id once; `read` wins (nothing is ever marked unread again). */
+/**
+ * Newest first, each id once; `read` and `seen` win (nothing is ever marked unread or unseen again); only
+ * the notifications of this view (inbox or archive) as far as this tab knows.
+ */
 function merge(state: NotificationsState, ...lists: Notification[][]): Notification[] {
   const byId = new Map<string, Notification>()
   for (const list of lists)
     for (const n of list) {
       if (n.seq <= state.clearedThrough) continue
-      const seen = byId.get(n.id)
-      const read = n.read || seen?.read || state.readIds.has(n.id) || n.seq <= state.readAllThrough || false
-      byId.set(n.id, read === n.read ? n : { ...n, read })
+      const before = byId.get(n.id)
+      const read = n.read || before?.read || state.readIds.has(n.id) || n.seq <= state.readAllThrough || false
+      const seen =
+        read || n.seen || before?.seen || state.seenIds.has(n.id) || n.seq <= state.seenAllThrough || false
+      const archived = state.archivedIds.get(n.id) ?? n.archived
+      if (archived !== state.archivedView) continue
+      byId.set(
+        n.id,
+        read === n.read && seen === n.seen && archived === n.archived ? n : { ...n, read, seen, archived },
+      )
     }
   return [...byId.values()].sort((a, b) => b.seq - a.seq)
 }
@@ -82,7 +117,7 @@ export function notificationsReducer(
 ): NotificationsState {
   switch (action.type) {
     case 'init':
-      return initialNotificationsState()
+      return initialNotificationsState(state.archivedView)
     case 'loading':
       return { ...state, loading: !state.fetched }
     case 'page': {
@@ -120,7 +155,7 @@ export function notificationsReducer(
     case 'pageFailed':
       return {
         ...(action.signedOut
-          ? { ...initialNotificationsState(), syncRequested: state.syncRequested }
+          ? { ...initialNotificationsState(state.archivedView), syncRequested: state.syncRequested }
           : state),
         fetched: true,
         loading: false,
@@ -141,7 +176,10 @@ export function notificationsReducer(
       return { ...state, loadingMore: false, error: action.error }
     case 'live': {
       const n = action.notification
-      if (n.seq <= state.clearedThrough) return state
+      const counts = applyInboxNotification(state.counts, n)
+      // New notifications are never archived: the archive only counts them.
+      if (state.archivedView) return { ...state, counts }
+      if (n.seq <= state.clearedThrough) return { ...state, counts }
       const known = state.items.some((item) => item.id === n.id)
       const items = merge(state, [n], state.items)
       const added = !known && !items.find((item) => item.id === n.id)?.read
@@ -150,6 +188,7 @@ export function notificationsReducer(
       return {
         ...state,
         items,
+        counts,
         unreadCount: state.unreadCount + (added ? 1 : 0),
         completeThrough: next ? n.seq : state.completeThrough,
         syncRequested:
@@ -161,7 +200,7 @@ export function notificationsReducer(
       return { ...state, syncRequested: state.syncRequested + 1 }
     case 'read': {
       let { readIds, readAllThrough } = state
-      if (action.ids === 'all') readAllThrough = Math.max(readAllThrough, highestSeq(state))
+      if (action.ids === 'all') readAllThrough = Math.max(readAllThrough, action.upToSeq ?? highestSeq(state))
       else readIds = new Set([...readIds, ...action.ids])
       const next = { ...state, readIds, readAllThrough }
       const items = merge(next, state.items)
@@ -185,6 +224,29 @@ export function notificationsReducer(
         clearedThrough: Math.max(state.clearedThrough, through),
       }
     }
+    case 'seen': {
+      const seenIds = action.ids === 'all' ? state.seenIds : new Set([...state.seenIds, ...action.ids])
+      const seenAllThrough =
+        action.ids === 'all'
+          ? Math.max(state.seenAllThrough, action.upToSeq ?? highestSeq(state))
+          : state.seenAllThrough
+      const next = { ...state, seenIds, seenAllThrough }
+      return { ...next, items: merge(next, state.items) }
+    }
+    case 'archived': {
+      const archivedIds = new Map(state.archivedIds)
+      for (const id of action.ids) archivedIds.set(id, action.archived)
+      const next = { ...state, archivedIds }
+      // One that enters this view was not loaded here: fetch the newest page again (merging).
+      const enters = action.archived === state.archivedView
+      return {
+        ...next,
+        items: merge(next, state.items),
+        syncRequested: enters ? state.syncRequested + 1 : state.syncRequested,
+      }
+    }
+    case 'counts':
+      return { ...state, counts: applyInboxCounts(state.counts, action.counts) }
     case 'error':
       return { ...state, error: action.error }
   }

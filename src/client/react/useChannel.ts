@@ -10,6 +10,12 @@ export interface UseChannelOptions {
   keep?: number
   /** Each publication as it arrives (the latest function passed is used). */
   onPublication?: (publication: Publication) => void
+  /**
+   * Begin with the channel's newest `history` publications (at most 100): read over HTTP first, then
+   * subscribed with `since` the newest of them, so none is missed or shown twice between the page and the live
+   * ones. Default 0: the subscription starts now. Read when the channel changes.
+   */
+  history?: number
 }
 
 export type ChannelViewState = 'connecting' | 'subscribing' | 'live' | 'ended'
@@ -64,43 +70,69 @@ export function useChannel(
       setSubscription(null)
       return
     }
+    setSubscription(null)
     let active = true
+    let current: ChannelSubscription | null = null
     const bump = () => setVersion((v) => v + 1)
-    const current = client.subscribe(channel, {
-      token: latestToken(latest),
-      onPublication(publication) {
-        setPublications((list) => mergePublications(list, [publication], keep))
-        latest.current.onPublication?.(publication)
-      },
-      onSubscribed: bump,
-      onEnded(code, message) {
-        setError({ code, message })
-        bump()
-      },
-      onReset() {
-        bump()
-        const token = latest.current.token
-        void Promise.resolve(typeof token === 'function' ? token() : token)
-          .then((channelToken) =>
-            client.api.channels.history(channel, {
-              limit: Math.min(100, keep),
-              channelToken: channelToken ?? undefined,
-            }),
-          )
-          .then(
-            (page) => {
-              if (active) setPublications((list) => mergePublications(list, page.publications, keep))
-            },
-            () => {},
-          )
-      },
-    })
-    setSubscription(current)
+    const channelToken = () => {
+      const token = latest.current.token
+      return Promise.resolve(typeof token === 'function' ? token() : token)
+    }
+    const start = (since?: number) => {
+      if (!active) return
+      current = client.subscribe(channel, {
+        token: latestToken(latest),
+        since,
+        onPublication(publication) {
+          setPublications((list) => mergePublications(list, [publication], keep))
+          latest.current.onPublication?.(publication)
+        },
+        onSubscribed: bump,
+        onEnded(code, message) {
+          setError({ code, message })
+          bump()
+        },
+        onReset() {
+          bump()
+          void channelToken()
+            .then((token) =>
+              client.api.channels.history(channel, {
+                limit: Math.min(100, keep),
+                channelToken: token ?? undefined,
+              }),
+            )
+            .then(
+              (page) => {
+                if (active) setPublications((list) => mergePublications(list, page.publications, keep))
+              },
+              () => {},
+            )
+        },
+      })
+      setSubscription(current)
+    }
+    const history = Math.min(100, Math.max(0, Math.floor(latest.current.history ?? 0)))
+    if (history === 0) start()
+    else
+      void channelToken()
+        .then((token) =>
+          client.api.channels.history(channel, { limit: history, channelToken: token ?? undefined }),
+        )
+        .then(
+          (page) => {
+            if (!active) return
+            setPublications((list) => mergePublications(list, page.publications, keep))
+            // Newest first: everything after the newest shown is replayed, then live.
+            start(page.publications[0]?.seq ?? 0)
+          },
+          // No history to read (no right to it, say): subscribe anyway, and its refusal says why.
+          () => start(),
+        )
     const off = client.on('state', bump)
     return () => {
       active = false
       off()
-      current.unsubscribe()
+      current?.unsubscribe()
     }
   }, [client, channel, keep])
 

@@ -19,7 +19,7 @@ export interface UseJobStatusResult {
   fetchError: string | null
 }
 
-const RANK: Record<JobStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2 }
+const RANK: Record<JobStatus, number> = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 }
 
 interface State extends UseJobStatusResult {
   jobId: string | null

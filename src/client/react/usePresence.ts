@@ -64,6 +64,8 @@ export function usePresence(
       onJoin: () => void ask(),
       onLeave: () => void ask(),
     })
+    // Another hook may have subscribed to the channel already: then no `subscribed` comes for this one.
+    if (subscription.state === 'live') void ask()
     if (!channel.startsWith('private:') && !channel.startsWith('holders:'))
       timer = setInterval(() => {
         if (subscription.state === 'live') void ask()

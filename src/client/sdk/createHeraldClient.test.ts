@@ -217,12 +217,21 @@ describe('createHeraldClient', () => {
     expect(marked.notification).toMatchObject({ id: first.id, read: true })
     expect(marked.unreadCount).toBe(0)
     await waitFor(() => rec.readStates.length === 1, 'read_state after markRead')
-    expect(rec.readStates[0]).toEqual({ type: 'read_state', ids: [first.id], unreadCount: 0 })
+    expect(rec.readStates[0]).toMatchObject({
+      type: 'read_state',
+      ids: [first.id],
+      unreadCount: 0,
+      unseenCount: 0,
+    })
     await publish(server, userId, 2)
     await waitFor(() => rec.notifications.length === 2, 'notification 2')
-    expect(await client.api.notifications.markAllRead()).toEqual({ updated: 1, unreadCount: 0 })
+    expect(await client.api.notifications.markAllRead()).toMatchObject({
+      updated: 1,
+      unreadCount: 0,
+      upToSeq: 2,
+    })
     await waitFor(() => rec.readStates.length === 2, 'read_state after markAllRead')
-    expect(rec.readStates[1]).toEqual({ type: 'read_state', ids: 'all', unreadCount: 0 })
+    expect(rec.readStates[1]).toMatchObject({ type: 'read_state', ids: 'all', upToSeq: 2, unreadCount: 0 })
 
     // An admin broadcast is delivered as it was sent, as a `broadcast` event.
     const response = await server.broadcast({ type: 'maintenance', startsIn: 60, note: 'brief' })
@@ -640,13 +649,41 @@ describe('HTTP API', () => {
     expect(rest.notifications.map((n) => n.seq)).toEqual([1])
     expect(rest.nextBefore).toBeNull()
 
-    expect(await api.notifications.unreadCount()).toEqual({ unreadCount: 3, seq: 3 })
+    expect(await api.notifications.unreadCount()).toEqual({
+      unreadCount: 3,
+      unseenCount: 3,
+      seq: 3,
+      version: 0,
+    })
     const marked = await api.notifications.markRead(published[1]!.id)
-    expect(marked).toEqual({ notification: { ...published[1]!, read: true }, unreadCount: 2 })
+    expect(marked).toEqual({
+      notification: { ...published[1]!, read: true, seen: true },
+      unreadCount: 2,
+      unseenCount: 2,
+      seq: 3,
+      version: 1,
+    })
     const unread = await api.notifications.list({ unread: true })
     expect(unread.notifications.map((n) => n.seq)).toEqual([3, 1])
-    expect(await api.notifications.markAllRead()).toEqual({ updated: 2, unreadCount: 0 })
-    expect(await api.notifications.unreadCount()).toEqual({ unreadCount: 0, seq: 3 })
+    // Inbox states (§7): seen up to a seq, archive and the archive's list, filters by type, read-all up to a seq.
+    expect(await api.notifications.markSeen({ upToSeq: 1 })).toMatchObject({ updated: 1, unseenCount: 1 })
+    expect(await api.notifications.archive(published[0]!.id)).toMatchObject({
+      notification: { archived: true },
+      unreadCount: 1,
+    })
+    expect((await api.notifications.list({ archived: true })).notifications.map((n) => n.seq)).toEqual([1])
+    expect((await api.notifications.list({ type: ['test', 'other'] })).notifications).toHaveLength(2)
+    expect(await api.notifications.unarchive(published[0]!.id)).toMatchObject({ unreadCount: 2 })
+    expect(await api.notifications.markAllRead({ upToSeq: 1 })).toMatchObject({ updated: 1, upToSeq: 1 })
+    expect(await api.notifications.markAllRead()).toMatchObject({ updated: 1, unreadCount: 0, upToSeq: 3 })
+    expect(await api.notifications.unreadCount()).toMatchObject({ unreadCount: 0, unseenCount: 0, seq: 3 })
+    expect(await api.notifications.types()).toEqual({ types: ['test'] })
+    const preferences = await api.preferences.set({ types: { test: { push: false } } })
+    expect(preferences).toEqual({
+      default: { inApp: true, push: true },
+      types: { test: { inApp: true, push: false } },
+    })
+    expect(await api.preferences.get()).toEqual(preferences)
 
     expect(await api.auth.me()).toEqual(session.user)
     // (Within the same second as the sign-in the refreshed token may be identical: JWT times are seconds.)
@@ -672,11 +709,11 @@ describe('HTTP API', () => {
     const published = [await publish(server, session.user.id, 1), await publish(server, session.user.id, 2)]
     const idempotencyKey = createIdempotencyKey()
     const first = await api.notifications.markAllRead({ idempotencyKey })
-    expect(first).toEqual({ updated: 2, unreadCount: 0 })
+    expect(first).toMatchObject({ updated: 2, unreadCount: 0, upToSeq: 2 })
     await publish(server, session.user.id, 3)
     // Replayed: the first answer, not a second run (which would have updated the third).
     expect(await api.notifications.markAllRead({ idempotencyKey })).toEqual(first)
-    expect(await api.notifications.unreadCount()).toEqual({ unreadCount: 1, seq: 3 })
+    expect(await api.notifications.unreadCount()).toMatchObject({ unreadCount: 1, seq: 3 })
     const readKey = createIdempotencyKey()
     await api.notifications.markRead(published[0]!.id, { idempotencyKey: readKey })
     const reused = await api.notifications

@@ -1,4 +1,5 @@
 import type {
+  ArchiveResponse,
   ChainInfo,
   ChannelHistoryResponse,
   ChannelPresenceResponse,
@@ -7,9 +8,14 @@ import type {
   Job,
   ListNotificationsResponse,
   ListTransfersResponse,
-  Notification,
+  MarkAllReadResponse,
+  MarkReadResponse,
+  MarkSeenResponse,
+  Preferences,
+  PreferencesBody,
   SessionResponse,
   Token,
+  UnreadCountResponse,
   User,
 } from '../../shared/protocol'
 import { IDEMPOTENCY_KEY_HEADER } from '../../shared/protocol/idempotency'
@@ -54,10 +60,31 @@ export interface HttpApi {
     me(): Promise<User>
   }
   notifications: {
-    list(params?: { limit?: number; before?: number; unread?: boolean }): Promise<ListNotificationsResponse>
-    unreadCount(): Promise<{ unreadCount: number; seq: number }>
-    markRead(id: string, options?: WriteOptions): Promise<{ notification: Notification; unreadCount: number }>
-    markAllRead(options?: WriteOptions): Promise<{ updated: number; unreadCount: 0 }>
+    /** The inbox (or with `archived: true` the archive), newest first; `type` keeps only those types. */
+    list(params?: {
+      limit?: number
+      before?: number
+      unread?: boolean
+      archived?: boolean
+      type?: string | readonly string[]
+    }): Promise<ListNotificationsResponse>
+    /** The counts with the seq and version they stand at (docs/protocol.md §7). */
+    unreadCount(): Promise<UnreadCountResponse>
+    markRead(id: string, options?: WriteOptions): Promise<MarkReadResponse>
+    /** Every notification up to `upToSeq` (default: the latest) read. */
+    markAllRead(options?: WriteOptions & { upToSeq?: number }): Promise<MarkAllReadResponse>
+    /** Every notification up to `upToSeq` (default: the latest) seen: what opening the list does. */
+    markSeen(options?: WriteOptions & { upToSeq?: number }): Promise<MarkSeenResponse>
+    archive(id: string, options?: WriteOptions): Promise<ArchiveResponse>
+    unarchive(id: string, options?: WriteOptions): Promise<ArchiveResponse>
+    /** Every type the user has received (for a preferences panel). */
+    types(): Promise<{ types: string[] }>
+  }
+  /** Per-type choices for in-app and push (docs/protocol.md §7). */
+  preferences: {
+    get(): Promise<Preferences>
+    /** Replaces them; types not named follow `default`. Every connection of the user gets `preferences`. */
+    set(preferences: PreferencesBody): Promise<Preferences>
   }
   tokens: {
     deploy(body: CreateTokenBody, options?: WriteOptions): Promise<{ jobId: string }>
@@ -129,10 +156,19 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     return parsed as T
   }
 
-  const query = (params: Record<string, string | number | boolean | undefined>) => {
-    const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string][]
-    return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : ''
+  /** A list value repeats its name (`type=a&type=b`). */
+  const query = (params: Record<string, string | number | boolean | readonly string[] | undefined>) => {
+    const pairs: [string, string][] = []
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined) continue
+      if (Array.isArray(v)) for (const item of v) pairs.push([k, String(item)])
+      else pairs.push([k, String(v)])
+    }
+    return pairs.length ? `?${new URLSearchParams(pairs)}` : ''
   }
+  const upTo = (upToSeq: number | undefined) => (upToSeq === undefined ? {} : { upToSeq })
+  const one = (id: string, action: string, write?: WriteOptions) =>
+    call<never>('POST', `/api/notifications/${encodeURIComponent(id)}/${action}`, undefined, true, write)
 
   return {
     auth: {
@@ -146,9 +182,18 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     notifications: {
       list: (params = {}) => call('GET', `/api/notifications${query(params)}`),
       unreadCount: () => call('GET', '/api/notifications/unread-count'),
-      markRead: (id, write) =>
-        call('POST', `/api/notifications/${encodeURIComponent(id)}/read`, undefined, true, write),
-      markAllRead: (write) => call('POST', '/api/notifications/read-all', undefined, true, write),
+      markRead: (id, write) => one(id, 'read', write),
+      markAllRead: ({ upToSeq, ...write } = {}) =>
+        call('POST', '/api/notifications/read-all', upTo(upToSeq), true, write),
+      markSeen: ({ upToSeq, ...write } = {}) =>
+        call('POST', '/api/notifications/seen', upTo(upToSeq), true, write),
+      archive: (id, write) => one(id, 'archive', write),
+      unarchive: (id, write) => one(id, 'unarchive', write),
+      types: () => call('GET', '/api/notifications/types'),
+    },
+    preferences: {
+      get: () => call('GET', '/api/preferences'),
+      set: (preferences) => call('PUT', '/api/preferences', preferences),
     },
     tokens: {
       deploy: (body, write) => call('POST', '/api/tokens', body, true, write),

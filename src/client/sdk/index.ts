@@ -15,4 +15,11 @@ export {
   type HeraldClientOptions,
 } from './createHeraldClient'
 export { createHttpApi, HeraldApiError, type HttpApi, type WriteOptions } from './createHttpApi'
+export {
+  applyInboxCounts,
+  applyInboxNotification,
+  type InboxCountsState,
+  inboxCountsOf,
+  initialInboxCounts,
+} from './inboxCounts'
 export { type SignInWithEthereumParams, signInWithEthereum } from './signInWithEthereum'

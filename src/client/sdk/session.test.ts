@@ -23,6 +23,9 @@ const notification = (seq: number): Notification => ({
   data: null,
   createdAt: '2025-01-01T00:00:00.000Z',
   read: false,
+  seen: false,
+  archived: false,
+  critical: false,
 })
 const frame = (message: ServerMessage | BroadcastMessage): SessionEvent => ({ type: 'message', message })
 const connectedFrame = frame({ type: 'connected', connectionId: 'c', timestamp: '2025-01-01T00:00:00.000Z' })

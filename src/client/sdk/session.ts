@@ -298,6 +298,12 @@ function onServerMessage(step: Step, message: ServerMessage): boolean {
     case 'read_state':
       step.do(emit('read_state', message))
       break
+    case 'inbox_state':
+      step.do(emit('inbox_state', message))
+      break
+    case 'preferences':
+      step.do(emit('preferences', message))
+      break
     case 'pong':
       break
   }

@@ -3,8 +3,10 @@ import type {
   BroadcastMessage,
   DataUpdateMessage,
   ErrorMessage,
+  InboxStateMessage,
   JobStatusMessage,
   Notification,
+  PreferencesMessage,
   ReadStateMessage,
   ResetMessage,
   ResumedMessage,
@@ -32,6 +34,10 @@ export interface HeraldClientEvents {
   job_status: (message: JobStatusMessage) => void
   data_update: (message: DataUpdateMessage) => void
   read_state: (message: ReadStateMessage) => void
+  /** Seen and archive changes of the user's inbox, from any tab or device (docs/protocol.md §7). */
+  inbox_state: (message: InboxStateMessage) => void
+  /** The user's preferences changed (from any tab or device). */
+  preferences: (message: PreferencesMessage) => void
   authenticated: (message: AuthenticatedMessage) => void
   resumed: (message: ResumedMessage) => void
   /** More was missed than the server replays: re-fetch over HTTP. */
@@ -44,6 +50,11 @@ export interface HeraldClientEvents {
   state: (state: ConnectionState) => void
   /** The token was refreshed over HTTP before it expired; persist it if you keep sessions. */
   token: (session: SessionResponse) => void
+  /**
+   * Another tab of this origin signed out of the shared connection (`setToken(null)` there, with
+   * `shareAcrossTabs`): this client is signed out too; forget the session.
+   */
+  signedOut: () => void
 }
 
 export interface HeraldClientOptions {
@@ -65,6 +76,12 @@ export interface HeraldClientOptions {
   fetch?: typeof fetch
   /** Connect at once (default true); otherwise call connect(). */
   autoConnect?: boolean
+  /**
+   * Share one socket among every tab of the origin (default true in browsers; Node and Bun always have one
+   * socket per client): a SharedWorker owns it where the browser has one, otherwise the tab elected with the
+   * Web Locks API, and each tab's client is a proxy with the same API and events. See the SDK README.
+   */
+  shareAcrossTabs?: boolean
 }
 
 export interface HeraldClient {

@@ -68,6 +68,9 @@ describe('POST /api/admin/notifications', () => {
       data: { orderId: 'A-1' },
       createdAt: expect.any(String),
       read: false,
+      seen: false,
+      archived: false,
+      critical: false,
     })
     expect(new Date(body.notification.createdAt).toISOString()).toBe(body.notification.createdAt)
 

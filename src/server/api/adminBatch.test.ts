@@ -82,10 +82,13 @@ describe('POST /api/admin/notifications/batch', () => {
         data: { sku: 7 },
         createdAt: expect.any(String),
         read: false,
+        seen: false,
+        archived: false,
+        critical: false,
       })
       expect(new Date(notification.createdAt).toISOString()).toBe(notification.createdAt)
     }
-    expect(new Set(body.results.map((r) => r.notification.id)).size).toBe(3)
+    expect(new Set(body.results.map((r) => r.notification?.id)).size).toBe(3)
 
     for (const [i, socket] of sockets.entries()) {
       const pushed = await socket.next<{ type: 'notification'; notification: Notification }>('notification')

@@ -24,12 +24,11 @@ import { listWatchedContracts, registerWatchedContract, unwatchContract } from '
 import { channelOrThrow } from '../channels/channelName'
 import { users } from '../db/schema'
 import { HeraldError } from '../errors'
-import { assertStorable } from '../http/assertStorable'
 import { bearerToken } from '../http/bearerToken'
 import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
 import { withBody } from '../http/withBody'
-import type { BatchEntry } from '../notifications/storeNotificationBatch'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
+import { broadcast, publishNotification, publishNotificationBatch, publishOnChannel } from './adminPublishing'
 import type { ApiContext } from './context'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
@@ -71,19 +70,9 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
     .post(
       '/notifications',
       async ({ body, set }) => {
-        exactlyOneRecipient(body, 'body')
-        assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })
-        const userId = body.userId ?? String((await upsertUserByAddress(ctx.db, body.address!)).id)
-        // Concurrent publishes share statements and commits (the store's group commit).
-        const notification = await ctx.notifications.create({
-          userId,
-          type: body.type,
-          title: body.title,
-          message: body.message,
-          data: body.data,
-        })
+        const answer = await publishNotification(ctx, body)
         set.status = 201
-        return { notification, userId }
+        return answer
       },
       ctx.idempotency.admin({
         ...withBody(AdminPublishBodySchema),
@@ -97,59 +86,12 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
     .post(
       '/notifications/batch',
       async ({ body, set, request }) => {
-        const count = body.notifications?.length ?? body.recipients?.length ?? 0
-        if (count > maxBatch)
-          throw new HeraldError(
-            'INVALID_INPUT',
-            `body.${body.notifications ? 'notifications' : 'recipients'}: at most ${maxBatch} per request, got ${count}; split the batch.`,
-          )
-        const entries: BatchEntry[] = []
-        if (body.notifications !== undefined) {
-          if (body.recipients !== undefined || body.notification !== undefined)
-            throw new HeraldError(
-              'INVALID_INPUT',
-              'body: give either "notifications", or "recipients" with "notification", not both.',
-            )
-          for (const [i, entry] of body.notifications.entries()) {
-            exactlyOneRecipient(entry, `body.notifications[${i}]`)
-            entries.push(entry)
-          }
-        } else {
-          if (body.recipients === undefined || body.notification === undefined)
-            throw new HeraldError(
-              'INVALID_INPUT',
-              'body: give "notifications", or "recipients" with "notification".',
-            )
-          for (const [i, recipient] of body.recipients.entries()) {
-            exactlyOneRecipient(recipient, `body.recipients[${i}]`)
-            entries.push({ userId: recipient.userId, address: recipient.address, ...body.notification })
-          }
-        }
-        if (body.notification) {
-          const { type, title, message, data } = body.notification
-          assertStorable({
-            'notification.type': type,
-            'notification.title': title,
-            'notification.message': message,
-            'notification.data': data,
-          })
-        } else {
-          for (const [i, { type, title, message, data }] of entries.entries()) {
-            const at = `notifications[${i}]`
-            assertStorable({
-              [`${at}.type`]: type,
-              [`${at}.title`]: title,
-              [`${at}.message`]: message,
-              [`${at}.data`]: data,
-            })
-          }
-        }
         // The answer to an Idempotency-Key commits with the notifications it reports.
-        const results = await ctx.notifications.createMany(entries, (runner, stored) =>
+        const answer = await publishNotificationBatch(ctx, body, maxBatch, (runner, stored) =>
           ctx.idempotency.answerWithin(request, runner, 201, { results: stored }),
         )
         set.status = 201
-        return { results }
+        return answer
       },
       ctx.idempotency.admin({
         ...withBody(AdminPublishBatchBodySchema),
@@ -164,17 +106,9 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
     .post(
       '/channels/:channel/publications',
       async ({ params, body, set }) => {
-        const channel = channelOrThrow(params.channel)
-        const max = ctx.config.maxPublicationBytes
-        if (Buffer.byteLength(JSON.stringify(body.data ?? null)) > max)
-          throw new HeraldError(
-            'PAYLOAD_TOO_LARGE',
-            `body.data: at most ${max} bytes of JSON (MAX_PUBLICATION_BYTES).`,
-          )
-        assertStorable({ data: body.data })
-        const publication = await ctx.channels.store.publish(channel.name, body.data)
+        const answer = await publishOnChannel(ctx, params.channel, body.data)
         set.status = 201
-        return { publication }
+        return answer
       },
       ctx.idempotency.admin({
         ...withBody(AdminChannelPublishBodySchema),
@@ -232,11 +166,9 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
     .post(
       '/broadcast',
       async ({ body, set }) => {
-        // Large messages travel through a jsonb table on PostgreSQL.
-        assertStorable({ message: body.message })
-        await ctx.hub.sendToAll(body.message as BroadcastMessage)
+        const answer = await broadcast(ctx, body.message as BroadcastMessage)
         set.status = 202
-        return { delivered: ctx.hub.connectionCount }
+        return answer
       },
       ctx.idempotency.admin({
         ...withBody(AdminBroadcastBodySchema),

@@ -1,4 +1,3 @@
-import type { PgBoss } from 'pg-boss'
 import type { PublicClient } from 'viem'
 import type { BroadcastMessage } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
@@ -12,6 +11,7 @@ import type { Presence } from '../channels/createPresence'
 import type { Config } from '../config/loadConfig'
 import type { Database, DatabaseHandle } from '../db/openDatabase'
 import type { Idempotency } from '../http/idempotency'
+import type { JobService } from '../jobs/createJobService'
 import type { Logger } from '../log/createLogger'
 import type { Metrics } from '../metrics/createMetrics'
 import type { NotificationStore } from '../notifications/createNotificationStore'
@@ -54,6 +54,10 @@ export interface ApiContext {
   chain(): { chainId: number; rpcUrl: string | null }
   /** The chain's client for the reads a route makes (registering a watched contract); null without a chain. */
   chainClient: PublicClient | null
-  /** The job queue, or null when no chain is configured (nothing to run). */
-  jobs(): PgBoss | null
+  /** Web Push's VAPID public key (base64url); null when Web Push is off (no keys configured). */
+  vapidPublicKey: string | null
+  /** Starting, listing and cancelling jobs (docs/protocol.md §5). */
+  jobs: JobService
+  /** Whether a chain is configured (deployments and airdrops need one). */
+  hasChain: boolean
 }

@@ -403,7 +403,7 @@ describe('publishers whose connection is cut after the request arrived', () => {
     expect(result.userId).toBe(session.user.id)
     expect(await storedFor(session.user.id)).toBe(1)
     const received = await receivedBefore(socket, session.user.id)
-    expect(received).toEqual([result.notification])
+    expect(received).toEqual([result.notification!])
   })
 
   test('herald/admin notifyMany: the batch stored and delivered exactly once', async () => {
@@ -416,7 +416,7 @@ describe('publishers whose connection is cut after the request arrived', () => {
     expect(results.map((r) => r.userId)).toEqual(sessions.map((s) => s.user.id))
     for (const [i, session] of sessions.entries()) {
       expect(await storedFor(session.user.id)).toBe(1)
-      expect(await receivedBefore(listeners[i]!, session.user.id)).toEqual([results[i]!.notification])
+      expect(await receivedBefore(listeners[i]!, session.user.id)).toEqual([results[i]!.notification!])
     }
   })
 

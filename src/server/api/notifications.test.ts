@@ -19,12 +19,25 @@ interface ListBody {
   notifications: Notification[]
   nextBefore: number | null
   unreadCount: number
+  unseenCount: number
 }
 interface ErrorBody {
   error: { code: string; message: string }
 }
 
-const NOTIFICATION_KEYS = ['createdAt', 'data', 'id', 'message', 'read', 'seq', 'title', 'type']
+const NOTIFICATION_KEYS = [
+  'archived',
+  'createdAt',
+  'critical',
+  'data',
+  'id',
+  'message',
+  'read',
+  'seen',
+  'seq',
+  'title',
+  'type',
+]
 
 /** Exactly the contract's fields, with the contract's types. */
 function expectNotification(value: unknown): asserts value is Notification {
@@ -60,7 +73,10 @@ async function api<T>(session: Session | null, path: string, method = 'GET') {
 
 const list = (session: Session, query = '') => api<ListBody>(session, `/api/notifications${query}`)
 const unreadCount = (session: Session) =>
-  api<{ unreadCount: number; seq: number }>(session, '/api/notifications/unread-count')
+  api<{ unreadCount: number; unseenCount: number; seq: number; version: number }>(
+    session,
+    '/api/notifications/unread-count',
+  )
 const markRead = (session: Session, id: string) =>
   api<{ notification: Notification; unreadCount: number }>(session, `/api/notifications/${id}/read`, 'POST')
 const readAll = (session: Session) =>
@@ -163,12 +179,12 @@ describe('GET /api/notifications: newest first, paged with before', () => {
 
     const empty = await list(alice, '?before=1')
     expect(empty.status).toBe(200)
-    expect(empty.body).toEqual({ notifications: [], nextBefore: null, unreadCount: 45 })
+    expect(empty.body).toEqual({ notifications: [], nextBefore: null, unreadCount: 45, unseenCount: 45 })
   })
 
   test('the response has exactly notifications, nextBefore and unreadCount, and each item the contract fields', async () => {
     const { body } = await list(alice, '?limit=5')
-    expect(Object.keys(body).sort()).toEqual(['nextBefore', 'notifications', 'unreadCount'])
+    expect(Object.keys(body).sort()).toEqual(['nextBefore', 'notifications', 'unreadCount', 'unseenCount'])
     for (const n of body.notifications) {
       expectNotification(n)
       expect(n.type).toBe('test')
@@ -182,7 +198,7 @@ describe('GET /api/notifications: newest first, paged with before', () => {
     const nobody = await signIn(server.url)
     const { status, body } = await list(nobody)
     expect(status).toBe(200)
-    expect(body).toEqual({ notifications: [], nextBefore: null, unreadCount: 0 })
+    expect(body).toEqual({ notifications: [], nextBefore: null, unreadCount: 0, unseenCount: 0 })
   })
 
   test('each user only sees their own, and seq is per user (1, 2, 3 … for each)', async () => {
@@ -224,23 +240,23 @@ describe('unread filter and counts', () => {
     }
   })
 
-  test('GET /api/notifications/unread-count answers exactly {unreadCount, seq}', async () => {
+  test('GET /api/notifications/unread-count answers exactly {unreadCount, unseenCount, seq, version}', async () => {
     const dave = await signIn(server.url)
     const empty = await unreadCount(dave)
     expect(empty.status).toBe(200)
-    expect(empty.body).toEqual({ unreadCount: 0, seq: 0 })
+    expect(empty.body).toEqual({ unreadCount: 0, unseenCount: 0, seq: 0, version: 0 })
 
     const created = await publishMany(dave.user.id, 3)
-    expect((await unreadCount(dave)).body).toEqual({ unreadCount: 3, seq: 3 })
+    expect((await unreadCount(dave)).body).toMatchObject({ unreadCount: 3, seq: 3 })
 
     await markRead(dave, created[0]!.id)
-    expect((await unreadCount(dave)).body).toEqual({ unreadCount: 2, seq: 3 })
+    expect((await unreadCount(dave)).body).toMatchObject({ unreadCount: 2, seq: 3 })
 
     await readAll(dave)
-    expect((await unreadCount(dave)).body).toEqual({ unreadCount: 0, seq: 3 })
+    expect((await unreadCount(dave)).body).toMatchObject({ unreadCount: 0, seq: 3 })
 
     await publishMany(dave.user.id, 1)
-    expect((await unreadCount(dave)).body).toEqual({ unreadCount: 1, seq: 4 })
+    expect((await unreadCount(dave)).body).toMatchObject({ unreadCount: 1, seq: 4 })
   })
 })
 
@@ -251,9 +267,15 @@ describe('POST /api/notifications/:id/read', () => {
 
     const marked = await markRead(erin, first!.id)
     expect(marked.status).toBe(200)
-    expect(Object.keys(marked.body).sort()).toEqual(['notification', 'unreadCount'])
+    expect(Object.keys(marked.body).sort()).toEqual([
+      'notification',
+      'seq',
+      'unreadCount',
+      'unseenCount',
+      'version',
+    ])
     expectNotification(marked.body.notification)
-    expect(marked.body.notification).toEqual({ ...first!, read: true })
+    expect(marked.body.notification).toEqual({ ...first!, read: true, seen: true })
     expect(marked.body.unreadCount).toBe(1)
 
     const again = await markRead(erin, first!.id)
@@ -284,7 +306,7 @@ describe('POST /api/notifications/:id/read', () => {
     const redact = (body: unknown, id: string) => JSON.stringify(body).replaceAll(id, '<id>')
     expect(redact(foreign.body, theirs!.id)).toBe(redact(missing.body, missingId))
 
-    expect((await unreadCount(owner)).body).toEqual({ unreadCount: 1, seq: 1 })
+    expect((await unreadCount(owner)).body).toMatchObject({ unreadCount: 1, seq: 1 })
     expect((await list(owner)).body.notifications[0]!.read).toBe(false)
   })
 })
@@ -299,10 +321,10 @@ describe('POST /api/notifications/read-all', () => {
 
     const first = await readAll(frank)
     expect(first.status).toBe(200)
-    expect(first.body).toEqual({ updated: 4, unreadCount: 0 })
+    expect(first.body).toMatchObject({ updated: 4, unreadCount: 0, upToSeq: 5 })
 
     const second = await readAll(frank)
-    expect(second.body).toEqual({ updated: 0, unreadCount: 0 })
+    expect(second.body).toMatchObject({ updated: 0, unreadCount: 0 })
 
     const { body } = await list(frank)
     expect(body.unreadCount).toBe(0)
@@ -310,14 +332,14 @@ describe('POST /api/notifications/read-all', () => {
     expect((await list(frank, '?unread=true')).body.notifications).toEqual([])
 
     // Someone else's are untouched.
-    expect((await unreadCount(bystander)).body).toEqual({ unreadCount: 2, seq: 2 })
+    expect((await unreadCount(bystander)).body).toMatchObject({ unreadCount: 2, seq: 2 })
   })
 
   test('with nothing at all it answers {updated: 0, unreadCount: 0}', async () => {
     const grace = await signIn(server.url)
     const { status, body } = await readAll(grace)
     expect(status).toBe(200)
-    expect(body).toEqual({ updated: 0, unreadCount: 0 })
+    expect(body).toMatchObject({ updated: 0, unreadCount: 0 })
   })
 })
 

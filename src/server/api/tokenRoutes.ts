@@ -2,8 +2,6 @@ import { Elysia } from 'elysia'
 import {
   CreateTokenBodySchema,
   CreateTokenResponseSchema,
-  IdParamsSchema,
-  JobSchema,
   ListTokensResponseSchema,
 } from '../../shared/protocol'
 import { HeraldError } from '../errors'
@@ -11,9 +9,6 @@ import { assertStorable } from '../http/assertStorable'
 import { requireSession } from '../http/requireSession'
 import { withBody } from '../http/withBody'
 import { DEPLOY_TOKEN } from '../jobs/deployToken'
-import { enqueueJob } from '../jobs/enqueueJob'
-import { getJob } from '../jobs/getJob'
-import { QUEUES } from '../jobs/startJobBoss'
 import { listTokens } from '../tokens/listTokens'
 import { validateTokenRequest } from '../tokens/validateTokenRequest'
 import type { ApiContext } from './context'
@@ -28,27 +23,23 @@ export function tokenRoutes(ctx: ApiContext) {
       async ({ session, body, set, request }) => {
         assertStorable({ name: body.name })
         validateTokenRequest(body)
-        const boss = ctx.jobs()
-        if (!boss)
+        const input = { name: body.name, symbol: body.symbol, initialSupply: body.initialSupply }
+        if (!ctx.hasChain)
           throw new HeraldError(
             'SERVICE_UNAVAILABLE',
             'No chain is configured, so tokens cannot be deployed.',
           )
-        const result = await enqueueJob(ctx.db, boss, ctx.bus, {
-          userId: session.userId,
-          queue: QUEUES.deployToken,
+        const { job } = await ctx.jobs.start({
           type: DEPLOY_TOKEN,
-          data: {
-            name: body.name,
-            symbol: body.symbol,
-            initialSupply: body.initialSupply,
-            ownerAddress: session.address,
-          },
+          input,
+          data: { ...input, ownerAddress: session.address },
+          userId: session.userId,
+          byUser: true,
           // The answer to an Idempotency-Key commits with the job it names.
-          within: (t, queued) => ctx.idempotency.answerWithin(request, t.runner, 202, queued),
+          within: (t, started) => ctx.idempotency.answerWithin(request, t.runner, 202, { jobId: started.id }),
         })
         set.status = 202
-        return result
+        return { jobId: job.id }
       },
       ctx.idempotency.user({
         ...withBody(CreateTokenBodySchema),
@@ -64,9 +55,4 @@ export function tokenRoutes(ctx: ApiContext) {
         detail: { tags: ['tokens'], summary: "The caller's tokens, newest first" },
       },
     )
-    .get('/jobs/:id', ({ session, params }) => getJob(ctx.db, { userId: session.userId, id: params.id }), {
-      params: IdParamsSchema,
-      response: JobSchema,
-      detail: { tags: ['jobs'], summary: 'One of the caller’s jobs (404 for anyone else’s)' },
-    })
 }

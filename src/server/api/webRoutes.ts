@@ -41,10 +41,13 @@ export function webRoutes(dir: string, contentSecurityPolicy: (host: string | nu
         existsSync(file) &&
         statSync(file).isFile()
       ) {
-        // Vite puts content hashes in asset names: those never change.
+        // Vite puts content hashes in asset names: those never change. The service worker is checked for a
+        // new version on every load, so a fix to it reaches browsers at once.
         set.headers['cache-control'] = path.startsWith('assets/')
           ? 'public, max-age=31536000, immutable'
-          : 'public, max-age=300'
+          : path === 'sw.js'
+            ? 'no-cache'
+            : 'public, max-age=300'
         if (file.endsWith('.html'))
           set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return Bun.file(file)

@@ -275,7 +275,7 @@ describe.skipIf(!usingPostgres())('two servers and a worker on one PostgreSQL (L
         // Every step: nothing after "completed" may be missing either.
         await socket.collect('notification', 3, 5000)
         const statuses = socket.messages
-          .filter((m) => m.type === 'job_status' && m.jobId === jobId)
+          .filter((m) => m.type === 'job_status' && m.jobId === jobId && !('progress' in m))
           .map((m) => (m as { status?: string }).status)
         expect(statuses).toEqual(['pending', 'running', 'completed'])
         const notices = notificationsOf(socket)

@@ -18,7 +18,7 @@ export interface RecordedTransaction {
 }
 
 /**
- * Sends a transaction at most once per job. The transaction is signed and stored (hash, raw bytes, nonce)
+ * Sends a transaction at most once per job and key. The transaction is signed and stored (hash, raw bytes, nonce)
  * before it is broadcast; a retried job finds it and broadcasts the same bytes again if the node has lost
  * them, so a crash at any point can never produce a second transaction. Nonces are allocated under an
  * advisory lock from max(chain's pending nonce, last stored + 1), so concurrent jobs in any number of worker
@@ -27,17 +27,19 @@ export interface RecordedTransaction {
 export async function sendRecordedTransaction(
   db: Database,
   chain: ChainContext,
-  params: { jobId: number; data: Hex; to?: Hex },
+  params: { jobId: number; key?: string; data?: Hex; to?: Hex; value?: bigint; signal?: AbortSignal },
 ): Promise<RecordedTransaction> {
   const account = chain.deployer
   if (!account) throw new Error('This process has no deployer key.')
-  const existing = await findRecorded(db, params.jobId)
+  const key = params.key ?? DEPLOY_KEY
+  const value = params.value ?? 0n
+  const existing = await findRecorded(db, params.jobId, key)
   if (existing) {
     await ensureBroadcast(chain, existing)
     return existing
   }
   // Estimation runs the transaction: a reverting deployment fails here, before any nonce is taken.
-  const gas = await chain.publicClient.estimateGas({ account, data: params.data, to: params.to })
+  const gas = await chain.publicClient.estimateGas({ account, data: params.data, to: params.to, value })
   const fees = await chain.publicClient.estimateFeesPerGas()
   const chainNonce = await chain.publicClient.getTransactionCount({
     address: account.address,
@@ -46,12 +48,17 @@ export async function sendRecordedTransaction(
   const from = account.address
   const recorded = await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`herald-nonce:${chain.chainId}:${from}`}))`)
-    const [again] = await tx.select().from(chainTransactions).where(eq(chainTransactions.jobId, params.jobId))
+    const [again] = await tx
+      .select()
+      .from(chainTransactions)
+      .where(and(eq(chainTransactions.jobId, params.jobId), eq(chainTransactions.key, key)))
     if (again) return { hash: again.hash as Hex, nonce: again.nonce, raw: again.raw as Hex }
     const [last] = await tx
       .select({ nonce: max(chainTransactions.nonce) })
       .from(chainTransactions)
       .where(and(eq(chainTransactions.chainId, chain.chainId), eq(chainTransactions.fromAddress, from)))
+    // The last moment a cancellation stops it: once recorded, the transaction is sent, now or by the retry.
+    params.signal?.throwIfAborted()
     const nonce = Math.max(chainNonce, (last?.nonce ?? -1) + 1)
     const raw = await account.signTransaction({
       type: 'eip1559',
@@ -62,7 +69,7 @@ export async function sendRecordedTransaction(
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       data: params.data,
       to: params.to ?? null,
-      value: 0n,
+      value,
     })
     const hash = keccak256(raw)
     await tx.insert(chainTransactions).values({
@@ -72,6 +79,7 @@ export async function sendRecordedTransaction(
       hash,
       raw,
       jobId: params.jobId,
+      key,
     })
     return { hash, nonce, raw }
   })
@@ -79,8 +87,14 @@ export async function sendRecordedTransaction(
   return recorded
 }
 
-async function findRecorded(db: Database, jobId: number): Promise<RecordedTransaction | null> {
-  const [row] = await db.select().from(chainTransactions).where(eq(chainTransactions.jobId, jobId))
+/** The key of a job's only transaction before jobs had several (the deployment's). */
+export const DEPLOY_KEY = 'deploy'
+
+async function findRecorded(db: Database, jobId: number, key: string): Promise<RecordedTransaction | null> {
+  const [row] = await db
+    .select()
+    .from(chainTransactions)
+    .where(and(eq(chainTransactions.jobId, jobId), eq(chainTransactions.key, key)))
   return row ? { hash: row.hash as Hex, nonce: row.nonce, raw: row.raw as Hex } : null
 }
 
@@ -93,10 +107,16 @@ async function findRecorded(db: Database, jobId: number): Promise<RecordedTransa
 export async function waitForRecordedTransaction(
   chain: ChainContext,
   recorded: RecordedTransaction,
-  options: { confirmations: number; timeoutMs: number },
+  options: {
+    confirmations: number
+    timeoutMs: number
+    /** Hears each new count of confirmations (a reorganisation may lower it). */
+    onConfirmation?: (count: number) => void | Promise<void>
+  },
 ): Promise<TransactionReceipt> {
   const client = chain.publicClient
   const deadline = Date.now() + options.timeoutMs
+  let told = -1
   for (;;) {
     const receipt = await client.getTransactionReceipt({ hash: recorded.hash }).catch((error: unknown) => {
       if (error instanceof TransactionReceiptNotFoundError) return null
@@ -107,6 +127,11 @@ export async function waitForRecordedTransaction(
       await ensureBroadcast(chain, recorded, { afterLoss: true })
     } else {
       const head = await client.getBlockNumber({ cacheTime: 0 })
+      const count = Math.max(0, Math.min(options.confirmations, Number(head - receipt.blockNumber + 1n)))
+      if (count !== told && options.onConfirmation) {
+        told = count
+        await options.onConfirmation(count)
+      }
       if (head - receipt.blockNumber + 1n >= BigInt(options.confirmations)) {
         // Counted on the chain the receipt's block is still part of, not on a fork the node has left.
         const block = await client.getBlock({ blockNumber: receipt.blockNumber, includeTransactions: false })

@@ -5,7 +5,9 @@ import { adminRoutes } from '../api/adminRoutes'
 import { authRoutes } from '../api/authRoutes'
 import { channelRoutes } from '../api/channelRoutes'
 import type { ApiContext } from '../api/context'
-import { notificationRoutes } from '../api/notificationRoutes'
+import { jobRoutes } from '../api/jobRoutes'
+import { notificationRoutes, preferenceRoutes } from '../api/notificationRoutes'
+import { pushRoutes } from '../api/pushRoutes'
 import { systemRoutes } from '../api/systemRoutes'
 import { tokenRoutes } from '../api/tokenRoutes'
 import { transferRoutes } from '../api/transferRoutes'
@@ -17,6 +19,7 @@ import { apiOrigins, createOriginCheck } from '../http/origins'
 import { securityHeaders, webAppPolicy } from '../http/securityHeaders'
 import type { Hub } from '../ws/createHub'
 import { wsRoute } from '../ws/wsRoute'
+import { websocketOptions } from './websocketOptions'
 
 /**
  * The HTTP side of a server: the error handler, security headers and body limit for every request, then the
@@ -27,7 +30,11 @@ export function buildHttpApp(params: {
   ctx: ApiContext
   hub: Hub
   authenticate(token: string): Promise<AuthenticatedSession | null>
+  /** The `?token=` of a WebSocket upgrade (the hub's own check: sessions from memory); default `authenticate`. */
+  authenticateSocket?(token: string): Promise<AuthenticatedSession | null>
   withApi: boolean
+  /** Serves the built web app at / (SERVE_WEB_APP). */
+  withWebApp: boolean
   /** The built web app (default: web/dist). */
   webDir?: string
   rpcUrl: string | null
@@ -39,15 +46,8 @@ export function buildHttpApp(params: {
     // Bun answers bodies over its own limit with a bare 413 (not the contract's body), so its limit is only a
     // backstop far above ours; the request hook below and limitBody answer first.
     serve: { maxRequestBodySize: 1024 ** 3 },
-    // WebSocket options only take effect server-wide, here.
-    websocket: {
-      idleTimeout: config.idleTimeoutSeconds,
-      maxPayloadLength: config.maxFrameBytes,
-      backpressureLimit: config.sendBufferLimitBytes * 2,
-      closeOnBackpressureLimit: false,
-      perMessageDeflate: false,
-      sendPings: true,
-    },
+    // WebSocket options only take effect server-wide, here (or in the host app: createHerald's plugin).
+    websocket: websocketOptions(config),
   })
     .use(errorHandler(ctx.log))
     .use(securityHeaders())
@@ -63,7 +63,7 @@ export function buildHttpApp(params: {
     .use(apiOrigins(checkOrigin))
     .use(systemRoutes(ctx, { withConfig: params.withApi }))
   if (!params.withApi) return app
-  return app
+  const api = app
     .use(
       openapi({
         path: '/openapi',
@@ -77,12 +77,15 @@ export function buildHttpApp(params: {
     )
     .use(authRoutes(ctx))
     .use(notificationRoutes(ctx))
+    .use(preferenceRoutes(ctx))
+    .use(pushRoutes(ctx))
     .use(tokenRoutes(ctx))
+    .use(jobRoutes(ctx))
     .use(transferRoutes(ctx))
     .use(channelRoutes(ctx))
     .use(adminRoutes(ctx, { maxBatch: config.adminBatchMax }))
     .use(
-      wsRoute(params.hub, params.authenticate, {
+      wsRoute(params.hub, params.authenticateSocket ?? params.authenticate, {
         connectionsPerSecondPerIp: config.wsConnectionsPerSecondPerIp,
         trustProxy: config.trustProxy,
         checkOrigin,
@@ -90,5 +93,10 @@ export function buildHttpApp(params: {
         now: ctx.clock,
       }),
     )
-    .use(webRoutes(params.webDir ?? join(import.meta.dir, '../../../web/dist'), webAppPolicy(params.rpcUrl)))
+  if (!params.withWebApp) return api
+  return api.use(
+    webRoutes(params.webDir ?? join(import.meta.dir, '../../../web/dist'), webAppPolicy(params.rpcUrl)),
+  )
 }
+
+export type HttpApp = ReturnType<typeof buildHttpApp>

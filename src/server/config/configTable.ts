@@ -12,7 +12,7 @@ export function configTable(): string[] {
       .map((requirement) => `; required when ${requirement.when}`)
     return [
       `\`${declaration.name}\``,
-      'default' in declaration ? String(declaration.default) : `(${declaration.unset})`,
+      'default' in declaration ? defaultCell(declaration.default) : `(${declaration.unset})`,
       declaration.kind.accepts,
       declaration.doc + requirements.join(''),
     ]
@@ -24,6 +24,9 @@ export function configTable(): string[] {
     `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)]
 }
+
+/** A list default as code, so patterns in it (`*.push.apple.com`) never read as Markdown emphasis. */
+const defaultCell = (value: unknown) => (Array.isArray(value) ? `\`${value.join(',')}\`` : String(value))
 
 /** The lines of `readme`'s configuration table (the one whose header starts `| variable |`) and where they are. */
 export function findConfigTable(readme: string): { lines: string[]; start: number; end: number } {

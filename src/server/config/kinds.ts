@@ -149,3 +149,42 @@ export const origins = listOf('origins (https://host[:port]) or *', (entry, cont
   if (parsed && bare && ['http:', 'https:'].includes(parsed.protocol)) return parsed.origin
   return context.fail('must list origins like https://app.example.com (or *)', entry)
 })
+
+/**
+ * Web Push endpoint hosts: a host name, `*.name` (every subdomain of name, not name itself) or an IP literal
+ * (IPv6 with or without brackets). Kept lower-case, IPv6 in brackets, as URL.hostname gives them.
+ */
+export const hostPatterns = listOf('host names, *.host or IP literals', (entry, context) => {
+  const lower = entry.toLowerCase()
+  const ipv6 = /^\[?([0-9a-f:.]+)\]?$/.exec(lower)
+  if (ipv6?.[1]?.includes(':')) {
+    const parsed = URL.parse(`https://[${ipv6[1]}]/`)
+    if (parsed) return parsed.hostname
+  }
+  if (/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(lower)) return lower
+  return context.fail('must list host names, *.host patterns or IP literals', entry)
+})
+
+/** A base64url key of a fixed length in bytes (VAPID: 65 for the public point, 32 for the private scalar). */
+export function vapidKey(bytes: number, isSecret = false): Kind<string> {
+  return {
+    accepts: `base64url of ${bytes} bytes`,
+    secret: isSecret,
+    parse(raw, context) {
+      const ok = /^[A-Za-z0-9_-]+$/.test(raw) && Buffer.from(raw, 'base64url').length === bytes
+      if (!ok) context.fail(`must be the base64url encoding of ${bytes} bytes`, isSecret ? undefined : raw)
+      return raw
+    },
+  }
+}
+
+/** How to reach an operator: a mailto: or https: URL (RFC 8292's `sub`). */
+export const contactUrl: Kind<string> = {
+  accepts: 'mailto: or https: URL',
+  parse(raw, context) {
+    const parsed = URL.parse(raw)
+    if (!parsed || !['mailto:', 'https:'].includes(parsed.protocol))
+      context.fail('must be a mailto: or https: URL', raw)
+    return raw
+  },
+}

@@ -16,6 +16,9 @@ const satisfied: ConfigEnv = {
   JWT_SECRET: 'a-jwt-secret-of-at-least-32-characters',
   DEPLOYER_PRIVATE_KEY: `0x${'ab'.repeat(32)}`,
   REDIS_URL: 'redis://127.0.0.1:6379',
+  // Shapes only: the configuration checks lengths, web-push the curve.
+  VAPID_PUBLIC_KEY: Buffer.alloc(65, 4).toString('base64url'),
+  VAPID_PRIVATE_KEY: Buffer.alloc(32, 7).toString('base64url'),
 }
 
 /** The one-sentence message `env` is refused with. */
@@ -127,6 +130,8 @@ describe('the requirements', () => {
     JWT_SECRET: { NODE_ENV: 'production' },
     DEPLOYER_PRIVATE_KEY: { CHAIN_RPC_URL: 'http://127.0.0.1:8545' },
     REDIS_URL: { BUS: 'redis' },
+    VAPID_PRIVATE_KEY: { VAPID_PUBLIC_KEY: satisfied.VAPID_PUBLIC_KEY! },
+    VAPID_PUBLIC_KEY: { VAPID_PRIVATE_KEY: satisfied.VAPID_PRIVATE_KEY! },
   }
   for (const { variable, when } of configRequirements) {
     test(`${variable} must be set when ${when}`, () => {

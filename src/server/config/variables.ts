@@ -2,8 +2,10 @@ import { type ConfigOf, type Declaration, variable } from './declaration'
 import {
   boolean,
   chainIds,
+  contactUrl,
   directory,
   domains,
+  hostPatterns,
   integer,
   oneOf,
   origins,
@@ -11,6 +13,7 @@ import {
   secret,
   text,
   url,
+  vapidKey,
 } from './kinds'
 
 // Every variable Herald reads, declared once. The `Config` type, `loadConfig`, its error sentences and the
@@ -48,6 +51,13 @@ export const configVariables = [
     kind: integer(0, 65_535),
     default: 3000,
     doc: 'HTTP and WebSocket port (0 picks a free one)',
+  }),
+  variable({
+    name: 'SERVE_WEB_APP',
+    field: 'serveWebApp',
+    kind: boolean,
+    default: true,
+    doc: 'serve the built web app at / (false by default when Herald is mounted in your app: `createHerald`)',
   }),
   variable({
     name: 'DATA_DIR',
@@ -95,7 +105,7 @@ export const configVariables = [
     name: 'SIWE_DOMAINS',
     field: 'siweDomains',
     kind: domains,
-    unset: 'HOST:PORT and localhost:PORT',
+    unset: 'HOST:PORT and localhost:PORT (required when mounted in your app: `createHerald`)',
     doc: 'domains accepted in SIWE messages',
   }),
   variable({
@@ -351,6 +361,46 @@ export const configVariables = [
     doc: 'channel members of a server instance that stopped answering leave within this long',
   }),
   variable({
+    name: 'VAPID_PUBLIC_KEY',
+    field: 'vapidPublicKey',
+    kind: vapidKey(65),
+    unset: 'generated into DATA_DIR in development; elsewhere Web Push is off',
+    doc: 'Web Push (VAPID, RFC 8292) public key: the uncompressed P-256 point, base64url',
+  }),
+  variable({
+    name: 'VAPID_PRIVATE_KEY',
+    field: 'vapidPrivateKey',
+    kind: vapidKey(32, true),
+    unset: 'generated with VAPID_PUBLIC_KEY',
+    doc: 'the VAPID private key (the P-256 scalar, base64url); set with VAPID_PUBLIC_KEY',
+  }),
+  variable({
+    name: 'VAPID_SUBJECT',
+    field: 'vapidSubject',
+    kind: contactUrl,
+    default: 'mailto:herald@localhost',
+    doc: 'the VAPID `sub`: how a push service reaches the operator (mailto: or https: URL)',
+  }),
+  variable({
+    name: 'PUSH_ENDPOINT_HOSTS',
+    field: 'pushEndpointHosts',
+    kind: hostPatterns,
+    default: [
+      'fcm.googleapis.com',
+      'updates.push.services.mozilla.com',
+      '*.notify.windows.com',
+      '*.push.apple.com',
+    ],
+    doc: 'hosts a Web Push endpoint may be on (host names or IP literals, *.x for subdomains of x); others → 422',
+  }),
+  variable({
+    name: 'PUSH_RETRY_DELAY_MS',
+    field: 'pushRetryDelayMs',
+    kind: integer(1, 60_000),
+    default: 1000,
+    doc: 'first delay before a Web Push is retried (then doubled, jittered; 3 retries at most)',
+  }),
+  variable({
     name: 'ALLOWED_ORIGINS',
     field: 'allowedOrigins',
     kind: origins,
@@ -425,6 +475,16 @@ export const configRequirements: readonly Requirement[] = [
     variable: 'DEPLOYER_PRIVATE_KEY',
     when: 'CHAIN_RPC_URL is set, unless ROLE is server',
     applies: (config) => config.chainRpcUrl !== null && config.role !== 'server',
+  },
+  {
+    variable: 'VAPID_PRIVATE_KEY',
+    when: 'VAPID_PUBLIC_KEY is set',
+    applies: (config) => config.vapidPublicKey !== null,
+  },
+  {
+    variable: 'VAPID_PUBLIC_KEY',
+    when: 'VAPID_PRIVATE_KEY is set',
+    applies: (config) => config.vapidPrivateKey !== null,
   },
   { variable: 'REDIS_URL', when: 'BUS is redis', applies: (config) => config.bus === 'redis' },
 ]

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import {
   bigint,
   bigserial,
+  boolean,
   index,
   integer,
   jsonb,
@@ -12,7 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { JobStatusValues } from '../../shared/protocol/jobStatus'
+import { type JobProgressReport, JobStatusValues } from '../../shared/protocol/jobStatus'
 import { TokenStandardValues, TransferStatusValues } from '../../shared/protocol/transferStatus'
 
 // One schema for PGlite and PostgreSQL; drizzle-kit generates ./drizzle from it.
@@ -23,6 +24,11 @@ export const users = pgTable('users', {
   address: text('address').notNull().unique(),
   /** The last notification seq handed out for this user; bumped under the row lock in createNotification. */
   lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  /**
+   * Bumped by every change of the inbox's read, seen or archived state, under the same row lock as last_seq:
+   * the counts a change answers carry it, so a client applies them in order whatever way they travel.
+   */
+  inboxVersion: bigint('inbox_version', { mode: 'number' }).notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
 })
@@ -63,15 +69,41 @@ export const notifications = pgTable(
     title: text('title').notNull(),
     message: text('message').notNull(),
     data: jsonb('data'),
+    /** Published with `critical`: stored and pushed whatever the user's preferences say. */
+    critical: boolean('critical').notNull().default(false),
     readAt: timestamp('read_at', { withTimezone: true }),
+    /** Shown in a list (the bell was opened); reading marks it seen too. */
+    seenAt: timestamp('seen_at', { withTimezone: true }),
+    /** Out of the default list and out of the counts; unarchiving clears it. */
+    archivedAt: timestamp('archived_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     // Serves resume (seq > n), paging (seq < before) and the per-user uniqueness of seq.
     uniqueIndex('notifications_user_seq_idx').on(table.userId, table.seq),
-    index('notifications_user_unread_idx').on(table.userId, table.seq).where(sql`${table.readAt} is null`),
+    // The counts (docs/protocol.md §7: over notifications that are not archived) read only these.
+    index('notifications_user_unread_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.readAt} is null and ${table.archivedAt} is null`),
+    index('notifications_user_unseen_idx')
+      .on(table.userId, table.seq)
+      .where(sql`${table.seenAt} is null and ${table.archivedAt} is null`),
+    // The type filter of the list and the types a user has received (the preferences panel).
+    index('notifications_user_type_idx').on(table.userId, table.type, table.seq),
   ],
 )
+
+/**
+ * A user's notification preferences (docs/protocol.md §7), as the API shows them: `{"default":{inApp,push},
+ * "types":{...}}`. No row: everything on.
+ */
+export const notificationPreferences = pgTable('notification_preferences', {
+  userId: bigint('user_id', { mode: 'number' })
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  preferences: jsonb('preferences').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+})
 
 export type UserRow = typeof users.$inferSelect
 export type NotificationRow = typeof notifications.$inferSelect
@@ -91,6 +123,10 @@ export const jobs = pgTable(
     error: text('error'),
     /** Which steps have been announced, so a retried job never notifies twice. */
     progress: jsonb('progress').$type<Record<string, true>>().notNull().default({}),
+    /** The latest `ctx.progress` of a running job, as `GET /api/jobs/:id` shows it (`progress` on the wire). */
+    report: jsonb('report').$type<JobProgressReport>(),
+    /** Set by `POST /api/jobs/:id/cancel` on a running job: its worker aborts `ctx.signal`. */
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -111,13 +147,35 @@ export const chainTransactions = pgTable(
     hash: text('hash').notNull(),
     raw: text('raw').notNull(),
     jobId: bigint('job_id', { mode: 'number' }).references(() => jobs.id, { onDelete: 'set null' }),
+    /**
+     * Which of its job's transactions this is (`ctx.sendTransaction`'s key). The default is the key of the
+     * deployment, so a deployment recorded before jobs had several transactions is found by its retry.
+     */
+    key: text('key').notNull().default('deploy'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     uniqueIndex('chain_transactions_nonce_idx').on(table.chainId, table.fromAddress, table.nonce),
     uniqueIndex('chain_transactions_hash_idx').on(table.hash),
-    uniqueIndex('chain_transactions_job_idx').on(table.jobId),
+    uniqueIndex('chain_transactions_job_key_idx').on(table.jobId, table.key),
   ],
+)
+
+/**
+ * What a job has done for good, by key: `ctx.step` results (`step:<key>`) and sent notifications
+ * (`notify:<key>`). A retried job finds them here and does not repeat them.
+ */
+export const jobSteps = pgTable(
+  'job_steps',
+  {
+    jobId: bigint('job_id', { mode: 'number' })
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    result: jsonb('result'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.jobId, table.key] })],
 )
 
 export const tokens = pgTable(

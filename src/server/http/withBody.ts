@@ -16,6 +16,23 @@ export function withBody<
 }
 
 /**
+ * withBody for a route whose body may be left out altogether (`POST .../read-all` with no body): an empty
+ * body is `{}`, anything else must match the schema.
+ */
+export function withOptionalBody<const S extends TSchema>(schema: S) {
+  const validate = validateBody(schema)
+  return {
+    body: schema,
+    transform: [
+      (context: { body: unknown }) => {
+        if (context.body === undefined || context.body === null || context.body === '') context.body = {}
+        validate(context)
+      },
+    ],
+  }
+}
+
+/**
  * A transform hook that checks the body against the route's schema before Elysia does, for routes whose
  * bodies are JSON objects. Elysia builds its validation message by interpolating the value it found, which
  * throws for a JSON object whose "toString" or "valueOf" is not a function (`{"name": {"toString": 1}}`):

@@ -86,7 +86,7 @@ const deployerNonce = () => transactionCount(anvil.rpcUrl, ANVIL_ADDRESSES[0])
 const ofJob = (jobId: string) => (n: Notification) => (n.data as { jobId?: string } | null)?.jobId === jobId
 const statusesOf = (socket: TestSocket, jobId: string) =>
   socket.messages
-    .filter((m) => m.type === 'job_status' && m.jobId === jobId)
+    .filter((m) => m.type === 'job_status' && m.jobId === jobId && !('progress' in m))
     .map((m) => m as { status: string; data: { error?: string } })
 
 /**

@@ -61,7 +61,7 @@ describe('deployToken', () => {
 
     await waitForJob(socket, jobId, 'completed')
     const statuses = socket.messages
-      .filter((m) => m.type === 'job_status' && m.jobId === jobId)
+      .filter((m) => m.type === 'job_status' && m.jobId === jobId && !('progress' in m))
       .map((m) => (m as { status: string }).status)
     expect(statuses).toEqual(['pending', 'running', 'completed'])
     const notices = socket.messages

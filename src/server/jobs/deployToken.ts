@@ -1,205 +1,175 @@
 import { and, eq, sql } from 'drizzle-orm'
+import { t } from 'elysia'
 import { BaseError, ContractFunctionRevertedError, encodeDeployData, getAddress } from 'viem'
-import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
+import { CreateTokenBodySchema } from '../../shared/protocol'
 import { supplyUnits } from '../../shared/protocol/tokenRules'
-import { transact } from '../bus/transact'
-import type { Bus } from '../bus/types'
+import type { EventTransaction } from '../bus/transact'
 import type { ChainContext } from '../chain/connectChain'
 import { heraldTokenAbi, heraldTokenBytecode } from '../chain/heraldToken'
-import { sendRecordedTransaction, waitForRecordedTransaction } from '../chain/sendRecordedTransaction'
+import { DEPLOY_KEY } from '../chain/sendRecordedTransaction'
 import { TRANSFER_CURSOR } from '../chain/startTransferWatcher'
 import type { Database } from '../db/openDatabase'
-import { chainCursors, jobs, tokens } from '../db/schema'
+import { chainCursors, tokens, users } from '../db/schema'
 import type { NotificationStore } from '../notifications/createNotificationStore'
-import { toTokenView } from '../tokens/toTokenView'
+import { type TokenView, toTokenView } from '../tokens/toTokenView'
+import { validateTokenRequest } from '../tokens/validateTokenRequest'
+import { defineJob } from './defineJob'
 import { JobFailure } from './JobFailure'
-import { jobStatusEvent } from './setJobStatus'
 
 export interface DeployTokenData {
   name: string
   symbol: string
   /** Whole tokens, decimal digits; minted ×10^18 to the owner. */
   initialSupply: string
-  ownerAddress: string
+  /** Set by `POST /api/tokens`; a job started with `POST /api/jobs` mints to its owner's address. */
+  ownerAddress?: string
 }
 
 export interface DeployTokenDeps {
   db: Database
-  bus: Bus
   notifications: NotificationStore
-  chain: ChainContext
-  /** How long to wait for the receipt before handing the job back for a retry. */
-  receiptTimeoutMs: number
-  /** Told when a deployment lands after its job already ended (failed for good): nothing is recorded. */
-  onLateReceipt?: (message: string) => void
+  /** Null: no chain is configured, and the job refuses to start (503). */
+  chain: ChainContext | null
+  retries: number
+  timeoutSeconds: number
+  /** The new token, inside the transaction that records it (the `token:<address>` channel feed). */
+  onTokenCreated?: (transaction: EventTransaction, token: TokenView) => Promise<unknown>
 }
 
 export const DEPLOY_TOKEN = 'deploy_token'
 
 /**
- * Deploys the ERC-20 of one request, announcing each step once: started, pending (with the transaction
- * hash), then success (with the address) or failure. Each announcement is stored in the same transaction
- * as the job's progress, so a retried job skips what it already said; the deployment transaction itself is
- * recorded before it is sent (sendRecordedTransaction), so a retry waits for it instead of deploying again.
+ * Deploys the ERC-20 of one request, as a job: each notification (started, pending with the transaction
+ * hash, then success with the address or failure) is sent once per job (`ctx.notify`), the deployment
+ * transaction is recorded before it is sent (`ctx.sendTransaction`), so a retry waits for it instead of
+ * deploying again, and the token, its notification and the completion commit together (`complete`).
+ * Progress: `signing`, `broadcast`, `confirming` (done/total = confirmations).
  */
-export async function deployToken(deps: DeployTokenDeps, jobId: number): Promise<void> {
-  const { db, bus, chain, onLateReceipt } = deps
-  const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId))
-  if (!job || isFinalJobStatus(job.status)) return
-  const userId = String(job.userId)
-  const data = job.data as DeployTokenData
-  const label = `${data.name} (${data.symbol})`
-
-  if (job.status === 'pending') {
-    await db.update(jobs).set({ status: 'running', updatedAt: sql`now()` }).where(eq(jobs.id, jobId))
-    await bus.announce(jobStatusEvent({ jobId, userId, type: job.type, status: 'running' }))
-  }
-  await announceOnce(deps, jobId, userId, 'started', {
-    type: 'token_deployment_started',
-    title: `Deploying ${label}`,
-    message: `Your token ${label} is being deployed.`,
-    data: { jobId: String(jobId), name: data.name, symbol: data.symbol, initialSupply: data.initialSupply },
-  })
-
-  const deployData = encodeDeployData({
-    abi: heraldTokenAbi,
-    bytecode: heraldTokenBytecode,
-    args: [data.name, data.symbol, supplyUnits(data.initialSupply), getAddress(data.ownerAddress)],
-  })
-  let sent: Awaited<ReturnType<typeof sendRecordedTransaction>>
-  try {
-    sent = await sendRecordedTransaction(db, chain, { jobId, data: deployData })
-  } catch (error) {
-    if (isRevert(error))
-      throw new JobFailure(`The deployment would revert: ${shortReason(error)}`, { cause: error })
-    throw error
-  }
-  await announceOnce(deps, jobId, userId, 'pending', {
-    type: 'token_deployment_pending',
-    title: `${label}: transaction sent`,
-    message: `Waiting for ${chain.confirmations} confirmation${chain.confirmations === 1 ? '' : 's'}.`,
-    data: { jobId: String(jobId), txHash: sent.hash },
-  })
-
-  // Through reorganisations: a receipt lost before its confirmations sends the same bytes again.
-  const receipt = await waitForRecordedTransaction(chain, sent, {
-    confirmations: chain.confirmations,
-    timeoutMs: deps.receiptTimeoutMs,
-  })
-  if (receipt.status !== 'success' || !receipt.contractAddress)
-    throw new JobFailure(`The deployment transaction ${sent.hash} reverted.`)
-  const address = getAddress(receipt.contractAddress)
-  const deployedBlock = Number(receipt.blockNumber)
-
-  await transact(db, bus, async (transaction) => {
-    const { tx } = transaction
-    // pg-boss may have given up on this attempt meanwhile (it expired; with no retries left the dead-letter
-    // worker marked the job failed): a job ends once, so a late receipt changes nothing and says nothing.
-    const [current] = await tx
-      .select({ status: jobs.status })
-      .from(jobs)
-      .where(eq(jobs.id, jobId))
-      .for('update')
-    if (current?.status !== 'running') {
-      onLateReceipt?.(
-        `job ${jobId} is ${current?.status ?? 'gone'}; its deployment ${sent.hash} landed at ${address}`,
-      )
-      return
-    }
-    const [token] = await tx
-      .insert(tokens)
-      .values({
-        userId: job.userId,
-        chainId: chain.chainId,
-        address,
-        name: data.name,
-        symbol: data.symbol,
-        initialSupply: data.initialSupply,
-        ownerAddress: getAddress(data.ownerAddress),
-        deploymentTx: sent.hash,
-        deployedBlock,
-        jobId,
+export function deployTokenJob(deps: DeployTokenDeps) {
+  const confirmations = deps.chain?.confirmations ?? 1
+  const labelOf = (data: DeployTokenData) => `${data.name} (${data.symbol})`
+  return defineJob({
+    name: DEPLOY_TOKEN,
+    // Closed: the owner's address comes from the session (POST /api/tokens) or the owner, never from input.
+    input: t.Object(CreateTokenBodySchema.properties, { additionalProperties: false }),
+    retries: deps.retries,
+    timeoutSeconds: deps.timeoutSeconds,
+    userStartable: true,
+    requiresChain: true,
+    validate: (input) => validateTokenRequest(input),
+    async run(input: DeployTokenData, ctx) {
+      const ownerAddress = getAddress(input.ownerAddress ?? (await ownerAddressOf(deps.db, ctx.userId)))
+      const data = { ...input, ownerAddress }
+      const label = labelOf(data)
+      const jobId = ctx.jobId
+      await ctx.notify({
+        key: 'started',
+        type: 'token_deployment_started',
+        title: `Deploying ${label}`,
+        message: `Your token ${label} is being deployed.`,
+        data: { jobId, name: data.name, symbol: data.symbol, initialSupply: data.initialSupply },
       })
-      .returning()
-    // The transfer watcher may already be past this block: rewind it so it reads the new token's history.
-    await tx
-      .update(chainCursors)
-      .set({ block: sql`least(${chainCursors.block}, ${deployedBlock - 1})` })
-      .where(and(eq(chainCursors.name, TRANSFER_CURSOR), eq(chainCursors.chainId, chain.chainId)))
-    const result = { tokenId: String(token!.id), address, txHash: sent.hash, blockNumber: deployedBlock }
-    await deps.notifications.createIn(transaction, {
-      userId,
-      type: 'token_deployment_success',
-      title: `${label} deployed`,
-      message: `${data.symbol} is live at ${address}.`,
-      data: { jobId: String(jobId), ...result },
-    })
-    await tx
-      .update(jobs)
-      .set({ status: 'completed', result, updatedAt: sql`now()` })
-      .where(eq(jobs.id, jobId))
-    // The list changes before the job says it is done, so a client that stops listening at "completed"
-    // already has the new token.
-    await transaction.publish({
-      kind: 'user',
-      userId,
-      message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
-    })
-    await transaction.publish(jobStatusEvent({ jobId, userId, type: job.type, status: 'completed', result }))
+      await ctx.progress({ step: 'signing' })
+      const deployData = encodeDeployData({
+        abi: heraldTokenAbi,
+        bytecode: heraldTokenBytecode,
+        args: [data.name, data.symbol, supplyUnits(data.initialSupply), ownerAddress],
+      })
+      let sent: Awaited<ReturnType<typeof ctx.sendTransaction>>
+      try {
+        sent = await ctx.sendTransaction({ key: DEPLOY_KEY, data: deployData })
+      } catch (error) {
+        if (isRevert(error))
+          throw new JobFailure(`The deployment would revert: ${shortReason(error)}`, { cause: error })
+        throw error
+      }
+      await ctx.progress({ step: 'broadcast', message: sent.hash })
+      await ctx.notify({
+        key: 'pending',
+        type: 'token_deployment_pending',
+        title: `${label}: transaction sent`,
+        message: `Waiting for ${confirmations} confirmation${confirmations === 1 ? '' : 's'}.`,
+        data: { jobId, txHash: sent.hash },
+      })
+      // Through reorganisations: a receipt lost before its confirmations sends the same bytes again.
+      const receipt = await ctx.waitForTransaction(sent, {
+        confirmations,
+        onConfirmation: (done) => ctx.progress({ step: 'confirming', done, total: confirmations }),
+      })
+      if (receipt.status !== 'success' || !receipt.contractAddress)
+        throw new JobFailure(`The deployment transaction ${sent.hash} reverted.`)
+      return {
+        ...data,
+        address: getAddress(receipt.contractAddress),
+        txHash: sent.hash,
+        blockNumber: Number(receipt.blockNumber),
+      }
+    },
+    async complete(transaction, deployed, job) {
+      const { tx } = transaction
+      const chainId = deps.chain!.chainId
+      const [token] = await tx
+        .insert(tokens)
+        .values({
+          userId: Number(job.userId),
+          chainId,
+          address: deployed.address,
+          name: deployed.name,
+          symbol: deployed.symbol,
+          initialSupply: deployed.initialSupply,
+          ownerAddress: deployed.ownerAddress,
+          deploymentTx: deployed.txHash,
+          deployedBlock: deployed.blockNumber,
+          jobId: Number(job.jobId),
+        })
+        .returning()
+      // The transfer watcher may already be past this block: rewind it so it reads the new token's history.
+      await tx
+        .update(chainCursors)
+        .set({ block: sql`least(${chainCursors.block}, ${deployed.blockNumber - 1})` })
+        .where(and(eq(chainCursors.name, TRANSFER_CURSOR), eq(chainCursors.chainId, chainId)))
+      const result = {
+        tokenId: String(token!.id),
+        address: deployed.address,
+        txHash: deployed.txHash,
+        blockNumber: deployed.blockNumber,
+      }
+      await deps.notifications.createIn(transaction, {
+        userId: job.userId,
+        type: 'token_deployment_success',
+        title: `${labelOf(deployed)} deployed`,
+        message: `${deployed.symbol} is live at ${deployed.address}.`,
+        data: { jobId: job.jobId, ...result },
+      })
+      // The list changes before the job says it is done, so a client that stops listening at "completed"
+      // already has the new token.
+      await transaction.publish({
+        kind: 'user',
+        userId: job.userId,
+        message: { type: 'data_update', entity: 'token', action: 'created', data: toTokenView(token!) },
+      })
+      await deps.onTokenCreated?.(transaction, toTokenView(token!))
+      return result
+    },
+    async fail(transaction, reason, job) {
+      await deps.notifications.createIn(transaction, {
+        userId: job.userId,
+        type: 'token_deployment_failed',
+        title: `${labelOf(job.input)} was not deployed`,
+        message: reason,
+        data: { jobId: job.jobId, reason },
+      })
+    },
   })
 }
 
-/** Marks the job failed and tells the owner why, once. */
-export async function failDeployToken(
-  deps: { db: Database; bus: Bus; notifications: NotificationStore },
-  jobId: number,
-  reason: string,
-) {
-  const { db, bus } = deps
-  await transact(db, bus, async (transaction) => {
-    const { tx } = transaction
-    const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).for('update')
-    if (!job || isFinalJobStatus(job.status)) return
-    const userId = String(job.userId)
-    const data = job.data as DeployTokenData
-    await deps.notifications.createIn(transaction, {
-      userId,
-      type: 'token_deployment_failed',
-      title: `${data.name} (${data.symbol}) was not deployed`,
-      message: reason,
-      data: { jobId: String(jobId), reason },
-    })
-    await tx
-      .update(jobs)
-      .set({ status: 'failed', error: reason, updatedAt: sql`now()` })
-      .where(eq(jobs.id, jobId))
-    await transaction.publish(
-      jobStatusEvent({ jobId, userId, type: job.type, status: 'failed', error: reason }),
-    )
-  })
-}
-
-async function announceOnce(
-  deps: { db: Database; bus: Bus; notifications: NotificationStore },
-  jobId: number,
-  userId: string,
-  step: string,
-  params: { type: string; title: string; message: string; data: unknown },
-): Promise<void> {
-  await transact(deps.db, deps.bus, async (transaction) => {
-    const { tx } = transaction
-    const [job] = await tx
-      .select({ progress: jobs.progress })
-      .from(jobs)
-      .where(eq(jobs.id, jobId))
-      .for('update')
-    if (!job || job.progress[step]) return
-    await deps.notifications.createIn(transaction, { userId, ...params })
-    await tx
-      .update(jobs)
-      .set({ progress: { ...job.progress, [step]: true }, updatedAt: sql`now()` })
-      .where(eq(jobs.id, jobId))
-  })
+async function ownerAddressOf(db: Database, userId: string): Promise<string> {
+  const [user] = await db
+    .select({ address: users.address })
+    .from(users)
+    .where(eq(users.id, Number(userId)))
+  if (!user) throw new JobFailure('The job’s owner no longer exists.')
+  return user.address
 }
 
 function isRevert(error: unknown): boolean {

@@ -118,7 +118,7 @@ describe.skipIf(!usingPostgres())('kill -9 in a split deployment (needs HERALD_T
       )
 
       const statuses = socket.messages
-        .filter((m) => m.type === 'job_status' && m.jobId === jobId)
+        .filter((m) => m.type === 'job_status' && m.jobId === jobId && !('progress' in m))
         .map((m) => (m as { status: string }).status)
       expect(statuses).toEqual(['pending', 'running', 'completed'])
       const notices = socket.messages

@@ -51,7 +51,7 @@ describe(`a chain RPC that stops answering during a deployment (${usingPostgres(
     )
     session = await signIn(herald.url)
     socket = await connectResumed(herald.wsUrl, session.token)
-  }, 60_000)
+  }, 120_000)
 
   afterAll(async () => {
     socket?.close()

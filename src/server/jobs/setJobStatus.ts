@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm'
-import type { JobStatus } from '../../shared/protocol'
+import type { JobProgressReport, JobStatus } from '../../shared/protocol'
 import type { Bus } from '../bus/types'
 import type { Queryable } from '../db/openDatabase'
 import { jobs } from '../db/schema'
@@ -36,6 +36,7 @@ export function jobStatusEvent(params: {
   status: JobStatus
   result?: unknown
   error?: string
+  progress?: JobProgressReport
 }) {
   const data: Record<string, unknown> = { type: params.type }
   if (params.result !== undefined) data.result = params.result
@@ -43,6 +44,12 @@ export function jobStatusEvent(params: {
   return {
     kind: 'user' as const,
     userId: params.userId,
-    message: { type: 'job_status' as const, jobId: String(params.jobId), status: params.status, data },
+    message: {
+      type: 'job_status' as const,
+      jobId: String(params.jobId),
+      status: params.status,
+      ...(params.progress ? { progress: params.progress } : {}),
+      data,
+    },
   }
 }

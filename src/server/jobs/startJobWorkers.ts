@@ -1,89 +1,84 @@
 import type { JobWithMetadata, PgBoss } from 'pg-boss'
-import type { Bus } from '../bus/types'
-import type { ChainContext } from '../chain/connectChain'
-import type { Database } from '../db/openDatabase'
 import { describeError, type ErrorReporter } from '../errors'
-import type { NotificationStore } from '../notifications/createNotificationStore'
-import { deployToken, failDeployToken } from './deployToken'
 import { JobFailure } from './JobFailure'
-import { QUEUES } from './startJobBoss'
+import type { JobRegistry, RegisteredJob } from './jobRegistry'
+import { failJob, type RunJobDeps, runJob } from './runJob'
 
-export interface JobWorkerDeps {
-  db: Database
-  bus: Bus
-  notifications: NotificationStore
+export interface JobWorkerDeps extends Omit<RunJobDeps, 'receiptTimeoutMs' | 'onLate'> {
   boss: PgBoss
-  chain: ChainContext
+  registry: JobRegistry
   concurrency: number
-  timeoutSeconds: number
   onError: ErrorReporter
 }
 
 /**
- * Runs queued jobs. A JobFailure fails the job at once; any other error hands it back to pg-boss, which
- * retries with backoff, and the last attempt's error fails it visibly. Resolves once the workers poll.
+ * Runs queued jobs of every registered type. A JobFailure fails the job at once; any other error hands it
+ * back to pg-boss, which retries with backoff, and the last attempt's error fails it visibly. Resolves once
+ * the workers poll.
  */
 export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Promise<void> }> {
   const { boss } = deps
-  // The receipt wait ends before pg-boss would expire the job, so a slow chain is a clean retry.
-  const receiptTimeoutMs = Math.max(1000, (deps.timeoutSeconds - 5) * 1000)
-  // Fast pickup needs LISTEN/NOTIFY (instance), notify (queue) and burst fetching, which only works with
-  // batches of more than one; each job of a batch still settles on its own.
-  await boss.work<{ jobId: number }>(
-    QUEUES.deployToken,
-    {
-      batchSize: 2,
-      localConcurrency: Math.max(1, Math.ceil(deps.concurrency / 2)),
-      includeMetadata: true,
-      perJobResults: true,
-      burstWhenBatchFull: true,
-      pollingIntervalSeconds: 2,
-      notifyPollingIntervalSeconds: 10,
-    },
-    async (batch) =>
-      Promise.all(
-        batch.map(async (job) => {
-          const settled = await runAttempt(deps, job as JobWithMetadata<{ jobId: number }>, () =>
-            deployToken(
-              {
-                db: deps.db,
-                bus: deps.bus,
-                notifications: deps.notifications,
-                chain: deps.chain,
-                receiptTimeoutMs,
-                onLateReceipt: (message) =>
-                  deps.onError(new Error(message), 'a deployment after its job ended'),
-              },
-              job.data.jobId,
-            ),
-          )
-          return { id: job.id, status: settled ? ('completed' as const) : ('failed' as const) }
-        }),
-      ),
-  )
-  // pg-boss moves a job here when it failed for good without the handler recording why (the last attempt
-  // expired, or its process died or was stopped during it): the owner must still see it fail. pg-boss's
-  // fail statement inserts the dead-letter copy without a NOTIFY, so on a notify queue only the backstop
-  // poll finds it: at the 30 s default, the owner would wait that long to see the failure.
-  await boss.work<{ jobId: number }>(
-    QUEUES.deployTokenDead,
-    { batchSize: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 },
-    async ([job]) => {
-      await failDeployToken(deps, job!.data.jobId, ABANDONED)
-    },
-  )
+  const shutdown = new AbortController()
+  const queues: string[] = []
+  for (const registered of deps.registry.all()) {
+    const runDeps: RunJobDeps = {
+      ...deps,
+      // The receipt wait ends before pg-boss would expire the job, so a slow chain is a clean retry.
+      receiptTimeoutMs: Math.max(1000, (registered.timeoutSeconds - 5) * 1000),
+      onLate: (message) => deps.onError(new Error(message), 'a job that ended after its job ended'),
+    }
+    // Fast pickup needs LISTEN/NOTIFY (instance), notify (queue) and burst fetching, which only works with
+    // batches of more than one; each job of a batch still settles on its own.
+    await boss.work<{ jobId: number }>(
+      registered.queue,
+      {
+        batchSize: 2,
+        localConcurrency: Math.max(1, Math.ceil(deps.concurrency / 2)),
+        includeMetadata: true,
+        perJobResults: true,
+        burstWhenBatchFull: true,
+        pollingIntervalSeconds: 2,
+        notifyPollingIntervalSeconds: 10,
+      },
+      async (batch) =>
+        Promise.all(
+          batch.map(async (job) => {
+            const settled = await runAttempt(
+              deps,
+              registered,
+              job as JobWithMetadata<{ jobId: number }>,
+              () => runJob(runDeps, registered, job.data.jobId, job.retryCount + 1, shutdown.signal),
+            )
+            return { id: job.id, status: settled ? ('completed' as const) : ('failed' as const) }
+          }),
+        ),
+    )
+    // pg-boss moves a job here when it failed for good without the handler recording why (the last attempt
+    // expired, or its process died or was stopped during it): the owner must still see it fail. pg-boss's
+    // fail statement inserts the dead-letter copy without a NOTIFY, so on a notify queue only the backstop
+    // poll finds it: at the 30 s default, the owner would wait that long to see the failure.
+    await boss.work<{ jobId: number }>(
+      registered.deadQueue,
+      { batchSize: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 },
+      async ([job]) => {
+        await failJob(deps, registered, job!.data.jobId, abandoned(registered))
+      },
+    )
+    queues.push(registered.queue, registered.deadQueue)
+  }
   let stopped: Promise<void> | null = null
   return {
     /**
-     * Stops fetching new jobs and resolves at once: waiting for (and handing back) running ones is
-     * pg-boss's graceful stop, which bounds it by the shutdown timeout.
+     * Stops fetching new jobs and resolves at once, and aborts the running jobs' ctx.signal: waiting for (and
+     * handing back) running ones is pg-boss's graceful stop, which bounds it by the shutdown timeout.
      */
     stop() {
-      stopped ??= Promise.all(
-        [QUEUES.deployToken, QUEUES.deployTokenDead].map((queue) => boss.offWork(queue, { wait: false })),
-      ).then(
-        () => {},
-        (error) => deps.onError(error, 'stopping job workers'),
+      stopped ??= Promise.all(queues.map((queue) => boss.offWork(queue, { wait: false }))).then(
+        () => shutdown.abort('shutdown'),
+        (error) => {
+          shutdown.abort('shutdown')
+          deps.onError(error, 'stopping job workers')
+        },
       )
       return stopped
     },
@@ -93,9 +88,15 @@ export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Pr
 export const ABANDONED =
   'The deployment did not finish: its last attempt timed out or its worker stopped, and no retries are left.'
 
+const abandoned = (registered: RegisteredJob) =>
+  registered.definition.name === 'deploy_token'
+    ? ABANDONED
+    : 'The job did not finish: its last attempt timed out or its worker stopped, and no retries are left.'
+
 /** True when the job is settled (done, or failed for good); false hands it back to pg-boss for a retry. */
 async function runAttempt(
   deps: JobWorkerDeps,
+  registered: RegisteredJob,
   job: JobWithMetadata<{ jobId: number }>,
   run: () => Promise<void>,
 ): Promise<boolean> {
@@ -107,7 +108,7 @@ async function runAttempt(
     deps.onError(error, `job ${job.data.jobId} attempt ${job.retryCount + 1}${final ? ' (final)' : ''}`)
     if (!final) return false
     try {
-      await failDeployToken(deps, job.data.jobId, describeError(error))
+      await failJob(deps, registered, job.data.jobId, describeError(error))
       return true
     } catch (failure) {
       deps.onError(failure, `recording the failure of job ${job.data.jobId}`)

@@ -1,3 +1,4 @@
+import type { JobProgressReport } from '../../shared/protocol/jobStatus'
 import type { JobRow } from '../db/schema'
 
 export interface JobView {
@@ -5,6 +6,8 @@ export interface JobView {
   type: string
   status: JobRow['status']
   data: unknown
+  /** The latest progress a running job reported (docs/protocol.md §5), or null. */
+  progress: JobProgressReport | null
   result: unknown | null
   error: string | null
   createdAt: string
@@ -17,6 +20,7 @@ export function toJob(row: JobRow): JobView {
     type: row.type,
     status: row.status,
     data: row.data,
+    progress: row.report ?? null,
     result: row.result ?? null,
     error: row.error,
     createdAt: row.createdAt.toISOString(),

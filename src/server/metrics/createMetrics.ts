@@ -22,6 +22,8 @@ export interface Metrics {
   sendFailures: Counter
   /** Refusals by a rate limit, by which one (RateLimit). */
   rateLimited: Counter<'limit'>
+  /** Socket sign-ins' session checks, by where they were answered: memory, or the database (while loading). */
+  sessionChecks: Counter<'source'>
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
@@ -33,6 +35,8 @@ export interface Metrics {
   chainReorgsBeyondWindow: Counter
   /** The highest block the transfer watcher has read (compare with the chain's head for its lag). */
   chainWatcherBlock: Gauge
+  /** Web Push requests' final outcomes per (notification, subscription): accepted, gone (404/410), failed. */
+  webPushes: Counter<'outcome'>
   /** Read at scrape time for the jobs gauge; set by the composition root when there is a job table. */
   countJobs: (() => Promise<{ state: string; n: number }[]>) | null
 }
@@ -79,6 +83,12 @@ export function createMetrics(): Metrics {
       labelNames: ['limit'] as const,
       registers: [registry],
     }),
+    sessionChecks: new Counter({
+      name: 'herald_session_checks_total',
+      help: 'Session checks of WebSocket sign-ins, by where they were answered (memory or database)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     notificationsCreated: new Counter({
       name: 'herald_notifications_created_total',
       help: 'Notifications stored and announced',
@@ -104,6 +114,12 @@ export function createMetrics(): Metrics {
     chainReorgsBeyondWindow: new Counter({
       name: 'herald_chain_reorgs_beyond_window_total',
       help: 'Reorganisations deeper than WATCHER_REORG_WINDOW (re-read from the oldest block kept)',
+      registers: [registry],
+    }),
+    webPushes: new Counter({
+      name: 'herald_web_push_total',
+      help: 'Web Pushes by final outcome: accepted (2xx), gone (404/410, subscription removed), failed',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     chainWatcherBlock: new Gauge({

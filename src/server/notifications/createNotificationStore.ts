@@ -1,4 +1,4 @@
-import type { Notification } from '../../shared/protocol'
+import type { Notification, Preferences } from '../../shared/protocol'
 import type { EventTransaction } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
@@ -8,6 +8,7 @@ import type { StreamSource } from '../streams/delivery'
 import { createStreamStore } from '../streams/store'
 import { createStreamWriter } from '../streams/writer'
 import { inboxTable } from './inboxTable'
+import { DEFAULT_PREFERENCES, readManyPreferences, wantsInApp } from './preferences'
 import { type BatchEntry, type BatchResults, storeNotificationBatch } from './storeNotificationBatch'
 
 export interface NotificationParams {
@@ -16,15 +17,22 @@ export interface NotificationParams {
   title: string
   message: string
   data?: unknown
+  /** Stored and pushed whatever the user's preferences say (docs/protocol.md §7). */
+  critical?: boolean
 }
 
 export interface NotificationStore {
   /**
    * Stores one notification with the user's next seq and pushes it after its commit. Concurrent creations
    * share statements and commits (group commit); each caller gets its own row, or NOT_FOUND for a user that
-   * does not exist.
+   * does not exist. It stores whatever the user's preferences say: senders on a user's behalf use `publish`.
    */
   create(params: NotificationParams): Promise<Notification>
+  /**
+   * `create` as the user's preferences allow (docs/protocol.md §7): null when the user turned this type off in
+   * the app (`inApp: false`) and the notification is not `critical`; nothing is stored or sent then.
+   */
+  publish(params: NotificationParams): Promise<Notification | null>
   /**
    * Many at once, all or nothing; addresses that never signed in get a user row. Answers in input order.
    * `within` runs last in the same transaction, given the results.
@@ -35,9 +43,9 @@ export interface NotificationStore {
   ): Promise<BatchResults>
   /**
    * Inside the caller's transaction (a job's step, the transfer watcher's block), through the same statement as
-   * every other notification; pushed when the transaction commits.
+   * every other notification; pushed when the transaction commits. Null as for `create`.
    */
-  createIn(transaction: EventTransaction, params: NotificationParams): Promise<Notification>
+  createIn(transaction: EventTransaction, params: NotificationParams): Promise<Notification | null>
   /** A user's inbox as the stream core reads it (replay, gap filling). */
   readonly source: StreamSource<Notification>
 }
@@ -45,7 +53,47 @@ export interface NotificationStore {
 export const userMissing = (userId: string) => new HeraldError('NOT_FOUND', `User ${userId} does not exist.`)
 
 const row = (params: NotificationParams) =>
-  [params.userId, params.type, params.title, params.message, params.data ?? null] as const
+  [
+    params.userId,
+    params.type,
+    params.title,
+    params.message,
+    params.data ?? null,
+    params.critical === true,
+  ] as const
+
+/**
+ * Preferences for publishes one at a time: lookups that arrive while one is running go together in the next
+ * (one statement for all of them, like the writer's group commit), so a burst of publishes costs one extra
+ * round trip per batch rather than per notification.
+ */
+function batchedPreferences(runner: SqlRunner): (userId: string) => Promise<Preferences> {
+  type Waiting = { userId: string; resolve(p: Preferences): void; reject(e: unknown): void }
+  let queue: Waiting[] = []
+  let running = false
+  const run = async () => {
+    running = true
+    while (queue.length > 0) {
+      const batch = queue
+      queue = []
+      try {
+        const found = await readManyPreferences(
+          runner,
+          batch.map((w) => w.userId),
+        )
+        for (const w of batch) w.resolve(found.get(w.userId) ?? DEFAULT_PREFERENCES)
+      } catch (error) {
+        for (const w of batch) w.reject(error)
+      }
+    }
+    running = false
+  }
+  return (userId) =>
+    new Promise((resolve, reject) => {
+      queue.push({ userId, resolve, reject })
+      if (!running) void run()
+    })
+}
 
 /** The notification store: a user's inbox is a stream of the stream core (src/server/streams). */
 export function createNotificationStore(params: { db: Database; bus: Bus }): NotificationStore {
@@ -53,10 +101,20 @@ export function createNotificationStore(params: { db: Database; bus: Bus }): Not
   const runner = sqlRunner(params.db)
   const inbox = createStreamStore<Notification>(runner, inboxTable)
   const writer = createStreamWriter({ runner, store: inbox, bus, missing: userMissing })
+  const preferencesOf = batchedPreferences(runner)
   return {
     create: (notification) => writer.append(row(notification)),
+    async publish(notification) {
+      if (!notification.critical && !wantsInApp(await preferencesOf(notification.userId), notification))
+        return null
+      return writer.append(row(notification))
+    },
     createMany: (entries, within) => storeNotificationBatch({ runner, inbox, bus }, entries, within),
     async createIn(transaction, notification) {
+      if (!notification.critical) {
+        const found = await readManyPreferences(transaction.runner, [notification.userId])
+        if (!wantsInApp(found.get(notification.userId) ?? DEFAULT_PREFERENCES, notification)) return null
+      }
       const [stored] = await inbox.append(transaction.runner, [row(notification)], transaction.notifyChannel)
       if (!stored) throw userMissing(notification.userId)
       if (!transaction.notifyChannel) await transaction.publish(inbox.event(notification.userId, stored))

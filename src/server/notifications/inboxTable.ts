@@ -13,10 +13,12 @@ export const inboxTable: StreamTable = {
     { name: 'title', type: 'text' },
     { name: 'message', type: 'text' },
     { name: 'data', type: 'jsonb' },
+    { name: 'critical', type: 'boolean' },
   ],
   wire: (r) =>
     `json_build_object('id', ${r}.id::text, 'seq', ${r}.seq, 'type', ${r}.type, 'title', ${r}.title,
       'message', ${r}.message, 'data', ${r}.data,
       'createdAt', to_char(${r}.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-      'read', ${r}.read_at is not null)`,
+      'read', ${r}.read_at is not null, 'seen', ${r}.seen_at is not null,
+      'archived', ${r}.archived_at is not null, 'critical', ${r}.critical)`,
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm'
 import type { Notification } from '../../shared/protocol'
 import type { Queryable } from '../db/openDatabase'
 import { notifications } from '../db/schema'
@@ -10,6 +10,10 @@ export interface ListNotificationsParams {
   /** Only seqs below this one: the cursor is the user's seq, never a timestamp. */
   before?: number
   unreadOnly?: boolean
+  /** The archive (true) or the inbox (false, the default). */
+  archived?: boolean
+  /** Only these types (none: every type). */
+  types?: readonly string[]
 }
 
 /** Newest first; nextBefore is the cursor for the following page, null on the last one. */
@@ -17,9 +21,13 @@ export async function listNotifications(
   db: Queryable,
   params: ListNotificationsParams,
 ): Promise<{ notifications: Notification[]; nextBefore: number | null }> {
-  const conditions: SQL[] = [eq(notifications.userId, Number(params.userId))]
+  const conditions: SQL[] = [
+    eq(notifications.userId, Number(params.userId)),
+    params.archived ? isNotNull(notifications.archivedAt) : isNull(notifications.archivedAt),
+  ]
   if (params.before !== undefined) conditions.push(lt(notifications.seq, params.before))
   if (params.unreadOnly) conditions.push(isNull(notifications.readAt))
+  if (params.types && params.types.length > 0) conditions.push(inArray(notifications.type, [...params.types]))
   const rows = await db
     .select()
     .from(notifications)
@@ -32,4 +40,15 @@ export async function listNotifications(
     notifications: page.map(toNotification),
     nextBefore: hasMore ? page[page.length - 1]!.seq : null,
   }
+}
+
+/** Every type the user has received, for a preferences panel; alphabetical. */
+export async function listReceivedTypes(db: Queryable, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ type: notifications.type })
+    .from(notifications)
+    .where(eq(notifications.userId, Number(userId)))
+    .orderBy(notifications.type)
+    .limit(500)
+  return rows.map((r) => r.type)
 }

@@ -141,14 +141,18 @@ describe('createNotificationWriter', () => {
       if (i % 4 === 0) {
         work.push(
           transact(database.db, bus, async (transaction) => {
-            const created = await writer.createIn(transaction, params(userId!, i))
+            const created = (await writer.createIn(transaction, params(userId!, i)))!
             await transaction.tx.select({ id: jobs.id }).from(jobs).limit(1)
             return created
           }),
         )
       } else if (i % 4 === 1)
         work.push(
-          transact(database.db, bus, (transaction) => writer.createIn(transaction, params(userId!, i))),
+          transact(
+            database.db,
+            bus,
+            async (transaction) => (await writer.createIn(transaction, params(userId!, i)))!,
+          ),
         )
       else work.push(writer.create(params(userId!, i)))
     }

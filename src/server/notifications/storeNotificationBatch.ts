@@ -5,6 +5,7 @@ import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import type { StreamStore } from '../streams/store'
+import { readManyPreferences, wantsInApp } from './preferences'
 
 /** One notification of a batch: its recipient by exactly one of userId and address. */
 export interface BatchEntry {
@@ -14,6 +15,7 @@ export interface BatchEntry {
   title: string
   message: string
   data?: unknown
+  critical?: boolean
 }
 
 // DO NOTHING locks no existing row, so resolving addresses cannot deadlock with statements that lock users in
@@ -31,7 +33,12 @@ async function resolveAddresses(runner: SqlRunner, addresses: string[]): Promise
   return new Map(rows.map((row) => [row.address, row.id]))
 }
 
-export type BatchResults = { userId: string; notification: Notification }[]
+/** `notification` null with `suppressed`: the user turned this type off in the app (docs/protocol.md §7). */
+export type BatchResults = {
+  userId: string
+  notification: Notification | null
+  suppressed?: 'preference'
+}[]
 
 /**
  * Stores many notifications all or nothing, in one transaction: addresses that have never signed in get a
@@ -54,12 +61,33 @@ export async function storeNotificationBatch(
   const results = await deps.runner.transaction(async (tx) => {
     const ids = addresses.length > 0 ? await resolveAddresses(tx, addresses) : new Map<string, string>()
     const userIds = entries.map((entry, i) => entry.userId ?? ids.get(checksummed[i]!)!)
-    const stored = await inbox.append(
+    const preferences = await readManyPreferences(
       tx,
-      entries.map((entry, i) => [userIds[i]!, entry.type, entry.title, entry.message, entry.data ?? null]),
+      userIds.filter((_, i) => !entries[i]!.critical),
+    )
+    const kept = entries.map((entry, i) => {
+      const mine = preferences.get(userIds[i]!)
+      return !mine || wantsInApp(mine, entry)
+    })
+    const keptIndexes = entries.flatMap((_, i) => (kept[i] ? [i] : []))
+    const appended = await inbox.append(
+      tx,
+      keptIndexes.map((i) => {
+        const entry = entries[i]!
+        return [
+          userIds[i]!,
+          entry.type,
+          entry.title,
+          entry.message,
+          entry.data ?? null,
+          entry.critical === true,
+        ]
+      }),
       channel,
     )
-    const missing = [...new Set(userIds.filter((_, i) => stored[i] === null))]
+    const stored: (Notification | null)[] = entries.map(() => null)
+    for (const [k, i] of keptIndexes.entries()) stored[i] = appended[k] ?? null
+    const missing = [...new Set(userIds.filter((_, i) => kept[i] && stored[i] === null))]
     if (missing.length > 0) {
       const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')
       throw new HeraldError(
@@ -67,14 +95,18 @@ export async function storeNotificationBatch(
         `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
       )
     }
-    const results = userIds.map((userId, i) => ({ userId, notification: stored[i]! }))
+    const results: BatchResults = userIds.map((userId, i) =>
+      kept[i]
+        ? { userId, notification: stored[i]! }
+        : { userId, notification: null, suppressed: 'preference' },
+    )
     await within?.(tx, results)
     return results
   })
   if (!channel)
     await announceAll(
       bus,
-      results.map((r) => inbox.event(r.userId, r.notification)),
+      results.flatMap((r) => (r.notification ? [inbox.event(r.userId, r.notification)] : [])),
     )
   return results
 }

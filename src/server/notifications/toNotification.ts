@@ -11,5 +11,8 @@ export function toNotification(row: NotificationRow): Notification {
     data: row.data ?? null,
     createdAt: row.createdAt.toISOString(),
     read: row.readAt !== null,
+    seen: row.seenAt !== null,
+    archived: row.archivedAt !== null,
+    critical: row.critical,
   }
 }

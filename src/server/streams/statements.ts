@@ -14,7 +14,7 @@ export interface StreamTable {
   /** The items table: its stream-key column, and the column that takes the commit's time. */
   items: { table: string; key: string; time: string }
   /** The item's own columns, in the order an append gives them after the key. */
-  columns: readonly { name: string; type: 'text' | 'jsonb' | 'bigint' }[]
+  columns: readonly { name: string; type: 'text' | 'jsonb' | 'bigint' | 'boolean' }[]
   /** SQL for an item's wire JSON, from a row of the items table called `alias`. */
   wire(alias: string): string
 }
@@ -47,8 +47,8 @@ export function streamStatements(table: StreamTable): StreamStatements {
     const value =
       column.type === 'jsonb'
         ? `nullif(e->${i + 1}, 'null'::jsonb)`
-        : column.type === 'bigint'
-          ? `(e->>${i + 1})::bigint`
+        : column.type === 'bigint' || column.type === 'boolean'
+          ? `(e->>${i + 1})::${column.type}`
           : `e->>${i + 1}`
     return { name: column.name, value }
   })

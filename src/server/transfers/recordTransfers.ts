@@ -16,7 +16,7 @@ export type TransferChangeListener = (
   transaction: EventTransaction,
   transfer: Transfer,
   action: DataUpdateAction,
-) => Promise<unknown> | void
+) => Promise<unknown> | undefined
 
 export interface TransferLedger {
   chainId: number
@@ -163,11 +163,12 @@ async function notify(
   ledger: TransferLedger,
   address: string,
   notice: { type: string; title: string; message: string; data: unknown },
-): Promise<number> {
+): Promise<number | null> {
   // An address that never signed in gets a user row: its notifications wait for the first sign-in.
   const user = await upsertUserByAddress(transaction.tx, address)
   const stored = await ledger.notifications.createIn(transaction, { userId: String(user.id), ...notice })
-  return Number(stored.id)
+  // Null: the user turned this type off in the app (docs/protocol.md §7).
+  return stored ? Number(stored.id) : null
 }
 
 /**

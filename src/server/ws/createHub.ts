@@ -49,6 +49,11 @@ export interface HubDeps {
   verify(token: string): Promise<TokenClaims | null>
   /** A verified token's session (and the user's latest seq); null when revoked or over. */
   check(claims: TokenClaims): Promise<AuthenticatedSession | null>
+  /**
+   * Whether a session was revoked since its token was checked at the upgrade (`?token=`): the revocation's bus
+   * event may have come between the check and the socket's open, when it had no connection here to close.
+   */
+  isRevoked?(sessionId: string): boolean
   /** The users' inboxes, as the stream core reads them. */
   inbox: StreamSource<Notification>
   /** Channels: their publications (stored and read), the rights of their namespaces, and presence. */
@@ -63,6 +68,8 @@ export interface HubDeps {
   onError: ErrorReporter
   clock: Clock
   config: HubConfig
+  /** A user's authenticated connections on this instance changed (Web Push tells away users from present ones). */
+  onUserConnections?(userId: string, connections: number): void
 }
 
 export interface Hub extends ConnectionHandler {
@@ -76,7 +83,10 @@ export interface Hub extends ConnectionHandler {
   readonly authenticatedUserCount: number
   /** The socket's `data` for a new upgrade (see Connection); `ip` is the address per-IP limits count. */
   createConnection(ip: string, preAuthenticated: AuthenticatedSession | null): Connection
-  start(server: Server<unknown>): void
+  /** Takes bus events; `server` (or a later `attach`) is where the sockets live. */
+  start(server?: Server<unknown>): void
+  /** The server the sockets are upgraded on: topics are published on it. */
+  attach(server: Server<unknown>): void
   /** Stops taking bus events and closes every socket with 1001 so clients resume elsewhere. */
   stop(): void
 }
@@ -145,6 +155,7 @@ export function createHub(deps: HubDeps): Hub {
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(connection.userId, inbox.members(connection.userId).length)
     }
   }
   const close = (connection: Connection, code: number, reason: string) => {
@@ -179,6 +190,7 @@ export function createHub(deps: HubDeps): Hub {
         catchUp: !held,
       })
       metrics.authenticatedUsers.set(inbox.size)
+      deps.onUserConnections?.(session.userId, inbox.members(session.userId).length)
       return true
     },
     signedIn: (connection) => channels.signedIn(connection),
@@ -279,6 +291,14 @@ export function createHub(deps: HubDeps): Hub {
     },
     open(connection) {
       const preAuthenticated = connection.takePreAuthenticated()
+      if (preAuthenticated && deps.isRevoked?.(preAuthenticated.sessionId)) {
+        refuse(connection, {
+          code: 'UNAUTHORIZED',
+          message: 'The token is invalid, expired or revoked.',
+          close: CloseCode.unauthorized,
+        })
+        return
+      }
       const refusal = admission.admit(connection, connections.size, preAuthenticated !== null)
       if (refusal) {
         refuse(connection, refusal)
@@ -302,7 +322,7 @@ export function createHub(deps: HubDeps): Hub {
     message: (connection, data) => route(connection, data),
     close: (connection) => forget(connection),
     start(server) {
-      transport.attach(server)
+      if (server) transport.attach(server)
       unsubscribe ??= bus.subscribe({
         onEvent: onBusEvent,
         onResync: () => {
@@ -311,6 +331,9 @@ export function createHub(deps: HubDeps): Hub {
         },
       })
       channels.start()
+    },
+    attach(server) {
+      transport.attach(server)
     },
     stop() {
       unsubscribe?.()

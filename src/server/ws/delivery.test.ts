@@ -119,6 +119,9 @@ describe('delivery', () => {
       message: 'Only for A',
       data: { nested: { list: [1, 'two'] } },
       read: false,
+      seen: false,
+      archived: false,
+      critical: false,
     })
     expect(body.notification.id).toMatch(/^\d+$/)
     expect(Number.isNaN(Date.parse(body.notification.createdAt))).toBe(false)
@@ -240,6 +243,9 @@ describe('delivery', () => {
         type: 'read_state',
         ids: [target.id],
         unreadCount: 2,
+        unseenCount: 2,
+        seq: 3,
+        version: 1,
       })
     }
 
@@ -253,9 +259,24 @@ describe('delivery', () => {
       headers: bearer(a.token),
     })
     expect(all.status).toBe(200)
-    expect(await all.json()).toEqual({ updated: 2, unreadCount: 0 })
+    expect(await all.json()).toEqual({
+      updated: 2,
+      upToSeq: 3,
+      unreadCount: 0,
+      unseenCount: 0,
+      seq: 3,
+      version: 2,
+    })
     for (const socket of aSockets) {
-      expect(await socket.next('read_state')).toEqual({ type: 'read_state', ids: 'all', unreadCount: 0 })
+      expect(await socket.next('read_state')).toEqual({
+        type: 'read_state',
+        ids: 'all',
+        upToSeq: 3,
+        unreadCount: 0,
+        unseenCount: 0,
+        seq: 3,
+        version: 2,
+      })
     }
 
     await settle(server, everyone)
@@ -264,7 +285,7 @@ describe('delivery', () => {
       expect(socket.messages.filter((m) => m.type === 'read_state')).toHaveLength(2)
     // B's own state is untouched.
     const unread = await fetch(`${server.url}/api/notifications/unread-count`, { headers: bearer(b.token) })
-    expect(await unread.json()).toEqual({ unreadCount: 1, seq: forB.seq })
+    expect(await unread.json()).toEqual({ unreadCount: 1, unseenCount: 1, seq: forB.seq, version: 0 })
     await closeAll(everyone)
   })
 

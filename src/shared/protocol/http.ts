@@ -29,21 +29,73 @@ export const VerifyBodySchema = t.Object({
 export const SessionResponseSchema = t.Object({ token: t.String(), expiresAt: t.String(), user: UserSchema })
 export type SessionResponse = typeof SessionResponseSchema.static
 
+const TypeNameSchema = t.String({ minLength: 1, maxLength: 100 })
+/** Most `type` filters one list request may name. */
+export const MAX_TYPE_FILTERS = 20
 export const ListNotificationsQuerySchema = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
   before: t.Optional(t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   unread: t.Optional(t.Boolean()),
+  /** §7: the archive (true) or the inbox (false, the default). */
+  archived: t.Optional(t.Boolean()),
+  /** §7: only these types (`type=a&type=b`). */
+  type: t.Optional(t.Union([TypeNameSchema, t.Array(TypeNameSchema, { maxItems: MAX_TYPE_FILTERS })])),
 })
 export const ListNotificationsResponseSchema = t.Object({
   notifications: t.Array(NotificationSchema),
   nextBefore: t.Union([t.Integer(), t.Null()]),
   unreadCount: t.Integer(),
+  unseenCount: t.Integer(),
 })
 export type ListNotificationsResponse = typeof ListNotificationsResponseSchema.static
 
-export const UnreadCountResponseSchema = t.Object({ unreadCount: t.Integer(), seq: t.Integer() })
-export const MarkReadResponseSchema = t.Object({ notification: NotificationSchema, unreadCount: t.Integer() })
-export const MarkAllReadResponseSchema = t.Object({ updated: t.Integer(), unreadCount: t.Literal(0) })
+/** The counts of §7 and where they stand (see InboxCounts in serverMessages.ts). */
+const countFields = {
+  unreadCount: t.Integer(),
+  unseenCount: t.Integer(),
+  seq: t.Integer(),
+  version: t.Integer(),
+}
+export const UnreadCountResponseSchema = t.Object(countFields)
+export type UnreadCountResponse = typeof UnreadCountResponseSchema.static
+export const MarkReadResponseSchema = t.Object({ notification: NotificationSchema, ...countFields })
+export type MarkReadResponse = typeof MarkReadResponseSchema.static
+const UpToSeqSchema = t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+/** `upToSeq` defaults to the latest seq when the request arrives; a larger one means the same. */
+export const UpToSeqBodySchema = t.Object({ upToSeq: t.Optional(UpToSeqSchema) })
+export const MarkAllReadResponseSchema = t.Object({
+  updated: t.Integer(),
+  upToSeq: t.Integer(),
+  ...countFields,
+})
+export type MarkAllReadResponse = typeof MarkAllReadResponseSchema.static
+export const MarkSeenResponseSchema = t.Object({ updated: t.Integer(), upToSeq: t.Integer(), ...countFields })
+export type MarkSeenResponse = typeof MarkSeenResponseSchema.static
+export const ArchiveResponseSchema = MarkReadResponseSchema
+export type ArchiveResponse = MarkReadResponse
+/** The types a user has received, for a preferences panel (Herald's addition, §3). */
+export const NotificationTypesResponseSchema = t.Object({ types: t.Array(t.String()) })
+
+const ChannelPreferenceSchema = t.Object({ inApp: t.Boolean(), push: t.Boolean() })
+/** §7: what the user wants, per type of notification; types not named follow `default`. */
+export const PreferencesSchema = t.Object({
+  default: ChannelPreferenceSchema,
+  types: t.Record(TypeNameSchema, ChannelPreferenceSchema),
+})
+export type Preferences = typeof PreferencesSchema.static
+/** Most types one user's preferences may name. */
+export const MAX_PREFERENCE_TYPES = 200
+/** `PUT /api/preferences`: the same shape; a field left out takes the default's (`default` itself: on). */
+export const PreferencesBodySchema = t.Object(
+  {
+    default: t.Optional(t.Object({ inApp: t.Optional(t.Boolean()), push: t.Optional(t.Boolean()) })),
+    types: t.Optional(
+      t.Record(TypeNameSchema, t.Object({ inApp: t.Optional(t.Boolean()), push: t.Optional(t.Boolean()) })),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type PreferencesBody = typeof PreferencesBodySchema.static
 /**
  * A row id in decimal: 1 to 15 digits. The server handles ids as JavaScript numbers, so longer ones (beyond
  * 2^53, or beyond bigint) cannot name a row; they are bad input (422) rather than a database error.
@@ -64,11 +116,18 @@ const contentFields = {
   title: t.String({ maxLength: 500 }),
   message: t.String({ maxLength: 10000 }),
   data: t.Optional(t.Unknown()),
+  /** §7: stored and pushed whatever the user's preferences say. */
+  critical: t.Optional(t.Boolean()),
 }
 /** Exactly one of userId and address names the recipient (checked by the route). */
 export const AdminPublishBodySchema = t.Object({ ...recipientFields, ...contentFields })
 export type AdminPublishBody = typeof AdminPublishBodySchema.static
-export const AdminPublishResponseSchema = t.Object({ notification: NotificationSchema, userId: t.String() })
+/** `notification` null with `suppressed: "preference"`: the user turned this type off in the app (§7). */
+export const AdminPublishResponseSchema = t.Object({
+  notification: t.Union([NotificationSchema, t.Null()]),
+  userId: t.String(),
+  suppressed: t.Optional(t.Literal('preference')),
+})
 export type AdminPublishResponse = typeof AdminPublishResponseSchema.static
 /**
  * `POST /api/admin/notifications/batch`: exactly one of `notifications` (each entry is a single publish's
@@ -140,17 +199,40 @@ export const TokenSchema = t.Object({
 })
 export type Token = typeof TokenSchema.static
 export const ListTokensResponseSchema = t.Object({ tokens: t.Array(TokenSchema) })
+export const JobProgressSchema = t.Object({
+  step: t.String(),
+  done: t.Optional(t.Number()),
+  total: t.Optional(t.Number()),
+  message: t.Optional(t.String()),
+})
 export const JobSchema = t.Object({
   id: t.String(),
   type: t.String(),
   status: t.Enum(Object.fromEntries(JobStatusValues.map((status) => [status, status]))),
   data: t.Unknown(),
+  /** The latest progress a running job reported (§5), or null. */
+  progress: t.Union([JobProgressSchema, t.Null()]),
   result: t.Union([t.Unknown(), t.Null()]),
   error: t.Union([t.String(), t.Null()]),
   createdAt: t.String(),
   updatedAt: t.String(),
 })
 export type Job = typeof JobSchema.static
+export const JobResponseSchema = t.Object({ job: JobSchema })
+export const ListJobsResponseSchema = t.Object({
+  jobs: t.Array(JobSchema),
+  nextBefore: t.Union([t.String(), t.Null()]),
+})
+export const ListJobsQuerySchema = t.Object({
+  status: t.Optional(t.String()),
+  type: t.Optional(t.String()),
+  before: t.Optional(t.String()),
+  limit: t.Optional(t.String()),
+})
+export const StartJobBodySchema = t.Object({
+  type: t.String({ minLength: 1, maxLength: 63 }),
+  input: t.Unknown(),
+})
 
 /**
  * A Transfer event of a watched token and where it stands (docs/protocol.md §8): ERC-20 transfers carry
@@ -232,3 +314,29 @@ export const ChannelTokenBodySchema = t.Object({
   ttlSeconds: t.Optional(t.Integer({ minimum: 1, maximum: CHANNEL_TOKEN_TTL_MAX })),
 })
 export const ChannelTokenResponseSchema = t.Object({ token: t.String(), expiresAt: t.String() })
+
+/** Web Push (docs/protocol.md §7): the VAPID public key, and a browser's PushSubscription as toJSON() gives it. */
+export const VapidPublicKeyResponseSchema = t.Object({ key: t.String() })
+export const PUSH_ENDPOINT_MAX = 2048
+export const PushSubscriptionBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+  expirationTime: t.Optional(t.Union([t.Null(), t.Number({ minimum: 0 })])),
+  keys: t.Object({
+    p256dh: t.String({ minLength: 1, maxLength: 200 }),
+    auth: t.String({ minLength: 1, maxLength: 100 }),
+  }),
+})
+export const PushSubscriptionResponseSchema = t.Object({ id: t.String() })
+export const PushUnsubscribeBodySchema = t.Object({
+  endpoint: t.String({ minLength: 1, maxLength: PUSH_ENDPOINT_MAX }),
+})
+/** The JSON a push carries, encrypted (aes128gcm) for the browser's service worker. */
+export const PushPayloadSchema = t.Object({
+  id: t.String(),
+  seq: t.Integer(),
+  type: t.String(),
+  title: t.String(),
+  message: t.String(),
+  url: t.Optional(t.String()),
+})
+export type PushPayload = typeof PushPayloadSchema.static

@@ -1,3 +1,4 @@
+export * from './airdrop'
 export * from './channels'
 export * from './codes'
 export * from './http'

@@ -14,6 +14,12 @@ export const NotificationSchema = t.Object({
   data: t.Union([t.Unknown(), t.Null()]),
   createdAt: t.String(),
   read: t.Boolean(),
+  /** §7: shown in a list (reading marks it seen too). */
+  seen: t.Boolean(),
+  /** §7: out of the default list and out of the counts. */
+  archived: t.Boolean(),
+  /** Published with `critical: true`: it ignored the user's preferences (Herald's addition, §3). */
+  critical: t.Boolean(),
 })
 export type Notification = Static<typeof NotificationSchema>
 

@@ -1,5 +1,6 @@
 import type { WsErrorCode } from './codes'
-import type { JobStatus } from './jobStatus'
+import type { Preferences } from './http'
+import type { JobProgressReport, JobStatus } from './jobStatus'
 import type { Notification, Publication } from './messages'
 
 // Server → client messages (docs/protocol.md §2). Types and plain constants only (the Notification type is
@@ -13,6 +14,8 @@ export const SERVER_MESSAGE_TYPES = [
   'job_status',
   'data_update',
   'read_state',
+  'inbox_state',
+  'preferences',
   'resumed',
   'reset',
   'pong',
@@ -36,7 +39,14 @@ export type AuthenticatedMessage = {
   expiresAt: string
 }
 export type NotificationMessage = { type: 'notification'; notification: Notification }
-export type JobStatusMessage = { type: 'job_status'; jobId: string; status: JobStatus; data?: unknown }
+/** `progress` (§5): a running job's report; updates of one job arrive in order, never after its final status. */
+export type JobStatusMessage = {
+  type: 'job_status'
+  jobId: string
+  status: JobStatus
+  progress?: JobProgressReport
+  data?: unknown
+}
 /** `transfer` (§8): `data` is a Transfer; `deleted` means reorged (the transfer keeps its row and id). */
 export type DataUpdateMessage = {
   type: 'data_update'
@@ -45,7 +55,28 @@ export type DataUpdateMessage = {
   data: unknown
 }
 export type DataUpdateAction = 'created' | 'updated' | 'deleted'
-export type ReadStateMessage = { type: 'read_state'; ids: string[] | 'all'; unreadCount: number }
+/**
+ * The user's counts after a change of the inbox (§7), computed in the change's transaction. `seq` is the
+ * user's latest notification seq when they were computed (later notifications are not in them: each adds one
+ * to both counts) and `version` the inbox's state version (a message with a lower one than the last applied is
+ * older: skip it). Both are Herald's additions (docs/protocol.md §3).
+ */
+export type InboxCounts = { unreadCount: number; unseenCount: number; seq: number; version: number }
+export type ReadStateMessage = {
+  type: 'read_state'
+  ids: string[] | 'all'
+  /** With `ids: "all"`: every notification with `seq ≤ upToSeq` is read (and seen). */
+  upToSeq?: number
+} & InboxCounts
+/** Seen (`seen: true`, `ids: "all"` with `upToSeq`) or archive changes (`archived`) of the user's inbox. */
+export type InboxStateMessage = {
+  type: 'inbox_state'
+  ids: string[] | 'all'
+  upToSeq?: number
+  seen?: boolean
+  archived?: boolean
+} & InboxCounts
+export type PreferencesMessage = { type: 'preferences'; preferences: Preferences }
 export type ResumedMessage = { type: 'resumed'; since: number; replayed: number; seq: number }
 export type ResetMessage = { type: 'reset'; seq: number }
 export type PongMessage = { type: 'pong' }
@@ -83,6 +114,8 @@ export type ServerMessage =
   | JobStatusMessage
   | DataUpdateMessage
   | ReadStateMessage
+  | InboxStateMessage
+  | PreferencesMessage
   | ResumedMessage
   | ResetMessage
   | PongMessage

@@ -1,13 +1,12 @@
 import { ConnectionStatus, NotificationBell, Toasts, useNotifications } from '../../../src/client/react'
 import { useApp } from '../AppContext'
-import { shortAddress } from '../lib/format'
-import { AddressAvatar } from './AddressAvatar'
+import { AccountBadge } from './AccountBadge'
 import { AppHeader } from './AppHeader'
 import { Dashboard } from './Dashboard'
 
 /** The signed-in layout: header with connection state, bell and account; the dashboard; toasts. */
 export function SignedInApp() {
-  const { session, signOut } = useApp()
+  const { session } = useApp()
   const inbox = useNotifications()
   if (!session) return null
   return (
@@ -15,20 +14,7 @@ export function SignedInApp() {
       <AppHeader>
         <ConnectionStatus />
         <NotificationBell inbox={inbox} />
-        <div className="account">
-          <AddressAvatar address={session.address} size={26} />
-          <span className="account__address" title={session.address} data-testid="account-address">
-            {shortAddress(session.address)}
-          </span>
-          <button
-            type="button"
-            className="herald-button herald-button--secondary account__signout"
-            onClick={() => void signOut()}
-            data-testid="sign-out"
-          >
-            Sign out
-          </button>
-        </div>
+        <AccountBadge />
       </AppHeader>
       <Dashboard inbox={inbox} />
       <Toasts />

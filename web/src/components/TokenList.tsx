@@ -4,6 +4,8 @@ import { HeraldApiError, type Token } from '../../../src/client/sdk'
 import { useApp } from '../AppContext'
 import { useTokenBalance } from '../hooks/useTokenBalance'
 import { errorMessage, formatAmount, formatWhole, shortAddress } from '../lib/format'
+import { tokenPath } from '../lib/route'
+import { AppLink } from './AppLink'
 import { CopyButton } from './CopyButton'
 import { TransferForm } from './TransferForm'
 
@@ -115,7 +117,14 @@ function TokenItem({ token, fresh, version }: { token: Token; fresh: boolean; ve
         </span>
         <div className="token__main">
           <p className="token__name">
-            {token.name} <span className="token-symbol">{token.symbol}</span>
+            <AppLink
+              href={tokenPath(token.address)}
+              data-testid="token-page-link"
+              title="Live transfers and holders' room"
+            >
+              {token.name}
+            </AppLink>{' '}
+            <span className="token-symbol">{token.symbol}</span>
           </p>
           <p className="token__meta">
             <span className="inline-copy">

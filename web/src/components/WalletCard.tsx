@@ -6,6 +6,7 @@ import { fundOnAnvil, isLocalChain } from '../lib/chain'
 import { errorMessage, formatAmount } from '../lib/format'
 import { AddressAvatar } from './AddressAvatar'
 import { CopyButton } from './CopyButton'
+import { PushToggle } from './PushToggle'
 
 /** Who is signed in, with which wallet, on which chain; the dev burner's funding; desktop notifications. */
 export function WalletCard() {
@@ -87,6 +88,7 @@ export function WalletCard() {
 
       <div className="card__section">
         <BrowserNotificationsToggle />
+        <PushToggle />
       </div>
     </section>
   )

@@ -25,12 +25,20 @@ export function NotificationBell({ inbox, panelFooter, className }: Notification
   const headingId = `${id}-title`
   const button = useRef<HTMLButtonElement>(null)
   const panel = useRef<HTMLDivElement>(null)
-  const count = inbox.unreadCount
+  // The badge counts what the user has not seen yet; opening the panel marks it all seen (every tab follows).
+  const count = inbox.unseenCount
+  const { markAllAsSeen } = inbox
 
   const close = useCallback((returnFocus: boolean) => {
     setOpen(false)
     if (returnFocus) button.current?.focus()
   }, [])
+
+  // While open, what arrives is seen as it arrives.
+  const newest = inbox.notifications[0]?.seq ?? 0
+  useEffect(() => {
+    if (open && count > 0 && newest > 0) void markAllAsSeen()
+  }, [open, count, newest, markAllAsSeen])
 
   useEffect(() => {
     if (!open) return
@@ -53,7 +61,7 @@ export function NotificationBell({ inbox, panelFooter, className }: Notification
     }
   }, [open, headingId, close])
 
-  const label = count === 0 ? 'Notifications, none unread' : `Notifications, ${count} unread`
+  const label = count === 0 ? 'Notifications, nothing new' : `Notifications, ${count} new`
   return (
     <div className={`herald-bell${className ? ` ${className}` : ''}`}>
       <button
@@ -66,6 +74,8 @@ export function NotificationBell({ inbox, panelFooter, className }: Notification
         aria-controls={open ? panelId : undefined}
         onClick={() => (open ? close(false) : setOpen(true))}
         data-testid="notification-bell"
+        data-unseen={count}
+        data-unread={inbox.unreadCount}
       >
         <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
           <path

@@ -1,8 +1,14 @@
-import { type ReactNode, useId, useRef } from 'react'
-import type { Notification } from '../../sdk'
-import type { UseNotificationsResult } from '../useNotifications'
-import { NotificationIcon } from './NotificationIcon'
-import { RelativeTime } from './RelativeTime'
+import { type ReactNode, useId, useState } from 'react'
+import { type UseNotificationsResult, useNotifications } from '../useNotifications'
+import { NotificationItem } from './NotificationItem'
+import { PreferencesPanel } from './PreferencesPanel'
+
+type Tab = 'inbox' | 'archive' | 'preferences'
+const TABS: { tab: Tab; label: string }[] = [
+  { tab: 'inbox', label: 'Inbox' },
+  { tab: 'archive', label: 'Archive' },
+  { tab: 'preferences', label: 'Preferences' },
+]
 
 export interface NotificationCenterProps {
   /** What useNotifications() returned (call it once and share it with the bell). */
@@ -17,8 +23,9 @@ export interface NotificationCenterProps {
 }
 
 /**
- * The notification list: unread ones stand out, timestamps are relative (full date in the title), one or all
- * can be marked read, older pages load on demand, and empty, loading and error states say what is going on.
+ * The notification center: the inbox, the archive and the preferences, in tabs. Unread ones stand out,
+ * timestamps are relative (full date in the title), one or all can be marked read, each can be archived (and
+ * brought back), older pages load on demand, and empty, loading and error states say what is going on.
  */
 export function NotificationCenter({
   inbox,
@@ -29,9 +36,11 @@ export function NotificationCenter({
 }: NotificationCenterProps) {
   const generatedId = useId()
   const titleId = headingId ?? `${generatedId}-title`
-  const { notifications, unreadCount, loading, error, hasMore, loadingMore } = inbox
+  const [tab, setTab] = useState<Tab>('inbox')
+  const { notifications, unreadCount } = inbox
   const allRead = unreadCount === 0 && notifications.every((n) => n.read)
   const empty = notifications.length === 0
+  const inInbox = tab === 'inbox'
 
   return (
     <section
@@ -52,6 +61,7 @@ export function NotificationCenter({
           <button
             type="button"
             className="herald-link-button"
+            hidden={!inInbox}
             aria-disabled={allRead}
             onClick={() => {
               if (!allRead) void inbox.markAllAsRead()
@@ -63,6 +73,7 @@ export function NotificationCenter({
           <button
             type="button"
             className="herald-link-button"
+            hidden={!inInbox}
             aria-disabled={empty}
             title="Marks everything read and empties this list; nothing is deleted"
             onClick={() => {
@@ -87,7 +98,56 @@ export function NotificationCenter({
           )}
         </div>
       </header>
+      <div className="herald-tabs" role="tablist" aria-label="Notification views">
+        {TABS.map(({ tab: value, label }) => (
+          <button
+            key={value}
+            type="button"
+            role="tab"
+            id={`${titleId}-${value}`}
+            aria-selected={tab === value}
+            aria-controls={`${titleId}-${value}-panel`}
+            className="herald-tabs__tab"
+            onClick={() => setTab(value)}
+            data-testid={`notification-tab-${value}`}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      <div
+        role="tabpanel"
+        id={`${titleId}-${tab}-panel`}
+        aria-labelledby={`${titleId}-${tab}`}
+        className="herald-center__panel"
+        data-testid={`notification-panel-${tab}`}
+      >
+        {tab === 'inbox' && <NotificationList inbox={inbox} />}
+        {tab === 'archive' && <ArchiveList />}
+        {tab === 'preferences' && <PreferencesPanel />}
+      </div>
+      {footer && <footer className="herald-center__footer">{footer}</footer>}
+    </section>
+  )
+}
 
+/** The archive: its own list, loaded when the tab opens. */
+function ArchiveList() {
+  const archive = useNotifications({ archived: true })
+  return <NotificationList inbox={archive} archived />
+}
+
+function NotificationList({
+  inbox,
+  archived = false,
+}: {
+  inbox: UseNotificationsResult
+  archived?: boolean
+}) {
+  const { notifications, loading, error, hasMore, loadingMore } = inbox
+  const empty = notifications.length === 0
+  return (
+    <>
       {error && (
         <div className="herald-center__error" role="alert" data-testid="notification-error">
           <span>Could not load notifications: {error}</span>
@@ -103,13 +163,28 @@ export function NotificationCenter({
         </p>
       ) : empty ? (
         <div className="herald-center__empty" data-testid="notification-empty">
-          <p className="herald-center__empty-title">You’re all caught up</p>
-          <p>New notifications will appear here as they happen.</p>
+          {archived ? (
+            <p className="herald-center__empty-title">Nothing archived</p>
+          ) : (
+            <>
+              <p className="herald-center__empty-title">You’re all caught up</p>
+              <p>New notifications will appear here as they happen.</p>
+            </>
+          )}
         </div>
       ) : (
-        <ul className="herald-center__list" aria-label="Notifications">
+        <ul
+          className="herald-center__list"
+          aria-label={archived ? 'Archived notifications' : 'Notifications'}
+        >
           {notifications.map((n) => (
-            <NotificationItem key={n.id} notification={n} onRead={inbox.markAsRead} />
+            <NotificationItem
+              key={n.id}
+              notification={n}
+              onRead={inbox.markAsRead}
+              onArchive={archived ? undefined : inbox.archive}
+              onUnarchive={archived ? inbox.unarchive : undefined}
+            />
           ))}
         </ul>
       )}
@@ -127,63 +202,6 @@ export function NotificationCenter({
           </button>
         </div>
       )}
-      {footer && <footer className="herald-center__footer">{footer}</footer>}
-    </section>
-  )
-}
-
-function NotificationItem({
-  notification: n,
-  onRead,
-}: {
-  notification: Notification
-  onRead: (id: string) => Promise<void>
-}) {
-  const item = useRef<HTMLLIElement>(null)
-  return (
-    <li
-      ref={item}
-      tabIndex={-1}
-      className={`herald-item${n.read ? '' : ' herald-item--unread'}`}
-      data-testid="notification-item"
-      data-notification-id={n.id}
-      data-type={n.type}
-      data-read={n.read ? 'true' : 'false'}
-    >
-      <NotificationIcon type={n.type} />
-      <div className="herald-item__body">
-        <p className="herald-item__title">
-          {!n.read && <span className="herald-visually-hidden">Unread: </span>}
-          {n.title}
-        </p>
-        {n.message && <p className="herald-item__message">{n.message}</p>}
-        <RelativeTime date={n.createdAt} />
-      </div>
-      {!n.read && (
-        <button
-          type="button"
-          className="herald-icon-button herald-item__read"
-          aria-label={`Mark “${n.title}” as read`}
-          title="Mark as read"
-          onClick={() => {
-            // The button goes away: keep the keyboard user on this item.
-            item.current?.focus()
-            void onRead(n.id)
-          }}
-          data-testid="notification-mark-read"
-        >
-          <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
-            <path
-              d="M5 12.5l4.5 4.5L19 7.5"
-              fill="none"
-              stroke="currentColor"
-              strokeWidth="2"
-              strokeLinecap="round"
-              strokeLinejoin="round"
-            />
-          </svg>
-        </button>
-      )}
-    </li>
+    </>
   )
 }

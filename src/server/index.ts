@@ -1,0 +1,14 @@
+// herald/server: Herald inside your Bun + Elysia app (docs/protocol.md §9, README "Use Herald in your app").
+export { type CreateHeraldOptions, createHerald, type Herald } from './compose/createHerald'
+export type { Config, ConfigVariableName } from './config/loadConfig'
+export { ConfigError, HeraldError } from './errors'
+export {
+  type AnyJobDefinition,
+  defineJob,
+  type JobContext,
+  type JobDefinition,
+  type JobNotification,
+  type JobProgress,
+  type JobTransactionRequest,
+  type SentTransaction,
+} from './jobs/defineJob'

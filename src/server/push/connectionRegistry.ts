@@ -1,0 +1,133 @@
+import type { SqlRunner } from '../db/sqlRunner'
+import type { ErrorReporter } from '../errors'
+import type { Clock } from '../time/clock'
+
+/**
+ * Which users have an authenticated WebSocket on this instance, kept in `user_connections` so that a Web Push
+ * worker on any instance can tell whether a user is away everywhere (docs/protocol.md §3, "Web Push").
+ *
+ * Why a table rather than asking over the bus: the question is asked by a worker, possibly in a process that
+ * holds no sockets and at a moment no instance is talking; a row read is one indexed query with no waiting for
+ * answers that may never come, and it works with every bus (memory, PostgreSQL, Redis) alike. Writes are
+ * coalesced: a burst of changes for the same user is one row written with the latest count. A heartbeat
+ * refreshes `seen_at` of every row of this instance; a row not refreshed for PRESENCE_TTL_SECONDS (its
+ * instance died without saying goodbye) no longer counts.
+ */
+export interface ConnectionRegistry {
+  /** The user's authenticated connections on this instance are now `count`. Never throws. */
+  changed(userId: string, count: number): void
+  start(): void
+  /** Stops the heartbeat and removes this instance's rows: its users are no longer connected here. */
+  stop(): Promise<void>
+  /** Resolves once every change reported so far is written (or failed and was reported). */
+  settled(): Promise<void>
+}
+
+export function createConnectionRegistry(deps: {
+  runner: SqlRunner
+  clock: Clock
+  ttlSeconds: number
+  onError: ErrorReporter
+  instanceId?: string
+}): ConnectionRegistry {
+  const { runner, clock, ttlSeconds, onError } = deps
+  const instanceId = deps.instanceId ?? crypto.randomUUID()
+  const pending = new Map<string, number>()
+  let flushing: Promise<void> | null = null
+  let cancelHeartbeat: (() => void) | null = null
+  let stopped = false
+
+  const write = async (changes: [string, number][]) => {
+    const present = changes.filter(([, count]) => count > 0)
+    const gone = changes.filter(([, count]) => count === 0).map(([userId]) => userId)
+    if (present.length > 0)
+      await runner.query(
+        `insert into user_connections (instance_id, user_id, connections, seen_at)
+         select $1, u, c, now() from unnest($2::bigint[], $3::int[]) as t(u, c)
+         on conflict (instance_id, user_id) do update set connections = excluded.connections, seen_at = now()`,
+        [instanceId, present.map(([userId]) => userId), present.map(([, count]) => count)],
+      )
+    if (gone.length > 0)
+      await runner.query(
+        'delete from user_connections where instance_id = $1 and user_id = any($2::bigint[])',
+        [instanceId, gone],
+      )
+  }
+
+  const flush = () => {
+    flushing ??= (async () => {
+      while (pending.size > 0) {
+        const changes = [...pending]
+        pending.clear()
+        try {
+          await write(changes)
+        } catch (error) {
+          onError(error, `recording ${changes.length} users' connections for Web Push`)
+        }
+      }
+      flushing = null
+    })()
+    return flushing
+  }
+
+  const heartbeat = async () => {
+    try {
+      await runner.query('update user_connections set seen_at = now() where instance_id = $1', [instanceId])
+      // Rows of instances that died long ago: nobody else would remove them.
+      await runner.query(
+        `delete from user_connections where seen_at < now() - make_interval(secs => $1::int * 10)`,
+        [ttlSeconds],
+      )
+    } catch (error) {
+      onError(error, 'refreshing the connections recorded for Web Push')
+    }
+  }
+  const arm = () => {
+    if (stopped) return
+    cancelHeartbeat = clock.schedule(
+      () => void heartbeat().finally(arm),
+      Math.max(1000, Math.floor((ttlSeconds * 1000) / 3)),
+    )
+  }
+
+  return {
+    changed(userId, count) {
+      if (stopped) return
+      pending.set(userId, count)
+      void flush()
+    },
+    start() {
+      if (cancelHeartbeat || stopped) return
+      arm()
+    },
+    async stop() {
+      if (stopped) return
+      stopped = true
+      cancelHeartbeat?.()
+      cancelHeartbeat = null
+      pending.clear()
+      await flushing
+      try {
+        await runner.query('delete from user_connections where instance_id = $1', [instanceId])
+      } catch (error) {
+        onError(error, 'removing the connections recorded for Web Push')
+      }
+    },
+    settled: async () => {
+      while (flushing) await flushing
+    },
+  }
+}
+
+/**
+ * Whether the user has an authenticated connection on any instance: a row refreshed within the TTL. Read with
+ * the database's clock, so the instances' clocks need not agree.
+ */
+export async function isConnectedAnywhere(runner: SqlRunner, userId: string, ttlSeconds: number) {
+  const [row] = await runner.query<{ connected: boolean }>(
+    `select exists (select 1 from user_connections
+       where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)) as connected`,
+    [userId, ttlSeconds],
+  )
+  return row?.connected === true
+}

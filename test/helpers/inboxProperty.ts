@@ -1,0 +1,194 @@
+import { expect } from 'bun:test'
+import fc from 'fast-check'
+import {
+  applyInboxCounts,
+  applyInboxNotification,
+  type InboxCountsState,
+  inboxCountsOf,
+  initialInboxCounts,
+} from '../../src/client/sdk/inboxCounts'
+import { type SqlRunner, sqlRunner } from '../../src/server/db/sqlRunner'
+import type { InboxCounts, Notification } from '../../src/shared/protocol'
+import { until } from './drill'
+import type { TestServer } from './testServer'
+import { bearer, newAccount, type Session, signIn } from './wallet'
+import { connectAuthenticated, type TestSocket } from './wsClient'
+
+// The property of docs/protocol.md §7 "counts never drift": random sequences of inbox changes from several
+// tabs on two devices, some at the same time, and after every step every connection's counts (what the SDK
+// computes from the messages it was pushed: src/client/sdk/inboxCounts.ts) equal the database's.
+
+const TYPES = ['deploy', 'transfer', 'digest'] as const
+
+export type InboxOp =
+  | { kind: 'publish'; type: string; critical: boolean }
+  | { kind: 'read'; pick: number }
+  | { kind: 'readAll'; upTo: number | null }
+  | { kind: 'seen'; upTo: number | null }
+  | { kind: 'archive'; pick: number }
+  | { kind: 'unarchive'; pick: number }
+  | { kind: 'preference'; type: string; inApp: boolean }
+
+const type = fc.constantFrom(...TYPES)
+const op: fc.Arbitrary<{ op: InboxOp; device: number }> = fc.record({
+  device: fc.nat({ max: 1 }),
+  op: fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({ kind: fc.constant('publish' as const), type, critical: fc.boolean() }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('read' as const), pick: fc.nat() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('readAll' as const), upTo: fc.option(fc.nat({ max: 60 })) }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('seen' as const), upTo: fc.option(fc.nat({ max: 60 })) }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('archive' as const), pick: fc.nat() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('unarchive' as const), pick: fc.nat() }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('preference' as const), type, inApp: fc.boolean() }),
+    },
+  ),
+})
+/** A step: one to three changes sent at the same time (from any tab of either device). */
+export const steps = (maxSteps: number) =>
+  fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: maxSteps })
+
+interface Tab {
+  socket: TestSocket
+  /** How far this tab has read the socket's messages. */
+  read: number
+  counts: InboxCountsState
+}
+
+const COUNTS = `select
+  (select count(*) from notifications where user_id = $1 and read_at is null and archived_at is null)::int
+    as "unreadCount",
+  (select count(*) from notifications where user_id = $1 and seen_at is null and archived_at is null)::int
+    as "unseenCount"`
+
+async function databaseCounts(runner: SqlRunner, userId: string) {
+  const [row] = await runner.query<{ unreadCount: number; unseenCount: number }>(COUNTS, [userId])
+  return { unreadCount: Number(row!.unreadCount), unseenCount: Number(row!.unseenCount) }
+}
+
+function follow(tab: Tab) {
+  for (; tab.read < tab.socket.messages.length; tab.read++) {
+    const message = tab.socket.messages[tab.read]!
+    if (message.type === 'notification')
+      tab.counts = applyInboxNotification(
+        tab.counts,
+        (message as { notification: Notification }).notification,
+      )
+    else if (message.type === 'read_state' || message.type === 'inbox_state')
+      tab.counts = applyInboxCounts(tab.counts, message as unknown as InboxCounts)
+  }
+  return inboxCountsOf(tab.counts)
+}
+
+/** One run: a fresh user with `tabsPerDevice` tabs on each of two devices (two sessions), the steps in order. */
+export async function runInboxSteps(
+  server: TestServer,
+  plan: { op: InboxOp; device: number }[][],
+  tabsPerDevice: number,
+): Promise<{ published: number; changes: number }> {
+  const account = newAccount()
+  const devices: Session[] = [await signIn(server.url, account), await signIn(server.url, account)]
+  const userId = devices[0]!.user.id
+  const tabs: Tab[] = []
+  for (const device of devices)
+    for (let i = 0; i < tabsPerDevice; i++)
+      tabs.push({
+        socket: await connectAuthenticated(server.wsUrl, device.token),
+        read: 0,
+        // A new user: nothing yet, at seq 0 and version 0 (what GET .../unread-count answers).
+        counts: applyInboxCounts(initialInboxCounts(), {
+          unreadCount: 0,
+          unseenCount: 0,
+          seq: 0,
+          version: 0,
+        }),
+      })
+  const runner = sqlRunner(server.database.db)
+  const ids: string[] = []
+  let latest = 0
+  let published = 0
+  let changes = 0
+  const call = async (device: number, method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { ...bearer(devices[device]!.token), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    expect(response.status).toBe(200)
+    return response.json()
+  }
+  const preferences: Record<string, { inApp: boolean }> = {}
+  const run = async ({ op, device }: { op: InboxOp; device: number }) => {
+    const pick = (n: number) => ids[n % ids.length]
+    switch (op.kind) {
+      case 'publish': {
+        const response = await server.publish({
+          userId,
+          type: op.type,
+          title: op.type,
+          message: 'm',
+          critical: op.critical,
+        })
+        expect(response.status).toBe(201)
+        const body = (await response.json()) as { notification: Notification | null }
+        if (body.notification) {
+          ids.push(body.notification.id)
+          latest = Math.max(latest, body.notification.seq)
+          published++
+        }
+        return
+      }
+      case 'read':
+        if (ids.length > 0) await call(device, 'POST', `/api/notifications/${pick(op.pick)}/read`)
+        break
+      case 'archive':
+      case 'unarchive':
+        if (ids.length > 0) await call(device, 'POST', `/api/notifications/${pick(op.pick)}/${op.kind}`)
+        break
+      case 'readAll':
+      case 'seen':
+        await call(
+          device,
+          'POST',
+          `/api/notifications/${op.kind === 'readAll' ? 'read-all' : 'seen'}`,
+          op.upTo === null ? {} : { upToSeq: op.upTo % (latest + 3) },
+        )
+        break
+      case 'preference':
+        preferences[op.type] = { inApp: op.inApp }
+        await call(device, 'PUT', '/api/preferences', { types: { ...preferences } })
+        break
+    }
+    changes++
+  }
+  try {
+    for (const [index, step] of plan.entries()) {
+      await Promise.all(step.map(run))
+      const expected = await databaseCounts(runner, userId)
+      await until(
+        `every tab's counts to equal the database's ${JSON.stringify(expected)} after step ${index} ${JSON.stringify(step)}`,
+        () => (tabs.every((tab) => Bun.deepEquals(follow(tab), expected)) ? true : undefined),
+        5000,
+        5,
+      ).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}; tabs: ${JSON.stringify(tabs.map(follow))}`)
+      })
+      // And what the HTTP API answers is the same.
+      const answered = (await call(0, 'GET', '/api/notifications/unread-count')) as InboxCounts
+      expect({ unreadCount: answered.unreadCount, unseenCount: answered.unseenCount }).toEqual(expected)
+    }
+  } finally {
+    for (const tab of tabs) tab.socket.close()
+  }
+  return { published, changes }
+}
