@@ -28,9 +28,10 @@ export function channelReport(hub: HubCell[]): string[] {
   for (const n of sizes)
     for (const kind of ['herald', 'bun', 'socketio'] as Kind[]) {
       if (!cells.some((c) => c.n === n && c.server === kind)) continue
+      const failed = cells.find((c) => c.n === n && c.server === kind && c.channelError)
       const m = (pick: (c: HubCell) => number | undefined) => median(n, kind, pick)
       out.push(
-        `| ${int(n)} | ${NAMES[kind]} | ${int(m((c) => c.subscribe?.perSec))} | ${int(m((c) => c.channelFlood?.ratePerSec))} | ${ms(m((c) => c.channelPaced?.p50))} / ${ms(m((c) => c.channelPaced?.p99))} | ${
+        `| ${int(n)} | ${NAMES[kind]}${failed ? ` (stopped: ${failed.channelError})` : ''} | ${int(m((c) => c.subscribe?.perSec))} | ${int(m((c) => c.channelFlood?.ratePerSec))} | ${ms(m((c) => c.channelPaced?.p50))} / ${ms(m((c) => c.channelPaced?.p99))} | ${
           kind === 'herald'
             ? `${ms(m((c) => c.resubscribe?.p50))} / ${ms(m((c) => c.resubscribe?.max))}`
             : '–'

@@ -58,6 +58,8 @@ export interface HubCell {
   channelFlood?: DeliveryResult
   /** Herald: a connection subscribes again with `since` 1,000 publications back, until `subscribed`. */
   resubscribe?: { p50: number; max: number; replayed: number; runs: number }
+  /** Why the channel phases stopped (the hub phases before them stand). */
+  channelError?: string
   error?: string
 }
 

@@ -25,6 +25,7 @@ export function createShop(config: Record<string, string | undefined>) {
           data: { orderId },
         })
         set.status = 201
+        // null when the buyer turned this type off in their preferences: nothing stored, nothing sent.
         return { orderId, notificationId: notification?.id ?? null }
       },
       { body: t.Object({ buyer: t.String(), item: t.String() }) },

@@ -7,7 +7,7 @@ import {
   inboxCountsOf,
   initialInboxCounts,
 } from '../../src/client/sdk/inboxCounts'
-import { type SqlRunner, sqlRunner } from '../../src/server/db/sqlRunner'
+import { sqlRunner } from '../../src/server/db/sqlRunner'
 import type { InboxCounts, Notification } from '../../src/shared/protocol'
 import { until } from './drill'
 import type { TestServer } from './testServer'
@@ -65,15 +65,31 @@ interface Tab {
   counts: InboxCountsState
 }
 
-const COUNTS = `select
+export const COUNTS_SQL = `select
   (select count(*) from notifications where user_id = $1 and read_at is null and archived_at is null)::int
     as "unreadCount",
   (select count(*) from notifications where user_id = $1 and seen_at is null and archived_at is null)::int
     as "unseenCount"`
 
-async function databaseCounts(runner: SqlRunner, userId: string) {
-  const [row] = await runner.query<{ unreadCount: number; unseenCount: number }>(COUNTS, [userId])
-  return { unreadCount: Number(row!.unreadCount), unseenCount: Number(row!.unseenCount) }
+/** Where the steps run: one or more instances of one deployment, and a way to read its database's counts. */
+export interface InboxTarget {
+  instances: { url: string; wsUrl: string }[]
+  /** The admin publish route, on any instance. */
+  publish(body: Record<string, unknown>): Promise<Response>
+  counts(userId: string): Promise<{ unreadCount: number; unseenCount: number }>
+}
+
+/** One in-process test server as a target. */
+export function serverTarget(server: TestServer): InboxTarget {
+  const runner = sqlRunner(server.database.db)
+  return {
+    instances: [{ url: server.url, wsUrl: server.wsUrl }],
+    publish: (body) => server.publish(body),
+    async counts(userId) {
+      const [row] = await runner.query<{ unreadCount: number; unseenCount: number }>(COUNTS_SQL, [userId])
+      return { unreadCount: Number(row!.unreadCount), unseenCount: Number(row!.unseenCount) }
+    },
+  }
 }
 
 function follow(tab: Tab) {
@@ -90,20 +106,25 @@ function follow(tab: Tab) {
   return inboxCountsOf(tab.counts)
 }
 
-/** One run: a fresh user with `tabsPerDevice` tabs on each of two devices (two sessions), the steps in order. */
+/**
+ * One run: a fresh user with `tabsPerDevice` tabs on each of two devices (two sessions), the steps in order.
+ * Tabs are spread over the instances, and each device calls its own instance.
+ */
 export async function runInboxSteps(
-  server: TestServer,
+  target: InboxTarget | TestServer,
   plan: { op: InboxOp; device: number }[][],
   tabsPerDevice: number,
 ): Promise<{ published: number; changes: number }> {
+  const { instances, publish, counts } = 'instances' in target ? target : serverTarget(target)
+  const at = (i: number) => instances[i % instances.length]!
   const account = newAccount()
-  const devices: Session[] = [await signIn(server.url, account), await signIn(server.url, account)]
+  const devices: Session[] = [await signIn(at(0).url, account), await signIn(at(1).url, account)]
   const userId = devices[0]!.user.id
   const tabs: Tab[] = []
   for (const device of devices)
     for (let i = 0; i < tabsPerDevice; i++)
       tabs.push({
-        socket: await connectAuthenticated(server.wsUrl, device.token),
+        socket: await connectAuthenticated(at(tabs.length).wsUrl, device.token),
         read: 0,
         // A new user: nothing yet, at seq 0 and version 0 (what GET .../unread-count answers).
         counts: applyInboxCounts(initialInboxCounts(), {
@@ -113,13 +134,12 @@ export async function runInboxSteps(
           version: 0,
         }),
       })
-  const runner = sqlRunner(server.database.db)
   const ids: string[] = []
   let latest = 0
   let published = 0
   let changes = 0
   const call = async (device: number, method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${path}`, {
+    const response = await fetch(`${at(device).url}${path}`, {
       method,
       headers: { ...bearer(devices[device]!.token), 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -132,7 +152,7 @@ export async function runInboxSteps(
     const pick = (n: number) => ids[n % ids.length]
     switch (op.kind) {
       case 'publish': {
-        const response = await server.publish({
+        const response = await publish({
           userId,
           type: op.type,
           title: op.type,
@@ -174,7 +194,7 @@ export async function runInboxSteps(
   try {
     for (const [index, step] of plan.entries()) {
       await Promise.all(step.map(run))
-      const expected = await databaseCounts(runner, userId)
+      const expected = await counts(userId)
       await until(
         `every tab's counts to equal the database's ${JSON.stringify(expected)} after step ${index} ${JSON.stringify(step)}`,
         () => (tabs.every((tab) => Bun.deepEquals(follow(tab), expected)) ? true : undefined),

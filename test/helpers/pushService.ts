@@ -11,14 +11,19 @@ export interface PushRequest {
   headers: Record<string, string>
   body: Uint8Array
   status: number
+  /** performance.now() when it arrived. */
+  at: number
 }
+
+/** A scripted answer: a status, or a status with a Retry-After header. */
+export type ScriptedAnswer = number | { status: number; retryAfter: string }
 
 export interface TestPushService {
   /** `https://127.0.0.1:<port>`; endpoints are `${origin}/push/<name>`. */
   origin: string
   requests: PushRequest[]
   /** The statuses the next requests to `/push/<name>` get, in order; 201 once they run out. */
-  script(name: string, statuses: number[]): void
+  script(name: string, answers: ScriptedAnswer[]): void
   /** Its certificate's file: NODE_EXTRA_CA_CERTS for a Herald process. */
   certFile: string
   /** A fetch that trusts this service's certificate (StartOptions.pushFetch). */
@@ -57,7 +62,7 @@ export function startPushService(): TestPushService {
   if (made.exitCode !== 0) throw new Error(`openssl failed: ${made.stderr.toString()}`)
   const certificate = readFileSync(cert, 'utf8')
   const requests: PushRequest[] = []
-  const scripts = new Map<string, number[]>()
+  const scripts = new Map<string, ScriptedAnswer[]>()
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
@@ -65,21 +70,26 @@ export function startPushService(): TestPushService {
     async fetch(request) {
       const path = new URL(request.url).pathname
       const name = path.replace(/^\/push\//, '')
-      const status = scripts.get(name)?.shift() ?? 201
+      const answer = scripts.get(name)?.shift() ?? 201
+      const status = typeof answer === 'number' ? answer : answer.status
+      const at = performance.now()
       requests.push({
         path,
         headers: Object.fromEntries(request.headers),
         body: new Uint8Array(await request.arrayBuffer()),
         status,
+        at,
       })
-      return new Response(null, { status })
+      const headers: Record<string, string> =
+        typeof answer === 'number' ? {} : { 'retry-after': answer.retryAfter }
+      return new Response(null, { status, headers })
     },
   })
   return {
     origin: `https://127.0.0.1:${server.port}`,
     requests,
     certFile: cert,
-    script: (name, statuses) => scripts.set(name, [...statuses]),
+    script: (name, answers) => scripts.set(name, [...answers]),
     fetch: (url, init) => fetch(url, { ...init, tls: { ca: certificate } } as RequestInit),
     async stop() {
       await server.stop(true)

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { until } from '../helpers/drill'
 import { type HeraldProcess, spawnHerald } from '../helpers/heraldProcess'
 import { nodeBinary } from '../helpers/nodeBundle'
 import { createTestDatabaseUrl, usingPostgres } from '../helpers/testDatabase'
+import { until } from '../helpers/until'
 import { type Session, signIn } from '../helpers/wallet'
 
 // The package as a user gets it (docs/protocol.md §9): `npm pack`, installed from the tarball into a fresh
@@ -88,6 +88,8 @@ beforeAll(async () => {
       join(work, tarball),
       `elysia@${version('elysia')}`,
       `ws@${version('ws')}`,
+      // herald/react's peer (optional: only apps that use the React bindings install it).
+      `react@${version('react')}`,
     ],
     project,
   )
@@ -171,6 +173,15 @@ describe('the packed package in a fresh project', () => {
     expect(await client.exit()).toEqual({ code: 0, stderr: '' })
     const received = client.lines().find((line) => 'notification' in line) as { notification: { id: string } }
     expect(received.notification.id).toBe(published.notification.id)
+  })
+
+  test('herald/react and herald/protocol load under Bun and Node 20', () => {
+    const probe = `const react = await import('herald/react'); const protocol = await import('herald/protocol');
+      console.log(JSON.stringify([typeof react.HeraldProvider, typeof react.useNotifications, typeof protocol.isMessage]))`
+    writeFileSync(join(project, 'probe.mjs'), probe)
+    const expected = JSON.stringify(['function', 'function', 'function'])
+    expect(run([process.execPath, 'probe.mjs'], project).trim()).toBe(expected)
+    if (nodeBinary) expect(run([nodeBinary, 'probe.mjs'], project).trim()).toBe(expected)
   })
 
   test('the app type-checks against the shipped declarations', () => {

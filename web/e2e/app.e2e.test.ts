@@ -128,7 +128,7 @@ describe.skipIf(skip)('the Herald web app in Chromium', () => {
 
   test('deploy a token and watch started → pending → success, then see it in the list', async () => {
     await page.locator('[data-testid="deploy-form"] [name="name"]').fill('Browser Token')
-    await page.locator('[data-testid="deploy-form"] [name="symbol"]').fill('brw')
+    await page.locator('[data-testid="deploy-form"] [name="symbol"]').fill('browser7')
     await page.locator('[data-testid="deploy-form"] [name="initialSupply"]').fill('2500')
     await page.getByTestId('deploy-submit').click()
     const progress = page.getByTestId('job-progress').first()
@@ -145,8 +145,10 @@ describe.skipIf(skip)('the Herald web app in Chromium', () => {
     expect(states.length).toBeGreaterThanOrEqual(3)
     expect(states.every((s) => s.endsWith(':done'))).toBe(true)
     expect(await progress.getByTestId('job-tx-hash').getAttribute('title')).toMatch(/^0x[0-9a-f]{64}$/)
-    const token = page.locator('[data-testid="token-item"][data-symbol="BRW"]')
+    const token = page.locator('[data-testid="token-item"][data-symbol="BROWSER7"]')
     await token.waitFor({ timeout: 10_000 })
+    // The avatar shows the whole symbol, not the first letters of the name or of the symbol.
+    expect(await token.getByTestId('token-avatar').textContent()).toBe('BROWSER7')
     await shot(page, 'dashboard')
     // The three deployment notifications arrived live too.
     const types = await (async () => {

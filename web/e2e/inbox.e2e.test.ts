@@ -30,8 +30,11 @@ const titles = (page: Page) =>
 async function signedIn(page: Page) {
   await exposeWallet(page, { account, rpcUrl: chain.rpcUrl, chainId: 31337 })
   await page.goto(server.url)
+  // A second tab may open signed in already (the session is the origin's): wait for either screen to render.
+  const connect = page.getByTestId('connect-injected').first()
+  await bell(page).or(connect).first().waitFor({ timeout: 20_000 })
   if (!(await bell(page).isVisible())) {
-    await page.getByTestId('connect-injected').first().click()
+    await connect.click()
     await page.getByTestId('sign-in').click()
   }
   await bell(page).waitFor({ timeout: 20_000 })
@@ -114,8 +117,40 @@ describe.skipIf(skip)('the inbox in Chromium', () => {
     expect(await attribute(first, 'data-unread')).toBe(3)
   }, 60_000)
 
+  test('a toast never covers the account card, wherever the page is scrolled', async () => {
+    const [first] = tabs as [Page]
+    await first.keyboard.press('Escape')
+    const card = first.locator('section[aria-labelledby="account-title"]')
+    const boxes = async () => {
+      const toast = await first.getByTestId('toast').first().boundingBox()
+      const account = await card.boundingBox()
+      return { toast: toast!, account: account! }
+    }
+    const overlap = (a: { x: number; y: number; width: number; height: number }, b: typeof a) =>
+      a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+    for (const scroll of ['bottom', 'card'] as const) {
+      if (scroll === 'bottom') await first.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+      else await card.scrollIntoViewIfNeeded()
+      const response = await server.publish({
+        address: account.address,
+        type: 'welcome',
+        title: `Toast ${scroll}`,
+        message: 'm',
+      })
+      expect(response.status).toBe(201)
+      await first
+        .getByTestId('toast')
+        .filter({ hasText: `Toast ${scroll}` })
+        .waitFor({ timeout: 10_000 })
+      const { toast, account: box } = await boxes()
+      expect(overlap(toast, box)).toBe(false)
+    }
+  }, 60_000)
+
   test('the preferences list the types received; a change shows in the other tab', async () => {
     const [first, second] = tabs as [Page, Page]
+    await first.evaluate(() => window.scrollTo(0, 0))
+    if (!(await first.getByTestId('notification-panel').isVisible())) await bell(first).click()
     await first.getByTestId('notification-tab-preferences').click()
     await second.getByTestId('notification-tab-preferences').click()
     const rows = first.getByTestId('notification-preference')

@@ -118,6 +118,26 @@ describe.skipIf(skip)('Web Push in the web app (Chromium)', () => {
     )
   })
 
+  test("signing out removes this browser's subscription, here and at the server", async () => {
+    const toggle = page.getByTestId('push-toggle')
+    await toggle.click()
+    await until('the subscription to be stored', async () =>
+      (await sqlRunner(server.database.db).query('select 1 from push_subscriptions', [])).length === 1
+        ? true
+        : undefined,
+    )
+    await page.getByTestId('sign-out').click()
+    await until('the subscription to be removed', async () =>
+      (await sqlRunner(server.database.db).query('select 1 from push_subscriptions', [])).length === 0
+        ? true
+        : undefined,
+    )
+    const left = await page.evaluate(
+      () => (window as unknown as { __pushStub: { subscription: unknown } }).__pushStub.subscription,
+    )
+    expect(left).toBeNull()
+  })
+
   test('a push shows a notification from the service worker', async () => {
     const cdp = await context.newCDPSession(page)
     // Listening before enabling: enabling reports the registrations that exist.

@@ -140,10 +140,13 @@ async function scenario(mode: 'worker' | 'locks', handover: 'close' | 'crash' = 
     await second.getByTestId('connect-burner').first().waitFor({ timeout: 10_000 })
     await third.getByTestId('session-notice').waitFor({ timeout: 10_000 })
     expect(await third.getByTestId('sign-out').count()).toBe(0)
-    await until('no authenticated user', async () =>
-      (await metricValue(server.url, 'herald_ws_authenticated_users')) === 0 ? true : undefined,
+    // Signing out closes the session's socket and opens an anonymous one: wait for the new one, not the gap.
+    await until('no authenticated user, and the tabs on one anonymous connection', async () =>
+      (await metricValue(server.url, 'herald_ws_authenticated_users')) === 0 &&
+      (await metricValue(server.url, 'herald_ws_connections')) === 1
+        ? true
+        : undefined,
     )
-    expect(await metricValue(server.url, 'herald_ws_connections')).toBe(1)
 
     // The last tab closed: the socket goes with it.
     await second.close()

@@ -12,6 +12,7 @@ import { TokenPage } from './components/TokenPage'
 import { useInjectedWallets } from './hooks/useInjectedWallets'
 import { chainClientOf, chainOf, type ServerConfig } from './lib/chain'
 import { errorMessage } from './lib/format'
+import { disablePush } from './lib/push'
 import { navigate, nextPath, parseRoute, useLocation } from './lib/route'
 import { clearSession, loadSession, type StoredSession, saveSession } from './lib/session'
 import { signInWithWallet } from './lib/signIn'
@@ -153,6 +154,11 @@ export function App() {
     clearSession()
     setSession(null)
     setWallet(null)
+    // This browser's Web Push subscription goes first, while the token still works; never for long.
+    await Promise.race([
+      disablePush(HERALD_URL, token).catch(() => {}),
+      new Promise((r) => setTimeout(r, 3000)),
+    ])
     try {
       await createHttpApi({ url: HERALD_URL, token: () => token }).auth.logout()
     } catch {

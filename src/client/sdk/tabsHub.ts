@@ -57,12 +57,24 @@ const USER_EVENTS = [
   'job_status',
   'data_update',
   'read_state',
+  'inbox_state',
+  'preferences',
   'authenticated',
   'resumed',
   'reset',
   'error',
   'token',
 ] as const satisfies readonly (keyof HeraldClientEvents)[]
+/** Relayed on their own paths: to every member (`broadcast`, `message`, `state`) or told by the hub (`signedOut`). */
+type OtherEvents = 'broadcast' | 'message' | 'state' | 'signedOut'
+// A new client event must be placed in one of the two lists, or tabs sharing a socket would never see it.
+const everyEventRelayed: Exclude<
+  keyof HeraldClientEvents,
+  (typeof USER_EVENTS)[number] | OtherEvents
+> extends never
+  ? true
+  : never = true
+void everyEventRelayed
 
 export function createTabsHub(options: TabsHubOptions): TabsHub {
   const members = new Map<string, Member>()

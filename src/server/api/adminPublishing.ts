@@ -24,7 +24,10 @@ const exactlyOneRecipient = (entry: { userId?: string; address?: string }, where
     throw new HeraldError('INVALID_INPUT', `${where}: give exactly one of "userId" and "address".`)
 }
 
-/** `POST /api/admin/notifications`: stores the notification (creating the user of an address), then pushes it. */
+/**
+ * `POST /api/admin/notifications`: stores the notification (creating the user of an address), then pushes it,
+ * unless the user's preferences turned its type off (`suppressed`).
+ */
 export async function publishNotification(ctx: ApiContext, body: PublishBody) {
   exactlyOneRecipient(body, 'body')
   assertStorable({ type: body.type, title: body.title, message: body.message, data: body.data })

@@ -365,6 +365,23 @@ describe('HTTP: ids, query parameters, routes and methods', () => {
     expect(response.headers.get('content-type')).toContain('text/html')
   })
 
+  test('a missing file (under /assets/ or with an extension) is a 404, never the app’s HTML', async () => {
+    for (const path of [
+      '/assets/missing-0123.js',
+      '/assets/deep/dir/x',
+      '/missing-worker.js',
+      '/favicon-nope.png',
+      '/a/b.css',
+    ]) {
+      const response = await fetch(`${server.url}${path}`)
+      expect({ path, status: response.status }).toEqual({ path, status: 404 })
+      expect(response.headers.get('content-type')).toContain('application/json')
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND')
+    }
+    // A route with a dot in a directory name is still a navigation.
+    expect((await fetch(`${server.url}/v1.2/route`)).status).toBe(200)
+  })
+
   test('unknown routes → 404 NOT_FOUND', async () => {
     const requests: [string, string][] = [
       ['POST', '/nope'],

@@ -236,12 +236,13 @@ describe('user routes: keys are the user’s own', () => {
     const readAll = (session: Session) =>
       post('/api/notifications/read-all', undefined, { ...bearer(session.token), ...withKey(key) })
     const first = await answer(await readAll(alice))
-    expect(JSON.parse(first.text)).toEqual({ updated: 1, unreadCount: 0 })
+    const readOne = { updated: 1, upToSeq: 1, unreadCount: 0, unseenCount: 0, seq: 1, version: 1 }
+    expect(JSON.parse(first.text)).toEqual(readOne)
     await post('/api/admin/notifications', { userId: alice.user.id, ...content() })
     expect(await answer(await readAll(alice))).toEqual({ ...first, replayed: 'true' })
     const forBob = await answer(await readAll(bob))
     expect(forBob.replayed).toBeNull()
-    expect(JSON.parse(forBob.text)).toEqual({ updated: 1, unreadCount: 0 })
+    expect(JSON.parse(forBob.text)).toEqual(readOne)
   })
 
   test('the path is part of the request: the same key for another notification → 422 IDEMPOTENCY_KEY_REUSED', async () => {

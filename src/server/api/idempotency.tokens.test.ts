@@ -94,10 +94,25 @@ describe('POST /api/tokens exactly once', () => {
       tokens: Token[]
     }
     expect(list.tokens.map((t) => t.symbol)).toEqual(['ONCE'])
+    // One job's statuses, with the deployment's progress steps (docs/protocol.md §5) while it runs.
     const statuses = socket.messages
       .filter((m) => m.type === 'job_status')
-      .map((m) => `${(m as { jobId: string }).jobId}:${(m as { status: string }).status}`)
-    expect(statuses).toEqual([`${jobId}:pending`, `${jobId}:running`, `${jobId}:completed`])
+      .map((m) => {
+        const {
+          jobId: id,
+          status,
+          progress,
+        } = m as { jobId: string; status: string; progress?: { step: string } }
+        return `${id}:${status}${progress ? `:${progress.step}` : ''}`
+      })
+    expect(statuses).toEqual([
+      `${jobId}:pending`,
+      `${jobId}:running`,
+      `${jobId}:running:signing`,
+      `${jobId}:running:broadcast`,
+      `${jobId}:running:confirming`,
+      `${jobId}:completed`,
+    ])
     const notices = socket.messages
       .filter((m) => m.type === 'notification')
       .map((m) => (m as { notification: Notification }).notification.type)

@@ -10,7 +10,8 @@ import { startTestServer, type TestServer } from '../../../test/helpers/testServ
 
 let server: TestServer
 beforeAll(async () => {
-  server = await startTestServer()
+  // Each run signs in twice (two devices) and publishes a lot: more than the default budgets allow.
+  server = await startTestServer({ AUTH_RATE_PER_MINUTE: '100000', ADMIN_RATE_PER_SECOND: '100000' })
 }, 30_000)
 afterAll(async () => {
   await server.stop()

@@ -10,10 +10,15 @@ it for you) and reload. The API is at <a href="/openapi">/openapi</a>.</p></body
 
 // The server's own namespaces never fall back to the app: an unknown API route stays a JSON 404.
 const RESERVED = /^(api|ws|health|metrics|openapi)(\/|$)/
+// A request for a file (anything under assets/, or a last segment with an extension such as .js or .png) that
+// does not exist is a 404: answering the app's HTML with 200 would hand a page to a <script> or a service
+// worker's cache as if it were the file. Only navigations (client-side routes) fall back to index.html.
+const FILE_LIKE = /^assets\/|\.[A-Za-z0-9]{1,12}$/
 
 /**
- * The web app (web/dist): files as they are, anything else under / falls back to index.html so client-side
- * routes survive a reload. Its HTML carries `contentSecurityPolicy`, given the request's Host.
+ * The web app (web/dist): files as they are; a missing file (under assets/ or with an extension) is a 404; any
+ * other path under / falls back to index.html so client-side routes survive a reload. Its HTML carries
+ * `contentSecurityPolicy`, given the request's Host.
  */
 export function webRoutes(dir: string, contentSecurityPolicy: (host: string | null) => string) {
   const root = resolve(dir)
@@ -30,6 +35,7 @@ export function webRoutes(dir: string, contentSecurityPolicy: (host: string | nu
         throw new HeraldError('NOT_FOUND', 'No such route.')
       }
       if (!existsSync(index)) {
+        if (FILE_LIKE.test(decoded)) throw new HeraldError('NOT_FOUND', `No such file: /${decoded}`)
         set.headers['content-type'] = 'text/html; charset=utf-8'
         set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return NOT_BUILT
@@ -52,6 +58,7 @@ export function webRoutes(dir: string, contentSecurityPolicy: (host: string | nu
           set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
         return Bun.file(file)
       }
+      if (FILE_LIKE.test(decoded)) throw new HeraldError('NOT_FOUND', `No such file: /${decoded}`)
       set.headers['cache-control'] = 'no-cache'
       set.headers['content-security-policy'] = contentSecurityPolicy(headers.host ?? null)
       return Bun.file(index)

@@ -1,8 +1,10 @@
 import { RedisClient } from 'bun'
 import type { ErrorReporter } from '../errors'
 import { withTimeout } from '../time/withTimeout'
+import { topicOf } from './busTopics'
 import { dispatch } from './dispatch'
 import { reportFailures } from './reportFailures'
+import { connectShardedSubscriber, type ShardedSubscriber } from './shardedSubscriber'
 import type { Bus, BusEvent, BusListener } from './types'
 
 const PUBLISH_TIMEOUT_MS = 2000
@@ -14,8 +16,26 @@ const RECONNECT_PAUSE_MS = 500
  * process that dies between the two. The subscriber reconnects with jittered exponential backoff and asks
  * the listeners to resync afterwards, since messages published while it was away are gone.
  */
-export function createRedisBus(params: { url: string; channel: string; onError: ErrorReporter }): Bus {
+export function createRedisBus(params: {
+  url: string
+  channel: string
+  /**
+   * REDIS_SHARDED_PUBSUB: channel and user events go by SPUBLISH to their topic (busTopics.ts), and an instance
+   * receives only the topics it follows; the rest stays on the common channel.
+   */
+  sharded?: boolean
+  /** Each message received from Redis (the herald_bus_messages_received_total metric). */
+  onReceived?: () => void
+  onError: ErrorReporter
+}): Bus {
   const { url, channel, onError } = params
+  const sharded = params.sharded ?? false
+  /** Topic → how many follow it here. */
+  const followed = new Map<string, number>()
+  const confirmations = new Map<string, Promise<void>>()
+  const confirmed = new Set<string>()
+  let shards: ShardedSubscriber | null = null
+  const shardName = (topic: string) => `${channel}:${topic}`
   const listeners = new Set<BusListener>()
   let publisher: RedisClient | null = null
   let connectingPublisher: Promise<RedisClient> | null = null
@@ -27,6 +47,7 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
   let everConnected = false
 
   const receive = (payload: string) => {
+    params.onReceived?.()
     let event: BusEvent
     try {
       event = JSON.parse(payload)
@@ -58,6 +79,23 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
     try {
       await client.connect()
       await client.subscribe(channel, (message) => receive(message))
+      if (sharded) {
+        shards?.close()
+        shards = await connectShardedSubscriber({
+          url,
+          name: `herald-bus-shards:${channel}`,
+          onMessage: (_, message) => receive(message),
+          onClose: (error) => {
+            if (subscriber !== client || !active) return
+            // Both connections start again together, and the listeners resync.
+            onError(error, 'redis bus sharded subscriber disconnected')
+            subscriber = null
+            client.close()
+            scheduleReconnect()
+          },
+        })
+        await Promise.all([...followed.keys()].map((topic) => shards!.subscribe(shardName(topic))))
+      }
       attempt = 0
       if (everConnected) for (const listener of listeners) listener.onResync?.()
       everConnected = true
@@ -121,8 +159,11 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
 
   const send = async (event: BusEvent) => {
     const client = await readyPublisher()
+    const topic = sharded ? topicOf(event) : null
     await withTimeout(
-      client.publish(channel, JSON.stringify(event)),
+      topic === null
+        ? client.publish(channel, JSON.stringify(event))
+        : client.send('SPUBLISH', [shardName(topic), JSON.stringify(event)]),
       PUBLISH_TIMEOUT_MS,
       `Redis did not answer a PUBLISH within ${PUBLISH_TIMEOUT_MS} ms.`,
     )
@@ -137,6 +178,43 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
+    ...(sharded
+      ? {
+          follow(topic: string): Promise<void> | null {
+            const count = followed.get(topic) ?? 0
+            followed.set(topic, count + 1)
+            // Followed and confirmed already: its events arrive, nothing to catch up (null). Still being
+            // confirmed: resolves with the first follow's confirmation.
+            if (count > 0 && confirmed.has(topic)) return null
+            const confirming = confirmations.get(topic)
+            if (count > 0 && confirming) return confirming
+            // Not connected: the reconnection subscribes it, and the listeners resync.
+            if (!shards) return Promise.resolve()
+            const subscribed = shards.subscribe(shardName(topic))
+            confirmations.set(topic, subscribed)
+            subscribed.then(
+              () => {
+                if (confirmations.get(topic) === subscribed) confirmed.add(topic)
+              },
+              () => {
+                if (confirmations.get(topic) === subscribed) confirmations.delete(topic)
+              },
+            )
+            return subscribed
+          },
+          unfollow(topic: string) {
+            const count = followed.get(topic) ?? 0
+            if (count > 1) {
+              followed.set(topic, count - 1)
+              return
+            }
+            followed.delete(topic)
+            confirmations.delete(topic)
+            confirmed.delete(topic)
+            shards?.unsubscribe(shardName(topic))
+          },
+        }
+      : {}),
     async start() {
       if (active) return
       active = true
@@ -149,6 +227,8 @@ export function createRedisBus(params: { url: string; channel: string; onError: 
       retryTimer = null
       subscriber?.close()
       subscriber = null
+      shards?.close()
+      shards = null
       publisher?.close()
       publisher = null
       publisherFailedAt = Number.NEGATIVE_INFINITY

@@ -587,3 +587,48 @@ describe.skipIf(!redisUp)('two servers on one PostgreSQL with the Redis bus', ()
     45_000,
   )
 })
+
+// The same deliveries with REDIS_SHARDED_PUBSUB: a user's events travel on their shard, which an instance
+// follows only while it holds one of that shard's users.
+describe.skipIf(!redisUp)('two servers on one PostgreSQL with the Redis bus, sharded pub/sub', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>> | undefined
+  let a: HeraldProcess | undefined
+  let b: HeraldProcess | undefined
+  const all = () => [a, b]
+
+  beforeAll(async () => {
+    database = await createTestDatabaseUrl()
+    const shared = {
+      DATABASE_URL: database.url,
+      HERALD_ADMIN_KEY: ADMIN_KEY,
+      BUS: 'redis',
+      REDIS_URL,
+      REDIS_CHANNEL: `herald:test:${crypto.randomUUID()}`,
+      REDIS_SHARDED_PUBSUB: 'true',
+      ROLE: 'server',
+    }
+    a = await spawnHerald({ ...shared, DATA_DIR: dataDir() }, { label: 'sharded A' })
+    b = await spawnHerald({ ...shared, DATA_DIR: dataDir() }, { label: 'sharded B' })
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all(all().map((p) => p?.kill('SIGKILL')))
+    await database?.drop()
+  }, 30_000)
+
+  test(
+    'a notification published through either instance reaches every connection of its user, once, in seq order',
+    () => withDiagnostics(all, () => deliveryOnBoth(a!, b!)),
+    30_000,
+  )
+  test(
+    'a broadcast through either instance reaches every connection on both instances',
+    () => withDiagnostics(all, () => broadcastToAll(a!, b!)),
+    20_000,
+  )
+  test(
+    'a client that leaves A and resumes on B gets exactly what it missed, in order, then live ones',
+    () => withDiagnostics(all, () => resumeElsewhere(a!, b!)),
+    30_000,
+  )
+})

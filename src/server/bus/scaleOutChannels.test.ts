@@ -211,3 +211,16 @@ describe.skipIf(!redisUp)('channels on two servers (Redis bus)', () => {
   })
   channelChecks(() => [pair.a, pair.b], 'redis')
 })
+
+// Sharded pub/sub: each instance receives only the channels it has subscribers for (and its users' shards);
+// the same checks must hold, the channel followed before its first subscriber is answered.
+describe.skipIf(!redisUp)('channels on two servers (Redis bus, sharded pub/sub)', () => {
+  const pair = useHeraldPair(ADMIN_KEY, {
+    ...shared,
+    BUS: 'redis',
+    REDIS_URL: TEST_REDIS.url,
+    REDIS_CHANNEL: `herald:test:${crypto.randomUUID()}`,
+    REDIS_SHARDED_PUBSUB: 'true',
+  })
+  channelChecks(() => [pair.a, pair.b], 'redis-sharded')
+})

@@ -76,6 +76,14 @@ export interface Bus {
    */
   announce(event: BusEvent): Promise<void>
   subscribe(listener: BusListener): () => void
+  /**
+   * Only on buses that deliver each instance what it follows (Redis with sharded pub/sub; see busTopics.ts):
+   * start receiving the events of `topic` (counted: as many unfollows as follows end it). Resolves once they
+   * arrive here; null when they already did (nothing can have been missed). Absent: every instance receives
+   * every event.
+   */
+  follow?(topic: string): Promise<void> | null
+  unfollow?(topic: string): void
   start(): Promise<void>
   stop(): Promise<void>
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia, t } from 'elysia'
 import { createTestDatabase, createTestDatabaseUrl, usingPostgres } from '../../../test/helpers/testDatabase'
+import { until } from '../../../test/helpers/until'
 import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
 import { ConfigError, HeraldError } from '../errors'
@@ -17,6 +18,7 @@ const root = mkdtempSync(join(tmpdir(), 'herald-library-'))
 const dataDir = join(root, 'not-yet-created')
 const ADMIN_KEY = 'library-admin-key-0123456789'
 let dropDatabase: (() => Promise<void>) | null = null
+let sharedDatabaseUrl: string | null = null
 const baseConfig = (): Record<string, string> => ({
   NODE_ENV: 'test',
   DATA_DIR: dataDir,
@@ -48,6 +50,7 @@ beforeAll(async () => {
   if (usingPostgres()) {
     const database = await createTestDatabaseUrl()
     config.DATABASE_URL = database.url
+    sharedDatabaseUrl = database.url
     dropDatabase = database.drop
     herald = createHerald({ config, jobs: [report] })
   } else {
@@ -68,7 +71,7 @@ beforeAll(async () => {
         title: 'Order placed',
         message: 'Thanks',
       })
-      return { notificationId: notification!.id }
+      return { notificationId: notification?.id ?? null }
     })
     .listen({ hostname: '127.0.0.1', port: 0 })
   host = app
@@ -96,6 +99,23 @@ describe('createHerald', () => {
     expect(() => createHerald({ config: { ...baseConfig(), SIWE_DOMAINS: '' } })).toThrow(/SIWE_DOMAINS/)
   })
 
+  test('with SERVE_WEB_APP the web app takes every path the host app leaves free', async () => {
+    const withWebApp = createHerald({ config: { ...baseConfig(), SERVE_WEB_APP: 'true' } })
+    const app = new Elysia()
+      .get('/hello', () => 'host')
+      .use(withWebApp.plugin)
+      .listen({ hostname: '127.0.0.1', port: 0 })
+    try {
+      const base = `http://127.0.0.1:${app.server!.port}`
+      expect(await (await fetch(`${base}/hello`)).text()).toBe('host')
+      // Not started: Herald's, so 503 (without SERVE_WEB_APP the host's own 404, see below).
+      for (const path of ['/', '/tokens/0xabc']) expect((await fetch(`${base}${path}`)).status).toBe(503)
+    } finally {
+      await withWebApp.stop()
+      await app.stop(true)
+    }
+  })
+
   test('the host app keeps its routes; Herald serves /health, /api and no web app by default', async () => {
     expect(existsSync(dataDir)).toBe(true)
     expect(await (await fetch(`${url}/hello`)).json()).toEqual({ hello: 'from the host' })
@@ -115,7 +135,7 @@ describe('createHerald', () => {
     const session = await signIn(url)
     const socket = await connectAuthenticated(`${url.replace('http', 'ws')}/ws`, session.token)
     try {
-      expect(herald.getUserConnectionCount(session.user.id)).toBe(1)
+      expect(await herald.getUserConnectionCount(session.user.id)).toBe(1)
       const placed = await fetch(`${url}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -146,12 +166,12 @@ describe('createHerald', () => {
   test('notify by address, notifyMany, publish; bad arguments are INVALID_INPUT', async () => {
     const address = '0x00000000000000000000000000000000000000aa'
     const { userId, notification } = await herald.notify({ address, type: 't', title: 'Hi', message: 'm' })
-    expect(notification!.title).toBe('Hi')
+    expect(notification?.title).toBe('Hi')
     const many = await herald.notifyMany([
       { userId, type: 't', title: 'one', message: 'm' },
       { address, type: 't', title: 'two', message: 'm' },
     ])
-    expect(many.results.map((r) => r.notification!.title)).toEqual(['one', 'two'])
+    expect(many.results.map((r) => r.notification?.title)).toEqual(['one', 'two'])
     const { publication } = await herald.publish('public:prices', { eth: 3000 })
     expect(publication).toMatchObject({ channel: 'public:prices', data: { eth: 3000 } })
 
@@ -193,6 +213,19 @@ describe('createHerald', () => {
     }
   })
 
+  test('the OpenAPI description, through the plugin, lists the job routes and the app job’s input', async () => {
+    const doc = (await (await fetch(`${url}/openapi/json`)).json()) as {
+      info: { description: string }
+      paths: Record<string, Record<string, unknown>>
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> }
+    }
+    for (const path of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/cancel'])
+      expect(doc.paths).toHaveProperty([path])
+    expect(doc.components.schemas['JobInput.test_report']?.properties).toHaveProperty('parts')
+    expect(doc.components.schemas).toHaveProperty(['JobInput.deploy_token'])
+    expect(doc.info.description).toContain('`test_report`')
+  })
+
   test('the admin routes work through the plugin', async () => {
     const response = await fetch(`${url}/api/admin/notifications`, {
       method: 'POST',
@@ -206,6 +239,39 @@ describe('createHerald', () => {
     })
     expect(response.status).toBe(201)
   })
+
+  // PostgreSQL only: two instances share the database and its bus, as two processes of one deployment do.
+  test.skipIf(!usingPostgres())(
+    'a second instance counts the user’s connections on the first, and its sendToUser reaches them',
+    async () => {
+      const other = createHerald({
+        config: { ...baseConfig(), DATA_DIR: join(root, 'second'), DATABASE_URL: sharedDatabaseUrl! },
+      })
+      const app = new Elysia().use(other.plugin).listen({ hostname: '127.0.0.1', port: 0 })
+      const session = await signIn(url)
+      const socket = await connectAuthenticated(`${url.replace('http', 'ws')}/ws`, session.token)
+      try {
+        await other.start()
+        await until('the second instance to count the connection on the first', async () =>
+          (await other.getUserConnectionCount(session.user.id)) === 1 ? true : undefined,
+        )
+        // Sent from the instance without the connection: it reached none of its own.
+        expect(await other.sendToUser(session.user.id, { type: 'hello', from: 'second' })).toBe(0)
+        expect(await socket.next('hello')).toEqual({ type: 'hello', from: 'second' })
+        socket.close()
+        await until('the count to drop to 0 on both', async () =>
+          (await other.getUserConnectionCount(session.user.id)) === 0 &&
+          (await herald.getUserConnectionCount(session.user.id)) === 0
+            ? true
+            : undefined,
+        )
+      } finally {
+        socket.close()
+        await other.stop()
+        await app.stop(true)
+      }
+    },
+  )
 
   // Last: it stops the Herald the other tests use.
   test('stop() is idempotent; afterwards Herald answers 503 and the host still serves', async () => {

@@ -137,9 +137,9 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
       )
       return delivered
     },
-    /** The user's open connections, on every instance. */
-    getUserConnectionCount(userId: string) {
-      return running().hub.getUserConnectionCount(String(userId))
+    /** The user's authenticated connections, on every instance. */
+    async getUserConnectionCount(userId: string): Promise<number> {
+      return running().userConnections.count(String(userId))
     },
     /** Stores a publication on a channel and pushes it to its subscribers, like the admin channel route. */
     async publish(channel: string, data: unknown) {

@@ -19,6 +19,7 @@ import { apiOrigins, createOriginCheck } from '../http/origins'
 import { securityHeaders, webAppPolicy } from '../http/securityHeaders'
 import type { Hub } from '../ws/createHub'
 import { wsRoute } from '../ws/wsRoute'
+import { apiDescription, jobInputSchemas } from './openapiJobs'
 import { websocketOptions } from './websocketOptions'
 
 /**
@@ -68,9 +69,11 @@ export function buildHttpApp(params: {
       openapi({
         path: '/openapi',
         documentation: {
-          info: { title: 'Herald', version: ctx.version, description: 'See docs/protocol.md' },
+          info: { title: 'Herald', version: ctx.version, description: apiDescription(ctx) },
           components: {
             securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+            // The input of every job type this server runs, Herald's and the app's (`defineJob`).
+            schemas: jobInputSchemas(ctx),
           },
         },
       }),

@@ -34,9 +34,7 @@ import { startJobWorkers } from '../jobs/startJobWorkers'
 import { createLogger, type Logger } from '../log/createLogger'
 import { createMetrics } from '../metrics/createMetrics'
 import { createNotificationStore } from '../notifications/createNotificationStore'
-import { createConnectionRegistry } from '../push/connectionRegistry'
 import type { PushFetch } from '../push/sendPush'
-import { startPushWorkers } from '../push/startPushWorkers'
 import { ensureVapidKeys } from '../push/vapidKeys'
 import { type Clock, systemClock } from '../time/clock'
 import { settleWithin } from '../time/withTimeout'
@@ -44,6 +42,8 @@ import { createHub } from '../ws/createHub'
 import { buildHttpApp } from './httpApp'
 import { selectBus } from './selectBus'
 import { createShutdownList } from './shutdownList'
+import { createUserConnections } from './userConnections'
+import { startWebPush } from './webPush'
 
 export interface StartOptions {
   /** A database opened by the caller (tests share one per file); otherwise opened from the config. */
@@ -103,7 +103,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     metrics.countJobs = async () =>
       (await db.select({ state: jobs.status, n: count() }).from(jobs).groupBy(jobs.status)).map((row) => row)
 
-    const bus = selectBus(config, database, onError)
+    const bus = selectBus(config, database, onError, () => metrics.busMessagesReceived.inc())
     await bus.start()
     shutdown.add('bus', () => bus.stop())
     const notifications = createNotificationStore({ db, bus })
@@ -195,38 +195,14 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
-    const pushWorkers =
-      vapid && boss && runsWorkers
-        ? await startPushWorkers({
-            runner: sqlRunner(db),
-            bus,
-            boss,
-            vapid,
-            fetch: options.pushFetch ?? ((url, init) => fetch(url, init)),
-            clock,
-            allowedHosts: config.pushEndpointHosts,
-            retryDelayMs: config.pushRetryDelayMs,
-            presenceTtlSeconds: config.presenceTtlSeconds,
-            concurrency: config.jobConcurrency,
-            onOutcome: (outcome) => metrics.webPushes.inc({ outcome }),
-            onError,
-          })
-        : null
-    shutdown.add('Web Push workers', () => pushWorkers?.stop())
-    // Instances holding sockets record which users are connected, so a push worker anywhere knows who is away.
-    const connectionRegistry =
-      vapid && runsApi
-        ? createConnectionRegistry({
-            runner: sqlRunner(db),
-            clock,
-            ttlSeconds: config.presenceTtlSeconds,
-            onError,
-          })
-        : null
-    connectionRegistry?.start()
-    shutdown.add('Web Push connection rows', () => connectionRegistry?.stop())
+    const push = await startWebPush(
+      { vapid, db, bus, boss, config, clock, metrics, fetch: options.pushFetch },
+      { runsWorkers, runsApi, shutdown, onError },
+    )
+    const connectionRegistry = push.registry
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    const userConnections = createUserConnections(presence)
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
     const sessionCache = createSessionCache({
       runner: sqlRunner(db),
@@ -249,9 +225,10 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       onError,
       clock,
       config,
-      onUserConnections: connectionRegistry
-        ? (userId, connections) => connectionRegistry.changed(userId, connections)
-        : undefined,
+      onUserConnections(userId, connections) {
+        connectionRegistry?.changed(userId, connections)
+        userConnections.changed(userId, connections)
+      },
     })
 
     // The default SIWE domains name the port, known once something listens (see `attach`).
@@ -344,9 +321,11 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       presence,
       channelRetention,
       channelStore,
-      notifications,
       /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
-      push: { workers: pushWorkers, registry: connectionRegistry },
+      push,
+      notifications,
+      /** Each user's authenticated connections over every instance. */
+      userConnections,
       /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do. */
       jobs: jobService,
       /**

@@ -106,6 +106,7 @@ describe('loadConfig', () => {
       bus: 'auto',
       redisUrl: null,
       redisChannel: 'herald:bus',
+      redisShardedPubsub: false,
     })
   })
 

@@ -64,8 +64,14 @@ export const userConnections = pgTable(
   {
     instanceId: text('instance_id').notNull(),
     userId: bigint('user_id', { mode: 'number' }).notNull(),
+    /** 0 once the user's last socket here closed; the row then stays a while, with `left_at`. */
     connections: integer('connections').notNull(),
     seenAt: timestamp('seen_at', { withTimezone: true }).notNull().defaultNow(),
+    /**
+     * When the count went to 0. A notification stored (`created_at`) before then was committed while the user
+     * was connected, however late a worker considers it.
+     */
+    leftAt: timestamp('left_at', { withTimezone: true }),
   },
   (table) => [
     primaryKey({ columns: [table.instanceId, table.userId] }),

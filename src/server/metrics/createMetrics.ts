@@ -24,6 +24,8 @@ export interface Metrics {
   rateLimited: Counter<'limit'>
   /** Socket sign-ins' session checks, by where they were answered: memory, or the database (while loading). */
   sessionChecks: Counter<'source'>
+  /** Messages this instance received from a Redis bus (with sharded pub/sub: only what it follows). */
+  busMessagesReceived: Counter
   notificationsCreated: Counter
   deliveryLatency: Histogram
   jobs: Gauge<'state'>
@@ -87,6 +89,11 @@ export function createMetrics(): Metrics {
       name: 'herald_session_checks_total',
       help: 'Session checks of WebSocket sign-ins, by where they were answered (memory or database)',
       labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    busMessagesReceived: new Counter({
+      name: 'herald_bus_messages_received_total',
+      help: 'Messages received from the Redis bus (with REDIS_SHARDED_PUBSUB, only the followed topics and the common channel)',
       registers: [registry],
     }),
     notificationsCreated: new Counter({

@@ -4,7 +4,8 @@ import type { Clock } from '../time/clock'
 
 /**
  * Which users have an authenticated WebSocket on this instance, kept in `user_connections` so that a Web Push
- * worker on any instance can tell whether a user is away everywhere (docs/protocol.md §3, "Web Push").
+ * worker on any instance can tell whether a user was away everywhere when a notification was stored
+ * (docs/protocol.md §3, "Web Push").
  *
  * Why a table rather than asking over the bus: the question is asked by a worker, possibly in a process that
  * holds no sockets and at a moment no instance is talking; a row read is one indexed query with no waiting for
@@ -37,22 +38,16 @@ export function createConnectionRegistry(deps: {
   let cancelHeartbeat: (() => void) | null = null
   let stopped = false
 
-  const write = async (changes: [string, number][]) => {
-    const present = changes.filter(([, count]) => count > 0)
-    const gone = changes.filter(([, count]) => count === 0).map(([userId]) => userId)
-    if (present.length > 0)
-      await runner.query(
-        `insert into user_connections (instance_id, user_id, connections, seen_at)
-         select $1, u, c, now() from unnest($2::bigint[], $3::int[]) as t(u, c)
-         on conflict (instance_id, user_id) do update set connections = excluded.connections, seen_at = now()`,
-        [instanceId, present.map(([userId]) => userId), present.map(([, count]) => count)],
-      )
-    if (gone.length > 0)
-      await runner.query(
-        'delete from user_connections where instance_id = $1 and user_id = any($2::bigint[])',
-        [instanceId, gone],
-      )
-  }
+  // A count of 0 keeps the row with `left_at`: a notification committed before the user left was committed
+  // while they were connected, even if a worker gets to it after they left.
+  const write = (changes: [string, number][]) =>
+    runner.query(
+      `insert into user_connections (instance_id, user_id, connections, seen_at, left_at)
+       select $1, u, c, now(), case when c = 0 then now() end from unnest($2::bigint[], $3::int[]) as t(u, c)
+       on conflict (instance_id, user_id) do update set connections = excluded.connections, seen_at = now(),
+         left_at = case when excluded.connections = 0 then now() end`,
+      [instanceId, changes.map(([userId]) => userId), changes.map(([, count]) => count)],
+    )
 
   const flush = () => {
     flushing ??= (async () => {
@@ -73,9 +68,11 @@ export function createConnectionRegistry(deps: {
   const heartbeat = async () => {
     try {
       await runner.query('update user_connections set seen_at = now() where instance_id = $1', [instanceId])
-      // Rows of instances that died long ago: nobody else would remove them.
+      // Rows of instances that died long ago, and of users who left long ago (no worker still weighs a
+      // notification from then): nobody else would remove them.
       await runner.query(
-        `delete from user_connections where seen_at < now() - make_interval(secs => $1::int * 10)`,
+        `delete from user_connections where seen_at < now() - make_interval(secs => $1::int * 10)
+           or left_at < now() - interval '1 hour'`,
         [ttlSeconds],
       )
     } catch (error) {
@@ -120,14 +117,10 @@ export function createConnectionRegistry(deps: {
 }
 
 /**
- * Whether the user has an authenticated connection on any instance: a row refreshed within the TTL. Read with
- * the database's clock, so the instances' clocks need not agree.
+ * The SQL condition "the user of notification `n` had an authenticated connection on some instance when it
+ * was stored": a row of a live instance (refreshed within the TTL, `ttl` the parameter holding it) whose user
+ * is still connected, or left after the notification's `created_at`. Both times are the database's.
  */
-export async function isConnectedAnywhere(runner: SqlRunner, userId: string, ttlSeconds: number) {
-  const [row] = await runner.query<{ connected: boolean }>(
-    `select exists (select 1 from user_connections
-       where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)) as connected`,
-    [userId, ttlSeconds],
-  )
-  return row?.connected === true
-}
+export const connectedWhenStored = (ttl: string) => `exists (select 1 from user_connections c
+  where c.user_id = n.user_id and c.seen_at > now() - make_interval(secs => ${ttl}::int)
+    and (c.connections > 0 or c.left_at >= n.created_at))`

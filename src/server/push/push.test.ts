@@ -9,10 +9,12 @@ import {
   startPushService,
   type TestPushService,
 } from '../../../test/helpers/pushService'
-import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
+import { transact } from '../bus/transact'
 import { sqlRunner } from '../db/sqlRunner'
+import { createNotificationStore } from '../notifications/createNotificationStore'
 import type { PushJob } from './startPushWorkers'
 
 // Web Push (docs/protocol.md §7) end to end: a real Herald, a push service on 127.0.0.1 playing FCM's part, and
@@ -181,6 +183,48 @@ describe('delivery', () => {
     expect(claims.exp! * 1000).toBeGreaterThan(Date.now())
   })
 
+  test('a notification stored inside another transaction (a job step, the transfer watcher) is pushed after its commit', async () => {
+    const session = await signIn(server.url)
+    const { name, browser } = await subscribed(session)
+    const { bus } = server.herald.testHooks
+    const store = createNotificationStore({ db: server.database.db, bus })
+    const stored = await transact(server.database.db, bus, (transaction) =>
+      store.createIn(transaction, {
+        userId: session.user.id,
+        type: 'token_deployed',
+        title: 'Your token is deployed',
+        message: 'HRLD',
+      }),
+    )
+    const [request] = await until('the push', () =>
+      requestsTo(name).length > 0 ? requestsTo(name) : undefined,
+    )
+    expect(JSON.parse(browser.decrypt(request!.body))).toMatchObject({
+      seq: stored!.seq,
+      title: 'Your token is deployed',
+    })
+  })
+
+  test('a batch publish is weighed at once: every away recipient with a subscription gets its push', async () => {
+    const recipients = await Promise.all([1, 2, 3].map(() => signIn(server.url)))
+    const subscriptions = await Promise.all(recipients.map((session) => subscribed(session)))
+    const response = await fetch(`${server.url}/api/admin/notifications/batch`, {
+      method: 'POST',
+      headers: { ...bearer(ADMIN_KEY), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        recipients: recipients.map((session) => ({ userId: session.user.id })),
+        notification: { type: 'sale', title: 'Sale', message: '-20%' },
+      }),
+    })
+    expect(response.status).toBe(201)
+    for (const { name, browser } of subscriptions) {
+      const [request] = await until('the push', () =>
+        requestsTo(name).length > 0 ? requestsTo(name) : undefined,
+      )
+      expect(JSON.parse(browser.decrypt(request!.body))).toMatchObject({ title: 'Sale', seq: 1 })
+    }
+  })
+
   test('a user with an open socket gets no push; once it closes, the next one is pushed', async () => {
     const session = await signIn(server.url)
     const { name } = await subscribed(session)
@@ -223,10 +267,46 @@ describe('delivery', () => {
     const requests = requestsTo(name)
     expect(requests.map((request) => request.status)).toEqual([500, 500, 201])
     expect(JSON.parse(browser.decrypt(requests[2]!.body)).id).toBe(notification.id)
-    const rows = await query('select state, attempts from push_deliveries where notification_id = $1', [
-      notification.id,
-    ])
+    // The row is written once the push service's answer is back at the server: a moment after it was sent.
+    const rows = await until('the delivery recorded', async () => {
+      const found = await query<{ state: string; attempts: number }>(
+        'select state, attempts from push_deliveries where notification_id = $1',
+        [notification.id],
+      )
+      return found[0]?.state === 'sending' ? undefined : found
+    })
     expect(rows).toEqual([{ state: 'accepted', attempts: 3 }])
+  })
+
+  test('429 waits for its Retry-After; 404 removes the subscription; 400 fails at once', async () => {
+    const session = await signIn(server.url)
+    const limited = await subscribed(session)
+    const missing = await subscribed(session)
+    const refused = await subscribed(session)
+    push.script(limited.name, [{ status: 429, retryAfter: '1' }])
+    push.script(missing.name, [404])
+    push.script(refused.name, [400])
+    const notification = await publish(session)
+    const outcomes = await until('every outcome', async () => {
+      const rows = await query<{ subscription_id: string; state: string; attempts: number }>(
+        'select subscription_id::text, state, attempts from push_deliveries where notification_id = $1',
+        [notification.id],
+      )
+      // The 404's row goes with its subscription; the other two settle.
+      const gone = (await query('select 1 from push_subscriptions where id = $1', [missing.id])).length === 0
+      return gone && rows.length === 2 && rows.every((row) => row.state !== 'sending') ? rows : undefined
+    })
+    const stateOf = (id: string) => outcomes.find((row) => row.subscription_id === id)
+    const [first, second] = requestsTo(limited.name)
+    expect([first!.status, second!.status]).toEqual([429, 201])
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950)
+    expect(stateOf(limited.id)).toMatchObject({ state: 'accepted', attempts: 2 })
+    expect(requestsTo(refused.name).map((request) => request.status)).toEqual([400])
+    expect(stateOf(refused.id)).toMatchObject({ state: 'failed', attempts: 1 })
+    // 404: the subscription (and with it its delivery row) is gone, after one request.
+    expect(requestsTo(missing.name).map((request) => request.status)).toEqual([404])
+    expect(stateOf(missing.id)).toBeUndefined()
+    expect(await query('select 1 from push_subscriptions where id = $1', [missing.id])).toEqual([])
   })
 
   test('push:false for a type stops its pushes, unless the publish is critical', async () => {
@@ -247,7 +327,8 @@ describe('delivery', () => {
   })
 
   test('/metrics counts the outcomes', async () => {
-    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'gone' })).toBe(1)
+    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'gone' })).toBe(2)
+    expect(await metricValue(server.url, 'herald_web_push_total', { outcome: 'failed' })).toBe(1)
     expect(
       await metricValue(server.url, 'herald_web_push_total', { outcome: 'accepted' }),
     ).toBeGreaterThanOrEqual(3)

@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss'
 import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { QUEUES } from '../jobs/startJobBoss'
+import { connectedWhenStored } from './connectionRegistry'
 import { type DeliveryState, deliverPush, type PushDeliveryDeps } from './deliverPush'
 
 export interface PushJob {
@@ -22,8 +23,8 @@ export interface PushWorkers {
 
 /**
  * Web Push from the queue. Every stored notification reaches every instance as a bus `item` event after its
- * commit; a worker instance then asks whether its user has push subscriptions and no authenticated socket on
- * any instance (user_connections, see connectionRegistry.ts) and, if so, queues one job for it. Several worker
+ * commit; a worker instance then asks whether its user has push subscriptions and had no authenticated socket
+ * on any instance when it was stored (user_connections, see connectionRegistry.ts); if so, it queues one job. Several worker
  * instances hear the same event: the job's id is derived from (user, seq), so pg-boss stores it once. The job
  * sends it to each subscription (deliverPush), at most once per pair.
  *
@@ -58,28 +59,45 @@ export async function startPushWorkers(
   }
   armPrune()
 
-  const consider = async (job: PushJob) => {
-    const [row] = await runner.query<{ subscribed: boolean; connected: boolean }>(
-      `select exists (select 1 from push_subscriptions where user_id = $1) as subscribed,
-              exists (select 1 from user_connections
-                where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)) as connected`,
-      [job.userId, deps.presenceTtlSeconds],
+  // The notifications of one turn of the event loop are weighed in one statement: a batch publish of a
+  // thousand is one read here, not a thousand.
+  let pending: PushJob[] = []
+  const considerPending = async (jobs: PushJob[]) => {
+    const rows = await runner.query<{ userId: string; seq: number; subscribed: boolean; connected: boolean }>(
+      `select n.user_id::text as "userId", n.seq::int as seq,
+              exists (select 1 from push_subscriptions s where s.user_id = n.user_id) as subscribed,
+              ${connectedWhenStored('$3')} as connected
+       from unnest($1::bigint[], $2::bigint[]) as j(user_id, seq)
+       join notifications n on n.user_id = j.user_id and n.seq = j.seq`,
+      [jobs.map((job) => job.userId), jobs.map((job) => job.seq), deps.presenceTtlSeconds],
     )
-    if (!row?.subscribed || row.connected) {
-      events.onConsidered?.(job, row?.connected ? 'connected' : 'unsubscribed')
-      return
+    for (const row of rows) {
+      const job = { userId: row.userId, seq: Number(row.seq) }
+      if (!row.subscribed || row.connected) {
+        events.onConsidered?.(job, row.connected ? 'connected' : 'unsubscribed')
+        continue
+      }
+      try {
+        await boss.send(QUEUES.webPush, job, { id: jobId(job) })
+        events.onConsidered?.(job, 'queued')
+      } catch (error) {
+        onError(error, `queueing the Web Push of notification ${job.seq} of user ${job.userId}`)
+      }
     }
-    await boss.send(QUEUES.webPush, job, { id: jobId(job) })
-    events.onConsidered?.(job, 'queued')
+  }
+  const flushPending = () => {
+    const jobs = pending
+    pending = []
+    considerPending(jobs).catch((error) =>
+      onError(error, `weighing the Web Push of ${jobs.length} notifications`),
+    )
   }
 
   const unsubscribe = deps.bus.subscribe({
     onEvent(event) {
       if (stopped || event.kind !== 'item' || event.stream !== 'inbox') return
-      const job = { userId: event.key, seq: event.item.seq }
-      consider(job).catch((error) =>
-        onError(error, `queueing the Web Push of notification ${job.seq} of user ${job.userId}`),
-      )
+      if (pending.length === 0) setImmediate(flushPending)
+      pending.push({ userId: event.key, seq: event.item.seq })
     },
   })
 

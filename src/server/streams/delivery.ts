@@ -40,6 +40,8 @@ interface StreamState<M, Item> {
   pending: Map<number, Item> | null
   cancelGapFill: (() => void) | null
   filling: boolean
+  /** The bus began to follow the stream before its base was known: read the store once it is. */
+  catchUpAfterBase: boolean
 }
 
 const NO_MEMBERS: readonly never[] = []
@@ -68,17 +70,35 @@ export function createStreamDelivery<M, Item extends StreamItem>(
         pending: null,
         cancelGapFill: null,
         filling: false,
+        catchUpAfterBase: false,
       }
       states.set(key, state)
+      const started = options.onStart?.(key)
+      if (started) {
+        const current = state
+        started.then(
+          () => catchUp(current),
+          (error) => onError(error, `following stream ${key} on the bus`),
+        )
+      }
     }
     return state
+  }
+
+  /** The bus follows the stream now: anything announced before is read from the store (once its base is known). */
+  const catchUp = (state: StreamState<M, Item>) => {
+    if (states.get(state.key) !== state) return
+    if (state.lastSeq === null) state.catchUpAfterBase = true
+    else void fillGap(state)
   }
 
   const dropIfUnused = (state: StreamState<M, Item>) => {
     if (state.members.length > 0 || state.holds > 0) return
     state.cancelGapFill?.()
     state.cancelGapFill = null
-    if (states.get(state.key) === state) states.delete(state.key)
+    if (states.get(state.key) !== state) return
+    states.delete(state.key)
+    options.onStop?.(state.key)
   }
 
   const receivers = (state: StreamState<M, Item>) => state.members.length - (state.offTopic?.size ?? 0)
@@ -130,6 +150,10 @@ export function createStreamDelivery<M, Item extends StreamItem>(
       state.lastSeq = base
       if (state.pending) for (const seq of state.pending.keys()) if (seq <= base) state.pending.delete(seq)
       drain(state)
+      if (state.catchUpAfterBase) {
+        state.catchUpAfterBase = false
+        void fillGap(state)
+      }
     } else if (base > state.lastSeq) {
       // Committed here but not announced yet (or never: a lost bus message): the store has them.
       scheduleGapFill(state)

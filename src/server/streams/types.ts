@@ -38,6 +38,13 @@ export interface StreamDeliveryOptions<M, Item extends StreamItem> {
   onError: ErrorReporter
   /** Called once per item pushed to this instance's live members (metrics). */
   onEmit?(item: Item): void
+  /**
+   * A stream begins (or stops) to be needed here: its first member or hold arrived (its last left). A bus that
+   * delivers only what an instance asked for (Redis sharded pub/sub) starts following it; once that resolves,
+   * the stream is caught up from the store, so an item announced before the bus followed it is not missed.
+   */
+  onStart?(key: string): Promise<void> | null | undefined
+  onStop?(key: string): void
   /** How long a hole in a stream's seqs may stay open before it is filled from the store. */
   gapFillMs?: number
   /** Items one gap-filling read takes. */

@@ -39,6 +39,8 @@ export interface ChannelRoomDeps {
   }
   /** How often every `holders:` subscription's balance is read again (default 60 s). */
   holderRecheckMs?: number
+  /** On a bus that delivers only what is followed: follow each channel while it has subscribers here. */
+  follow?: { start(channel: string): Promise<void> | null | undefined; stop(channel: string): void }
 }
 
 export interface ChannelRoom {
@@ -83,6 +85,7 @@ export function createChannelRoom(deps: ChannelRoomDeps): ChannelRoom {
     transport,
     onError,
     schedule: clock.schedule,
+    ...(deps.follow && { onStart: deps.follow.start, onStop: deps.follow.stop }),
   })
   const publishes = createRateLimiter({
     ratePerSecond: config.channelPublishesPerSecond,

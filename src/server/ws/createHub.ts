@@ -9,6 +9,7 @@ import type {
 import { CloseCode } from '../../shared/protocol'
 import type { AuthenticatedSession } from '../auth/authenticateToken'
 import type { TokenClaims } from '../auth/createTokenService'
+import { channelTopic, userTopic } from '../bus/busTopics'
 import type { Bus, BusEvent } from '../bus/types'
 import type { ChannelRights } from '../channels/channelRights'
 import type { ChannelStore } from '../channels/createChannelStore'
@@ -124,9 +125,18 @@ export function createHub(deps: HubDeps): Hub {
     onEmit: (notification) =>
       metrics.deliveryLatency.observe((clock.now() - Date.parse(notification.createdAt)) / 1000),
     schedule: clock.schedule,
+    // A bus that delivers only what is followed (Redis sharded): the shards of the users held here.
+    ...(bus.follow && {
+      onStart: (userId: string) => bus.follow?.(userTopic(userId)),
+      onStop: (userId: string) => bus.unfollow?.(userTopic(userId)),
+    }),
   })
   const channels = createChannelRoom({
     ...deps.channels,
+    follow: bus.follow && {
+      start: (channel) => bus.follow?.(channelTopic(channel)),
+      stop: (channel) => bus.unfollow?.(channelTopic(channel)),
+    },
     transport,
     clock,
     onError,

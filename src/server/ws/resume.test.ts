@@ -320,7 +320,7 @@ describe('replay cap', () => {
     const state = await fetch(`${server.url}/api/notifications/unread-count`, {
       headers: bearer(session.token),
     })
-    expect(await state.json()).toEqual({ unreadCount: 30, seq: 30 })
+    expect(await state.json()).toEqual({ unreadCount: 30, unseenCount: 30, seq: 30, version: 0 })
     socket.close()
     await socket.closed
   })

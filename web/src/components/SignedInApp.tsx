@@ -17,7 +17,8 @@ export function SignedInApp() {
         <AccountBadge />
       </AppHeader>
       <Dashboard inbox={inbox} />
-      <Toasts />
+      {/* Under the header, not at the foot of the page where the account card's controls are. */}
+      <Toasts placement="top-right" />
     </>
   )
 }

@@ -112,8 +112,9 @@ function TokenItem({ token, fresh, version }: { token: Token; fresh: boolean; ve
       data-symbol={token.symbol}
     >
       <div className="token__row">
-        <span className="token__avatar" aria-hidden="true">
-          {token.symbol.slice(0, 3)}
+        {/* The symbol itself, whole: the first letters of a name or symbol can name another token. */}
+        <span className="token__avatar" aria-hidden="true" data-testid="token-avatar">
+          {token.symbol}
         </span>
         <div className="token__main">
           <p className="token__name">

@@ -4,6 +4,8 @@ import { HeraldApiError, type Transfer } from '../../../src/client/sdk'
 import { useApp } from '../AppContext'
 import { useTokenMeta } from '../hooks/useTokenMeta'
 import { errorMessage, formatAmount, shortAddress, shortHash } from '../lib/format'
+import { tokenPath } from '../lib/route'
+import { AppLink } from './AppLink'
 
 const ZERO = '0x0000000000000000000000000000000000000000'
 
@@ -80,7 +82,13 @@ function TransferItem({ transfer, required }: { transfer: Transfer; required: nu
       <div className="transfer-item__row">
         <div className="transfer-item__main">
           <p className="transfer-item__what">
-            <span className="transfer-item__direction">{direction}</span> {what}
+            <span className="transfer-item__direction">{direction}</span>{' '}
+            <AppLink
+              href={tokenPath(transfer.token)}
+              title="The token's page: its live transfers and holders' room"
+            >
+              {what}
+            </AppLink>
           </p>
           <p className="transfer-item__meta">
             {(direction === 'Received' || direction === 'Sent') && (

@@ -34,10 +34,11 @@ const fromBase64Url = (value: string) => {
 const sameBytes = (a: Uint8Array, b: Uint8Array) =>
   a.length === b.length && a.every((byte, i) => byte === b[i])
 
+/** This browser's subscription, if any (never waits for a service worker that may not register). */
 export async function currentSubscription(): Promise<PushSubscription | null> {
   if (!pushSupported()) return null
-  const registration = await navigator.serviceWorker.ready
-  return registration.pushManager.getSubscription()
+  const registration = await navigator.serviceWorker.getRegistration('/')
+  return registration ? registration.pushManager.getSubscription() : null
 }
 
 const send = async (origin: string, token: string, method: 'POST' | 'DELETE', body: unknown) => {
@@ -78,7 +79,10 @@ export async function enablePush(
   return permission
 }
 
-/** Forgets this browser's subscription here and at the server. */
+/**
+ * Forgets this browser's subscription here and at the server. Signing out calls it (before the token is
+ * revoked): a browser left signed out must not keep receiving its last user's notifications.
+ */
 export async function disablePush(origin: string, token: string): Promise<void> {
   const subscription = await currentSubscription()
   if (!subscription) return

@@ -10,13 +10,18 @@ export interface ToastsProps {
   max?: number
   /** Which live notifications get a toast (default: all). */
   filter?: (notification: Notification) => boolean
+  /**
+   * Where the stack sits (default bottom-right). `top-right` sits under a sticky header (its height from the
+   * CSS variable --herald-toasts-top, default 16px), away from the controls at the foot of a page.
+   */
+  placement?: 'bottom-right' | 'top-right'
 }
 
 /**
  * A toast for each live notification (not for the stored ones loaded over HTTP), announced politely to screen
  * readers, dismissed automatically or with its button.
  */
-export function Toasts({ durationMs = 6000, max = 3, filter }: ToastsProps) {
+export function Toasts({ durationMs = 6000, max = 3, filter, placement = 'bottom-right' }: ToastsProps) {
   const client = useHeraldClient()
   const [toasts, setToasts] = useState<Notification[]>([])
   const filterRef = useRef(filter)
@@ -37,7 +42,11 @@ export function Toasts({ durationMs = 6000, max = 3, filter }: ToastsProps) {
   const dismiss = useCallback((id: string) => setToasts((list) => list.filter((t) => t.id !== id)), [])
 
   return (
-    <section className="herald-toasts" aria-label="New notifications">
+    <section
+      className={`herald-toasts herald-toasts--${placement}`}
+      aria-label="New notifications"
+      data-testid="toasts"
+    >
       <div role="status" aria-live="polite" aria-relevant="additions" className="herald-toasts__stack">
         {toasts.map((t) => (
           <Toast key={t.id} notification={t} durationMs={durationMs} onDismiss={dismiss} />

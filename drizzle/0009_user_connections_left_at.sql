@@ -1,0 +1,1 @@
+ALTER TABLE "user_connections" ADD COLUMN "left_at" timestamp with time zone;
