@@ -4,8 +4,8 @@
 //
 // The server entry (herald/server) ships as its TypeScript sources: it runs on Bun only (Bun.serve, bun:sqlite
 // free PGlite, the anvil spawn), and Bun runs TypeScript from node_modules as it is.
-import { rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 
 const root = join(import.meta.dir, '..')
 const dist = join(root, 'dist')
@@ -16,6 +16,8 @@ const entries = [
   'src/client/admin/index.ts',
   'src/client/react/index.ts',
   'src/shared/protocol/index.ts',
+  // The SDK's SharedWorker (shareAcrossTabs): a file of its own, loaded by URL.
+  'src/client/sdk/tabsWorker.ts',
 ]
 const built = await Bun.build({
   entrypoints: entries.map((entry) => join(root, entry)),
@@ -36,6 +38,23 @@ if (!built.success) {
   for (const log of built.logs) console.error(log)
   process.exit(1)
 }
+
+// The SDK creates its worker with `new URL('./tabsWorker.ts', import.meta.url)`; the code that does it landed in a
+// shared chunk, so the URL is pointed at the built worker from there. (An app's bundler, such as Vite, then
+// emits the worker as its own asset, as it does in this repository's web app.)
+const worker = built.outputs.find((output) => output.path.endsWith(join('client', 'sdk', 'tabsWorker.js')))
+if (!worker) throw new Error('the SharedWorker was not built')
+let pointed = 0
+for (const output of built.outputs) {
+  if (!output.path.endsWith('.js')) continue
+  const text = readFileSync(output.path, 'utf8')
+  if (!text.includes('"./tabsWorker.ts"')) continue
+  const target = relative(dirname(output.path), worker.path)
+  writeFileSync(output.path, text.replaceAll('"./tabsWorker.ts"', JSON.stringify(`./${target}`)))
+  pointed++
+}
+if (pointed === 0)
+  throw new Error('no bundle creates the SharedWorker: is tabsWorker.ts still loaded by URL?')
 
 const declarations = Bun.spawnSync(
   [join(root, 'node_modules/.bin/tsc'), '-p', join(root, 'tsconfig.package.json')],

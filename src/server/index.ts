@@ -5,6 +5,7 @@ export { ConfigError, HeraldError } from './errors'
 export {
   type AnyJobDefinition,
   defineJob,
+  JobCancelled,
   type JobContext,
   type JobDefinition,
   type JobNotification,
@@ -12,3 +13,5 @@ export {
   type JobTransactionRequest,
   type SentTransaction,
 } from './jobs/defineJob'
+// A failure no retry can fix: the job fails at once, with this message as its error.
+export { JobFailure } from './jobs/JobFailure'

@@ -13,7 +13,7 @@ let migratedPglite: Promise<Blob> | null = null
  * kept in node_modules/.cache under a hash of the migrations and the PGlite version, so that a later run
  * skips initdb altogether.
  */
-function migratedPgliteDump(): Promise<Blob> {
+export function migratedPgliteDump(): Promise<Blob> {
   migratedPglite ??= (async () => {
     const file = dumpCacheFile()
     try {

@@ -14,7 +14,13 @@ import { chainClientOf, chainOf, type ServerConfig } from './lib/chain'
 import { errorMessage } from './lib/format'
 import { disablePush } from './lib/push'
 import { navigate, nextPath, parseRoute, useLocation } from './lib/route'
-import { clearSession, loadSession, type StoredSession, saveSession } from './lib/session'
+import {
+  clearSession,
+  loadSession,
+  onSessionSavedElsewhere,
+  type StoredSession,
+  saveSession,
+} from './lib/session'
 import { signInWithWallet } from './lib/signIn'
 import { type ConnectedWallet, connectBurner, connectInjected, type InjectedWallet } from './lib/wallets'
 
@@ -172,6 +178,17 @@ export function App() {
     setWallet(null)
     setNotice('Your session has ended. Sign in again to continue.')
   }, [])
+
+  // Signed in in another tab: a tab without a session takes it (one that has one keeps its own, and follows
+  // refreshes through the shared socket's token event).
+  useEffect(
+    () =>
+      onSessionSavedElsewhere((stored) => {
+        setSession((current) => current ?? stored)
+        setNotice(null)
+      }),
+    [],
+  )
 
   // Signed out in another tab (the tabs share one socket, and one session).
   const signedOutElsewhere = useCallback(() => {

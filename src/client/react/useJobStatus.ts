@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { isFinalJobStatus } from '../../shared/protocol/jobStatus'
+import { isFinalJobStatus, type JobProgressReport } from '../../shared/protocol/jobStatus'
 import type { Job, JobStatus } from '../sdk'
 import { useHeraldClient } from './useHeraldClient'
 
@@ -12,6 +12,8 @@ export interface UseJobStatusResult {
   result: unknown
   /** Why the job failed, when it did. */
   error: string | null
+  /** The latest progress the job reported (`{step, done?, total?, message?}`), or null. */
+  progress: JobProgressReport | null
   /** The job as GET /api/jobs/:id returned it (its `data` is the request). */
   job: Job | null
   loading: boolean
@@ -31,6 +33,7 @@ const empty = (jobId: string | null): State => ({
   data: null,
   result: null,
   error: null,
+  progress: null,
   job: null,
   loading: jobId !== null,
   fetchError: null,
@@ -67,6 +70,7 @@ export function useJobStatus(jobId: string | null | undefined): UseJobStatusResu
               data,
               result: data?.result ?? s.result,
               error: typeof data?.error === 'string' ? data.error : s.error,
+              progress: message.progress ?? s.progress,
             },
       )
     })
@@ -86,6 +90,7 @@ export function useJobStatus(jobId: string | null | undefined): UseJobStatusResu
               status: newer ? job.status : s.status,
               result: s.result ?? job.result,
               error: s.error ?? job.error,
+              progress: s.progress ?? job.progress,
             }
           })
         },

@@ -52,7 +52,13 @@ export interface WriteOptions {
 
 export interface HttpApi {
   auth: {
-    config(): Promise<{ chainId: number; rpcUrl: string | null; siweDomain: string; version: string }>
+    config(): Promise<{
+      chainId: number
+      rpcUrl: string | null
+      siweDomain: string
+      version: string
+      deployerAddress: string | null
+    }>
     nonce(): Promise<{ nonce: string; expiresAt: string }>
     verify(message: string, signature: string): Promise<SessionResponse>
     refresh(): Promise<SessionResponse>
@@ -90,7 +96,18 @@ export interface HttpApi {
     deploy(body: CreateTokenBody, options?: WriteOptions): Promise<{ jobId: string }>
     list(): Promise<{ tokens: Token[] }>
   }
-  jobs: { get(id: string): Promise<Job> }
+  jobs: {
+    get(id: string): Promise<Job>
+    /** The caller's jobs, newest first; page on with `nextBefore`. */
+    list(params?: { status?: string; type?: string; before?: string; limit?: number }): Promise<{
+      jobs: Job[]
+      nextBefore: string | null
+    }>
+    /** Starts a job of a user-startable type (`deploy_token`, `airdrop`, or the app's own). */
+    start(type: string, input: unknown, options?: WriteOptions): Promise<{ job: Job }>
+    /** Cancels a pending or running job (409 once it has ended). */
+    cancel(id: string): Promise<{ job: Job }>
+  }
   transfers: {
     /** Transfers the caller sent or received, newest first, with their status; page on with `nextBefore`. */
     list(params?: { token?: string; before?: string; limit?: number }): Promise<ListTransfersResponse>
@@ -199,7 +216,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       deploy: (body, write) => call('POST', '/api/tokens', body, true, write),
       list: () => call('GET', '/api/tokens'),
     },
-    jobs: { get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`) },
+    jobs: {
+      get: (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`),
+      list: (params = {}) => call('GET', `/api/jobs${query(params)}`),
+      start: (type, input, write) => call('POST', '/api/jobs', { type, input }, true, write),
+      cancel: (id) => call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`),
+    },
     transfers: { list: (params = {}) => call('GET', `/api/transfers${query(params)}`) },
     chain: { info: () => call('GET', '/api/chain', undefined, false) },
     channels: {

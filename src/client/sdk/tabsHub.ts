@@ -1,8 +1,15 @@
 import { channelKey } from '../../shared/protocol/channels'
 import { isServerMessage } from '../../shared/protocol/serverMessages'
 import type { ChannelSubscription } from './channelSubscriptions'
-import { type ChannelEvent, createAsks, type FromHub, type MemberHello, type ToHub } from './tabsProtocol'
-import type { HeraldClient, HeraldClientEvents, HeraldClientOptions } from './types'
+import {
+  type ChannelEvent,
+  createAsks,
+  type FromHub,
+  type MemberHello,
+  relayed,
+  type ToHub,
+} from './tabsProtocol'
+import type { HeraldClient, HeraldClientOptions } from './types'
 
 // The connection owner of a shared socket (shareAcrossTabs): it runs ONE ordinary client (directClient.ts, with
 // today's socket and session reducer) for every member (a HeraldClient in some tab), and relays. It runs in a
@@ -50,31 +57,6 @@ interface SharedChannel {
   /** The last `subscribed` answer, for a member that joins a live subscription. */
   subscribed: Extract<ChannelEvent, { kind: 'subscribed' }> | null
 }
-
-/** The events relayed to signed-in members (the user's own); broadcasts and state go to every member. */
-const USER_EVENTS = [
-  'notification',
-  'job_status',
-  'data_update',
-  'read_state',
-  'inbox_state',
-  'preferences',
-  'authenticated',
-  'resumed',
-  'reset',
-  'error',
-  'token',
-] as const satisfies readonly (keyof HeraldClientEvents)[]
-/** Relayed on their own paths: to every member (`broadcast`, `message`, `state`) or told by the hub (`signedOut`). */
-type OtherEvents = 'broadcast' | 'message' | 'state' | 'signedOut'
-// A new client event must be placed in one of the two lists, or tabs sharing a socket would never see it.
-const everyEventRelayed: Exclude<
-  keyof HeraldClientEvents,
-  (typeof USER_EVENTS)[number] | OtherEvents
-> extends never
-  ? true
-  : never = true
-void everyEventRelayed
 
 export function createTabsHub(options: TabsHubOptions): TabsHub {
   const members = new Map<string, Member>()
@@ -165,7 +147,9 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
     offs = [
       current.on('state', stateToAll),
       current.on('authenticated', stateToAll),
-      current.on('broadcast', (message) => toAll({ type: 'event', event: 'broadcast', args: [message] })),
+      ...relayed('everyone').map((event) =>
+        current.on(event, (...args: unknown[]) => toAll({ type: 'event', event, args })),
+      ),
       current.on('message', (message) =>
         toAll(
           { type: 'event', event: 'message', args: [message] },
@@ -176,7 +160,7 @@ export function createTabsHub(options: TabsHubOptions): TabsHub {
         token = session.token
         for (const member of members.values()) if (member.token !== null) member.token = session.token
       }),
-      ...USER_EVENTS.map((event) =>
+      ...relayed('user').map((event) =>
         current.on(event, (...args: unknown[]) => toAll({ type: 'event', event, args }, signedIn)),
       ),
     ]

@@ -105,3 +105,28 @@ export function createAsks(timeoutMs: number) {
     },
   }
 }
+
+/**
+ * How each client event reaches the members. Every event is listed, so a new one does not compile until it is
+ * placed: `user` goes to the signed-in members (the user's own), `everyone` to all; `hub` ones are relayed by
+ * the hub itself (`message` by what it carries, `state` as each member sees it, `signedOut` its own message).
+ */
+const RELAY: Record<keyof HeraldClientEvents, 'user' | 'everyone' | 'hub'> = {
+  notification: 'user',
+  job_status: 'user',
+  data_update: 'user',
+  read_state: 'user',
+  inbox_state: 'user',
+  preferences: 'user',
+  authenticated: 'user',
+  resumed: 'user',
+  reset: 'user',
+  error: 'user',
+  token: 'user',
+  broadcast: 'everyone',
+  message: 'hub',
+  state: 'hub',
+  signedOut: 'hub',
+}
+export const relayed = (to: 'user' | 'everyone') =>
+  (Object.keys(RELAY) as (keyof HeraldClientEvents)[]).filter((event) => RELAY[event] === to)

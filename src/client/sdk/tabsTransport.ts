@@ -12,6 +12,9 @@ interface Locks {
 }
 const locks = (): Locks | null => (globalThis as { navigator?: { locks?: Locks } }).navigator?.locks ?? null
 
+// A refused lock request (a sandboxed frame, say) leaves this tab's client waiting to join: said, not thrown.
+const lockFailed = (error: unknown) => console.error('herald: a Web Lock request failed', error)
+
 /** Whether this is a browser page that can share a socket with the other tabs of its origin. */
 export function canShareTabs(): boolean {
   return (
@@ -28,10 +31,12 @@ function holdLock(name: string) {
     release = resolve
   })
   const held = new Promise<void>((granted) => {
-    void locks()?.request(name, () => {
-      granted()
-      return released
-    })
+    void locks()
+      ?.request(name, () => {
+        granted()
+        return released
+      })
+      .catch(lockFailed)
   })
   return { held, release }
 }
@@ -40,10 +45,12 @@ function holdLock(name: string) {
 export function watchMember(hub: TabsHub, url: string, member: string, known: Set<string>) {
   if (known.has(member)) return
   known.add(member)
-  void locks()?.request(sharedNames(url).memberLock(member), () => {
-    known.delete(member)
-    hub.detach(member)
-  })
+  void locks()
+    ?.request(sharedNames(url).memberLock(member), () => {
+      known.delete(member)
+      hub.detach(member)
+    })
+    .catch(lockFailed)
 }
 
 /**
@@ -123,21 +130,23 @@ function standForLeader(url: string) {
   if (candidates.has(url)) return
   candidates.add(url)
   const names = sharedNames(url)
-  void locks()?.request(
-    names.leaderLock,
-    () =>
-      new Promise<never>(() => {
-        const hub = createTabsHub({ url, createClient: createDirectClient })
-        const known = new Set<string>()
-        const channel = new BroadcastChannel(names.channel)
-        channel.onmessage = (event) => {
-          const frame = event.data as Frame
-          if (frame.to !== 'hub' || !('from' in frame)) return
-          const { from } = frame
-          if (frame.body.type === 'join') watchMember(hub, url, from, known)
-          hub.receive(from, frame.body, (body) => channel.postMessage({ to: from, body } satisfies Frame))
-        }
-        channel.postMessage({ to: '*', hub: 'ready' } satisfies Frame)
-      }),
-  )
+  void locks()
+    ?.request(
+      names.leaderLock,
+      () =>
+        new Promise<never>(() => {
+          const hub = createTabsHub({ url, createClient: createDirectClient })
+          const known = new Set<string>()
+          const channel = new BroadcastChannel(names.channel)
+          channel.onmessage = (event) => {
+            const frame = event.data as Frame
+            if (frame.to !== 'hub' || !('from' in frame)) return
+            const { from } = frame
+            if (frame.body.type === 'join') watchMember(hub, url, from, known)
+            hub.receive(from, frame.body, (body) => channel.postMessage({ to: from, body } satisfies Frame))
+          }
+          channel.postMessage({ to: '*', hub: 'ready' } satisfies Frame)
+        }),
+    )
+    .catch(lockFailed)
 }

@@ -51,7 +51,7 @@ export interface ApiContext {
   /** Resolved once the server listens: the default SIWE domain depends on the port. */
   signInPolicy(): SignInPolicy
   health(): Promise<{ db: 'ok' | 'unavailable'; chain: 'ok' | 'unavailable' }>
-  chain(): { chainId: number; rpcUrl: string | null }
+  chain(): { chainId: number; rpcUrl: string | null; deployerAddress: string | null }
   /** The chain's client for the reads a route makes (registering a watched contract); null without a chain. */
   chainClient: PublicClient | null
   /** Web Push's VAPID public key (base64url); null when Web Push is off (no keys configured). */

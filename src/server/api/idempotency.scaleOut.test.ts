@@ -81,7 +81,14 @@ describe.skipIf(!usingPostgres())('two instances share the keys', () => {
       })
     const first = await readAll(pair.a.url)
     const firstText = await first.text()
-    expect(JSON.parse(firstText)).toEqual({ updated: 1, unreadCount: 0 })
+    expect(JSON.parse(firstText)).toEqual({
+      updated: 1,
+      upToSeq: 1,
+      unreadCount: 0,
+      unseenCount: 0,
+      seq: 1,
+      version: 1,
+    })
     const second = await readAll(pair.b.url)
     expect(second.headers.get('idempotent-replayed')).toBe('true')
     expect(await second.text()).toBe(firstText)

@@ -8,8 +8,13 @@ import { startTestServer, type TestServer } from '../../../test/helpers/testServ
 
 let server: TestServer
 beforeAll(async () => {
-  // Each run signs in twice (two devices) and publishes a lot: more than the default budgets allow.
-  server = await startTestServer({ AUTH_RATE_PER_MINUTE: '100000', ADMIN_RATE_PER_SECOND: '100000' })
+  // Each run signs in twice (two devices), opens a socket per tab and publishes a lot: more than the default
+  // budgets of one address allow.
+  server = await startTestServer({
+    AUTH_RATE_PER_MINUTE: '100000',
+    ADMIN_RATE_PER_SECOND: '100000',
+    WS_CONNECTIONS_PER_SECOND_PER_IP: '100000',
+  })
 }, 30_000)
 afterAll(async () => {
   await server.stop()

@@ -68,15 +68,22 @@ describe('GET /health', () => {
 })
 
 describe('GET /api/config', () => {
-  test('{chainId, rpcUrl, siweDomain, version}, the domain being where clients reach this server', async () => {
+  test('{chainId, rpcUrl, siweDomain, version, deployerAddress}, the domain being where clients reach this server', async () => {
     const response = await fetch(`${server.url}/api/config`)
     expect(response.status).toBe(200)
     const body = (await response.json()) as Record<string, unknown>
-    expect(Object.keys(body).sort()).toEqual(['chainId', 'rpcUrl', 'siweDomain', 'version'])
+    expect(Object.keys(body).sort()).toEqual([
+      'chainId',
+      'deployerAddress',
+      'rpcUrl',
+      'siweDomain',
+      'version',
+    ])
     expect(Number.isInteger(body.chainId)).toBe(true)
     // No chain in tests: the local development chain id, and no RPC URL to hand out.
     expect(body.chainId).toBe(31337)
     expect(body.rpcUrl).toBeNull()
+    expect(body.deployerAddress).toBeNull()
     expect(body.siweDomain).toBe(new URL(server.url).host)
     expect(body.version).toBe(packageJson.version)
   })
@@ -91,6 +98,7 @@ describe('GET /api/config', () => {
       expect(body).toEqual({
         chainId: 8453,
         rpcUrl: null,
+        deployerAddress: null,
         siweDomain: 'app.example.com',
         version: packageJson.version,
       })

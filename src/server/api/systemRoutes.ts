@@ -33,8 +33,14 @@ export function systemRoutes(ctx: ApiContext, options: { withConfig: boolean }) 
   return routes.get(
     '/api/config',
     () => {
-      const { chainId, rpcUrl } = ctx.chain()
-      return { chainId, rpcUrl, siweDomain: ctx.signInPolicy().domains[0]!, version: ctx.version }
+      const { chainId, rpcUrl, deployerAddress } = ctx.chain()
+      return {
+        chainId,
+        rpcUrl,
+        deployerAddress,
+        siweDomain: ctx.signInPolicy().domains[0]!,
+        version: ctx.version,
+      }
     },
     {
       response: ConfigResponseSchema,

@@ -278,7 +278,11 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
         ])
         return { db: dbState, chain: chainState }
       },
-      chain: () => ({ chainId, rpcUrl: chain?.rpcUrl ?? null }),
+      chain: () => ({
+        chainId,
+        rpcUrl: chain?.rpcUrl ?? null,
+        deployerAddress: chain?.deployer?.address ?? null,
+      }),
       chainClient: chain?.publicClient ?? null,
       jobs: jobService,
       hasChain: chain !== null,

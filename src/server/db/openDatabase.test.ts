@@ -51,7 +51,7 @@ async function deadPid(): Promise<number> {
 }
 
 describe('PGlite in DATA_DIR', () => {
-  // The first test's directory, reused by the stale-lock test (each PGlite open costs a second or two).
+  // The first test's directory, reused by the lock tests (a new one costs initdb: seconds on a busy machine).
   let persistentDir = ''
 
   test('keeps its data across close and reopen, and holds a lock only while open', async () => {
@@ -83,7 +83,8 @@ describe('PGlite in DATA_DIR', () => {
   })
 
   test('a second process opening the same DATA_DIR gets a clear error naming DATA_DIR', async () => {
-    const dataDir = tempDir()
+    // The first test's database when there is one: reopening it is quicker than a new one, and any will do.
+    const dataDir = persistentDir || tempDir()
     const held = await openDatabase({ dataDir })
     try {
       // A small script in a temp dir, as another tool sharing the directory would be.

@@ -1,5 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
-import canonicalize from 'canonicalize'
+import { randomUUID } from 'node:crypto'
 import { StatusMap, t } from 'elysia'
 import {
   IDEMPOTENCY_KEY_HEADER,
@@ -12,6 +11,7 @@ import type { Database } from '../db/openDatabase'
 import { type SqlRunner, sqlRunner } from '../db/sqlRunner'
 import { type ErrorReporter, HeraldError } from '../errors'
 import type { Clock } from '../time/clock'
+import { fingerprint } from './idempotencyFingerprint'
 import { createIdempotencyStore, type KeyRef } from './idempotencyStore'
 
 // Publishing exactly once (docs/protocol.md §6; Herald's choices in §3, "Publishing exactly once").
@@ -31,6 +31,8 @@ import { createIdempotencyStore, type KeyRef } from './idempotencyStore'
 // as the response is made (mapResponse). A route whose write runs in a transaction passes
 // `ctx.idempotency.answerWithin(request, runner, status, body)` into it, so the stored answer commits with the
 // data it describes (POST /api/tokens, the batch route); every other answer is recorded just after.
+
+export { fingerprint } from './idempotencyFingerprint'
 
 /** How long a key and its answer are kept (the contract's 24 hours). */
 export const RETENTION_MS = 24 * 60 * 60 * 1000
@@ -113,36 +115,6 @@ interface Held {
   /** The answer already stored inside the route's transaction, if any: what the response then carries. */
   answeredWithin: { status: number; body: string } | null
   release(): void
-}
-
-/** "The same body" is the same JSON value: RFC 8785's canonical form, hashed, of the path's parameters and the body. */
-export function fingerprint(params: unknown, body: unknown): string {
-  const value = { params: params ?? {}, body: body === undefined || body === '' ? null : body }
-  return createHash('sha256').update(canonical(value)).digest('hex')
-}
-
-/**
- * RFC 8785 has no form for a number JavaScript cannot hold (JSON's `1e999` parses to Infinity) nor for a string
- * with half of a surrogate pair (`"\ud800"`): such values are taken by a spelling of their own, so the body
- * still has a fingerprint (and the route refuses it as it would anyway). The spellings cannot be confused with
- * a JSON string: they start with U+0000, which no stored string holds.
- */
-function canonical(value: unknown): string {
-  try {
-    return canonicalize(value) ?? 'null'
-  } catch {
-    return canonicalize(spellable(value)) ?? 'null'
-  }
-}
-
-function spellable(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : `\u0000${value}`
-  if (typeof value === 'string') return value.isWellFormed() ? value : `\u0000${JSON.stringify(value)}`
-  if (Array.isArray(value)) return value.map(spellable)
-  if (value === null || typeof value !== 'object') return value
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [spellable(key) as string, spellable(item)]),
-  )
 }
 
 const badKey = () =>

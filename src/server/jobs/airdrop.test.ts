@@ -3,6 +3,7 @@ import { parseUnits } from 'viem'
 import { balancesOf, DEPLOYER, ownedToken, recipients } from '../../../test/helpers/airdrop'
 import { ANVIL_KEYS, startTestChain, transactionCount } from '../../../test/helpers/anvil'
 import { startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { bearer, type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
 import type { Job } from '../../shared/protocol'
@@ -66,6 +67,42 @@ describe('the airdrop job', () => {
     expect(result.recipients.every((r) => r.status === 'success')).toBe(true)
     socket.close()
   }, 60_000)
+
+  test('two airdrops of two owners started at once on one deployer: each completes, every nonce used once', async () => {
+    const owners = [await signIn(server.url), await signIn(server.url)]
+    const tokens = [] as `0x${string}`[]
+    for (const owner of owners) tokens.push(await ownedToken(server.url, chain.rpcUrl, owner, '1000'))
+    const lists = [recipients(12), recipients(12)]
+    const nonceBefore = await transactionCount(chain.rpcUrl, DEPLOYER)
+    const started = await Promise.all(
+      owners.map(async (owner, i) => {
+        const response = await startAirdrop(owner, { token: tokens[i], recipients: lists[i] })
+        expect(response.status).toBe(202)
+        return ((await response.json()) as { job: Job }).job
+      }),
+    )
+    for (const [i, job] of started.entries()) {
+      const done = await until(
+        `airdrop ${job.id} to end`,
+        async () => {
+          const read = (await (
+            await fetch(`${server.url}/api/jobs/${job.id}`, { headers: bearer(owners[i]!.token) })
+          ).json()) as Job
+          return read.status === 'pending' || read.status === 'running' ? undefined : read
+        },
+        60_000,
+        100,
+      )
+      expect(done.status).toBe('completed')
+      const balances = await balancesOf(
+        chain.rpcUrl,
+        tokens[i]!,
+        lists[i]!.map((r) => r.address),
+      )
+      expect(balances).toEqual(lists[i]!.map((r) => parseUnits(r.amount, 18)))
+    }
+    expect(await transactionCount(chain.rpcUrl, DEPLOYER)).toBe(nonceBefore + 24)
+  }, 90_000)
 
   test('cancelled between recipients: ends cancelled, those sent are paid once, the rest never', async () => {
     const session = await signIn(server.url)

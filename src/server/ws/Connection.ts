@@ -41,7 +41,7 @@ const RESOLVED: Promise<void> = Promise.resolve()
  *
  * Its state changes only through its methods; each field is read by the room that owns it: the admission
  * (`ip`, `anonymous`), the authenticator (`userId`, `address`, `sessionId`, `expiresAt`, the deadline fields,
- * which its DeadlineHeap keeps), the slow-consumer sweep (`suspect`, `unsentBound`), the router (the message
+ * which its DeadlineHeap keeps), the slow-consumer sweep (`unsentBound`), the router (the message
  * bucket and queue), the channel room (`channels`).
  */
 export class Connection implements Scheduled {
@@ -53,8 +53,6 @@ export class Connection implements Scheduled {
   /** Counted in the admission's anonymous connections per IP: open and not (yet) authenticated. */
   anonymous = false
   closed = false
-  /** In the sweep's list of sockets whose send buffer is read at its next pass. */
-  suspect = false
   /**
    * An upper bound of the bytes the runtime may hold unsent for this socket: its buffered amount when last
    * read plus every frame sent since (broadcasts are added at the next sweep). Only past the limit is the

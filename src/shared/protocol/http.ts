@@ -160,6 +160,8 @@ export const ConfigResponseSchema = t.Object({
   rpcUrl: t.Union([t.String(), t.Null()]),
   siweDomain: t.String(),
   version: t.String(),
+  /** The address Herald signs transactions with (the airdrop spends what the owner approved it): null without. */
+  deployerAddress: t.Union([t.String(), t.Null()]),
 })
 /**
  * `GET /api/chain` (Herald's addition, §3): how Herald counts a transfer final, so a client can show "n of N

@@ -80,7 +80,13 @@ export function JobProgress({ job, notifications }: { job: RecentJob; notificati
           <CopyButton value={address} label="Copy token address" />
         </span>
       ) : txHash && !completed ? (
-        'Waiting for confirmation'
+        status.progress?.step === 'confirming' && status.progress.total ? (
+          <span data-testid="job-confirmations">
+            {`Confirmations ${status.progress.done ?? 0}/${status.progress.total}`}
+          </span>
+        ) : (
+          'Waiting for confirmation'
+        )
       ) : undefined,
     },
   ]

@@ -5,6 +5,7 @@ import { useApp } from '../AppContext'
 import { useTokenBalance } from '../hooks/useTokenBalance'
 import { errorMessage, formatAmount, formatWhole, shortAddress } from '../lib/format'
 import { tokenPath } from '../lib/route'
+import { AirdropForm } from './AirdropForm'
 import { AppLink } from './AppLink'
 import { CopyButton } from './CopyButton'
 import { TransferForm } from './TransferForm'
@@ -101,6 +102,7 @@ export function TokenList() {
 function TokenItem({ token, fresh, version }: { token: Token; fresh: boolean; version: number }) {
   const { session, chain } = useApp()
   const [open, setOpen] = useState(false)
+  const [airdrop, setAirdrop] = useState(false)
   const [sent, setSent] = useState(0)
   const { balance } = useTokenBalance(token.address, session?.address, version + sent)
   const formId = `transfer-${token.id}`
@@ -157,8 +159,18 @@ function TokenItem({ token, fresh, version }: { token: Token; fresh: boolean; ve
           >
             {open ? 'Cancel' : 'Send'}
           </button>
+          <button
+            type="button"
+            className="herald-link-button"
+            aria-expanded={airdrop}
+            onClick={() => setAirdrop((o) => !o)}
+            data-testid="airdrop-open"
+          >
+            {airdrop ? 'Close airdrop' : 'Airdrop'}
+          </button>
         </div>
       )}
+      {airdrop && <AirdropForm token={token} balance={balance} />}
       {open && (
         <div id={formId}>
           <TransferForm token={token} balance={balance} onSent={() => setSent((n) => n + 1)} />

@@ -16,6 +16,8 @@ export interface ServerConfig {
   rpcUrl: string | null
   siweDomain: string
   version: string
+  /** Who signs Herald's transactions: an airdrop spends what the owner approved it. */
+  deployerAddress: string | null
 }
 
 /** anvil's chain id: the local development chain the server spawns. */

@@ -31,3 +31,17 @@ export function saveSession(session: StoredSession): void {
 export function clearSession(): void {
   storage.remove(KEY)
 }
+
+/**
+ * Calls `onSaved` when another tab of the origin saves a session (a sign-in there): the tabs share one socket and
+ * one session, so a tab on the sign-in screen follows. (The storage event never fires in the tab that wrote.)
+ */
+export function onSessionSavedElsewhere(onSaved: (session: StoredSession) => void): () => void {
+  const listener = (event: StorageEvent) => {
+    if (event.key !== KEY || !event.newValue) return
+    const session = loadSession()
+    if (session) onSaved(session)
+  }
+  window.addEventListener('storage', listener)
+  return () => window.removeEventListener('storage', listener)
+}
