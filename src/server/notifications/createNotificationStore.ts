@@ -1,4 +1,4 @@
-import type { Notification, Preferences } from '../../shared/protocol'
+import type { Notification } from '../../shared/protocol'
 import type { EventTransaction } from '../bus/transact'
 import type { Bus } from '../bus/types'
 import type { Database } from '../db/openDatabase'
@@ -62,53 +62,16 @@ const row = (params: NotificationParams) =>
     params.critical === true,
   ] as const
 
-/**
- * Preferences for publishes one at a time: lookups that arrive while one is running go together in the next
- * (one statement for all of them, like the writer's group commit), so a burst of publishes costs one extra
- * round trip per batch rather than per notification.
- */
-function batchedPreferences(runner: SqlRunner): (userId: string) => Promise<Preferences> {
-  type Waiting = { userId: string; resolve(p: Preferences): void; reject(e: unknown): void }
-  let queue: Waiting[] = []
-  let running = false
-  const run = async () => {
-    running = true
-    while (queue.length > 0) {
-      const batch = queue
-      queue = []
-      try {
-        const found = await readManyPreferences(
-          runner,
-          batch.map((w) => w.userId),
-        )
-        for (const w of batch) w.resolve(found.get(w.userId) ?? DEFAULT_PREFERENCES)
-      } catch (error) {
-        for (const w of batch) w.reject(error)
-      }
-    }
-    running = false
-  }
-  return (userId) =>
-    new Promise((resolve, reject) => {
-      queue.push({ userId, resolve, reject })
-      if (!running) void run()
-    })
-}
-
 /** The notification store: a user's inbox is a stream of the stream core (src/server/streams). */
 export function createNotificationStore(params: { db: Database; bus: Bus }): NotificationStore {
   const { bus } = params
   const runner = sqlRunner(params.db)
   const inbox = createStreamStore<Notification>(runner, inboxTable)
   const writer = createStreamWriter({ runner, store: inbox, bus, missing: userMissing })
-  const preferencesOf = batchedPreferences(runner)
   return {
     create: (notification) => writer.append(row(notification)),
-    async publish(notification) {
-      if (!notification.critical && !wantsInApp(await preferencesOf(notification.userId), notification))
-        return null
-      return writer.append(row(notification))
-    },
+    // The preferences are checked in the storing statement (inboxTable's `keep`), not by a query before it.
+    publish: (notification) => writer.appendIfKept([...row(notification), true]),
     createMany: (entries, within) => storeNotificationBatch({ runner, inbox, bus }, entries, within),
     async createIn(transaction, notification) {
       if (!notification.critical) {

@@ -6,7 +6,7 @@ import { createPostgresBus } from '../bus/createPostgresBus'
 import { transact } from '../bus/transact'
 import type { Bus, BusEvent } from '../bus/types'
 import type { DatabaseHandle } from '../db/openDatabase'
-import { jobs, users } from '../db/schema'
+import { jobs, notificationPreferences, users } from '../db/schema'
 import { HeraldError } from '../errors'
 import { createNotificationStore } from './createNotificationStore'
 
@@ -118,6 +118,38 @@ describe('createNotificationWriter', () => {
     const stored = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.seq)
     expect(stored).toEqual([1, 2])
     expect((await announced([userId!], 2)).map((n) => n.seq)).toEqual([1, 2])
+  })
+
+  test('publish checks preferences in the storing statement: suppressed (null), stored, critical and unknown users in one group', async () => {
+    const [off, typeOff, none] = await newUsers(3)
+    await database.db.insert(notificationPreferences).values([
+      {
+        userId: Number(off),
+        preferences: { default: { inApp: false, push: true }, types: { on: { inApp: true, push: true } } },
+      },
+      {
+        userId: Number(typeOff),
+        preferences: { default: { inApp: true, push: true }, types: { muted: { inApp: false, push: true } } },
+      },
+    ])
+    const store = createNotificationStore({ db: database.db, bus })
+    const large = { blob: 'x'.repeat(9000) } // the statement that sends large events by reference
+    const results = await Promise.allSettled([
+      store.publish({ ...params(off!, 1), type: 'anything' }),
+      store.publish({ ...params(off!, 2), type: 'on' }),
+      store.publish({ ...params(off!, 3), type: 'anything', critical: true }),
+      store.publish({ ...params(typeOff!, 4), type: 'muted', data: large }),
+      store.publish({ ...params(typeOff!, 5), type: 'other', data: large }),
+      store.publish({ ...params(none!, 6), type: 'muted' }),
+      store.publish(params('987654323', 7)),
+      store.create({ ...params(off!, 8), type: 'anything' }),
+    ])
+    const values = results.map((r) => (r.status === 'fulfilled' ? (r.value?.seq ?? null) : 'rejected'))
+    // off: 2 (seq 1), 3 (seq 2), 8 stored by create whatever the preferences (seq 3); typeOff: 5; none: 6.
+    expect(values).toEqual([null, 1, 2, null, 1, 1, 'rejected', 3])
+    expect(((results[6] as PromiseRejectedResult).reason as HeraldError).code).toBe('NOT_FOUND')
+    const seen = await announced([off!, typeOff!, none!], 5)
+    expect(seen.map((n) => n.title).sort()).toEqual(['n2', 'n3', 'n5', 'n6', 'n8'])
   })
 
   test('an item PostgreSQL refuses (an unpaired surrogate in jsonb) fails only its own caller', async () => {

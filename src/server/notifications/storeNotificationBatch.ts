@@ -86,7 +86,8 @@ export async function storeNotificationBatch(
       channel,
     )
     const stored: (Notification | null)[] = entries.map(() => null)
-    for (const [k, i] of keptIndexes.entries()) stored[i] = appended[k] ?? null
+    // These rows do not ask the keep rule (preferences were read above), so none comes back false.
+    for (const [k, i] of keptIndexes.entries()) stored[i] = appended[k] || null
     const missing = [...new Set(userIds.filter((_, i) => kept[i] && stored[i] === null))]
     if (missing.length > 0) {
       const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')

@@ -17,6 +17,13 @@ export interface StreamTable {
   columns: readonly { name: string; type: 'text' | 'jsonb' | 'bigint' | 'boolean' }[]
   /** SQL for an item's wire JSON, from a row of the items table called `alias`. */
   wire(alias: string): string
+  /**
+   * Optional rule for rows that ask for it (an append row may carry one element after its columns: `true`
+   * asks): SQL over the input row's JSON array `e` saying whether it is stored. A row it leaves out takes no
+   * seq and is answered as skipped. Checking it in the storing statement costs no round trip of its own (the
+   * inbox: the user's preferences, which a publish otherwise read in a query before the append).
+   */
+  keep?(e: string): string
 }
 
 export interface StreamStatements {
@@ -53,6 +60,13 @@ export function streamStatements(table: StreamTable): StreamStatements {
     return { name: column.name, value }
   })
   const names = columns.map((c) => c.name).join(', ')
+  // With a keep rule: `kept` per input row; the rows it leaves out are answered with a null item.
+  const kept = table.keep
+    ? `, not coalesce((e->>${columns.length + 1})::boolean, false) or (${table.keep('e')}) as kept`
+    : ''
+  const onlyKept = (alias: string) => (table.keep ? ` where ${alias}kept` : '')
+  const skipped = (nulls: string) =>
+    table.keep ? `\nunion all select ord, ${nulls} from input where not kept` : ''
   const prefixed = (alias: string) => columns.map((c) => `${alias}.${c.name}`).join(', ')
   const bump = counter.create
     ? `
@@ -77,13 +91,13 @@ bumped as (
   const store = `
 with input as materialized (
   select (e->>0)::${counter.keyType} as key, ${columns.map((c) => `${c.value} as ${c.name}`).join(', ')},
-         ord::int4 as ord
+         ord::int4 as ord${kept}
   from jsonb_array_elements(($1::text)::jsonb) with ordinality as a(e, ord)
 ),
-counts as (select key, count(*) as n from input group by key),${bump},
+counts as (select key, count(*) as n from input${onlyKept('')} group by key),${bump},
 numbered as (
   select i.ord, i.key, b.base + row_number() over (partition by i.key order by i.ord) as seq, ${prefixed('i')}
-  from input i join bumped b on b.key = i.key
+  from input i join bumped b on b.key = i.key${onlyKept('i.')}
 ),
 ins as (
   insert into ${items.table} (${items.key}, seq, ${names}, ${items.time})
@@ -102,10 +116,13 @@ events as (
   from stored
 )`
   return {
-    append: `${store}
+    append: table.keep
+      ? `${store}
+(select ord, item from stored order by key, seq)${skipped('null::text')}`
+      : `${store}
 select ord, item from stored order by key, seq`,
-    appendAndNotify: `${store}${events}${notifyEventsSql('$2', false)}`,
-    appendAndNotifyLarge: `${store}${events}${notifyEventsSql('$2', true)}`,
+    appendAndNotify: `${store}${events}${notifyEventsSql('$2', false)}${skipped('null::text, null::boolean')}`,
+    appendAndNotifyLarge: `${store}${events}${notifyEventsSql('$2', true)}${skipped('null::text, null::boolean')}`,
     since: `select ${table.wire('r')}::text as item from ${items.table} r
 where r.${items.key} = $1 and r.seq > $2 order by r.seq limit $3`,
     latest: `select last_seq as seq from ${counter.table} where ${counter.key} = $1`,

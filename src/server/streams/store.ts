@@ -16,7 +16,7 @@ export interface StreamStore<Item extends StreamItem> {
   readonly table: StreamTable
   /**
    * Stores the rows in one statement and answers the stored items in input order; null where the stream's
-   * counter row does not exist. With `notifyChannel` (the bus's capability) the statement also announces
+   * counter row does not exist, false where the table's `keep` rule left the row out (only rows that ask). With `notifyChannel` (the bus's capability) the statement also announces
    * each item on it, so the announcement commits with the rows; otherwise the caller announces after commit
    * (see `events`).
    */
@@ -24,7 +24,7 @@ export interface StreamStore<Item extends StreamItem> {
     runner: SqlRunner,
     rows: readonly AppendRow[],
     notifyChannel: string | null,
-  ): Promise<(Item | null)[]>
+  ): Promise<(Item | null | false)[]>
   /** The bus event that announces a stored item. */
   event(key: string, item: Item): BusEvent
   /** The stream's items after `since`, oldest first (what a replay sends and gaps are filled from). */
@@ -34,7 +34,7 @@ export interface StreamStore<Item extends StreamItem> {
   readonly source: StreamSource<Item>
 }
 
-type StoredRow = { ord: number; item: string }
+type StoredRow = { ord: number; item: string | null }
 
 export function createStreamStore<Item extends StreamItem>(
   runner: SqlRunner,
@@ -65,8 +65,8 @@ export function createStreamStore<Item extends StreamItem>(
             mayBeLarge ? statements.appendAndNotifyLarge : statements.appendAndNotify,
             [input, notifyChannel],
           )
-      const out: (Item | null)[] = new Array(rows.length).fill(null)
-      for (const row of stored) out[row.ord - 1] = JSON.parse(row.item) as Item
+      const out: (Item | null | false)[] = new Array(rows.length).fill(null)
+      for (const row of stored) out[row.ord - 1] = row.item === null ? false : (JSON.parse(row.item) as Item)
       return out
     },
     event: (key, item) => ({ kind: 'item', stream: table.kind, key, item }),

@@ -7,11 +7,13 @@ import type { AppendRow, StreamStore } from './store'
 export interface StreamWriter<Item extends StreamItem> {
   /** Stores one item and announces it with (PostgreSQL bus) or right after its commit. */
   append(row: AppendRow): Promise<Item>
+  /** The same for a row that asks the table's `keep` rule (StreamTable): null when the rule left it out. */
+  appendIfKept(row: AppendRow): Promise<Item | null>
 }
 
 interface Pending<Item> {
   row: AppendRow
-  resolve(item: Item): void
+  resolve(item: Item | null): void
   reject(error: unknown): void
 }
 
@@ -22,7 +24,7 @@ const MAX_ATTEMPTS = 3
 // Data exceptions and constraint violations belong to one bad item, not to the statement it happened to share.
 const itemError = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown }).code ?? ''))
 
-type Outcome<Item> = { item: Item | null } | { error: unknown }
+type Outcome<Item> = { item: Item | null | false } | { error: unknown }
 
 /**
  * Group commit for one kind of stream. Appends that arrive while a statement is being stored wait for it and
@@ -114,6 +116,7 @@ export function createStreamWriter<Item extends StreamItem>(params: {
           const outcome = outcomes[i]!
           if ('error' in outcome) pending.reject(outcome.error)
           else if (outcome.item) pending.resolve(outcome.item)
+          else if (outcome.item === false) pending.resolve(null)
           else pending.reject(params.missing(pending.row[0]))
         }
       })
@@ -127,12 +130,18 @@ export function createStreamWriter<Item extends StreamItem>(params: {
     setImmediate(flush)
   }
 
+  const appendIfKept = (row: AppendRow) =>
+    new Promise<Item | null>((resolve, reject) => {
+      queue.push({ row, resolve, reject })
+      schedule()
+    })
   return {
-    append(row) {
-      return new Promise<Item>((resolve, reject) => {
-        queue.push({ row, resolve, reject })
-        schedule()
-      })
+    async append(row) {
+      // A row that does not ask the keep rule is never left out by it.
+      const item = await appendIfKept(row)
+      if (!item) throw params.missing(row[0])
+      return item
     },
+    appendIfKept,
   }
 }
