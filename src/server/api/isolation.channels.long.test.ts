@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { adminPublish, channelToken } from '../../../test/helpers/channels'
 import { checkProperty, watchUnhandledRejections } from '../../../test/helpers/fuzz'
 import { ADMIN_KEY, startTestServer, type TestServer } from '../../../test/helpers/testServer'
+import { until } from '../../../test/helpers/until'
 import { type Session, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated, connectSocket, type TestSocket } from '../../../test/helpers/wsClient'
 
@@ -164,14 +165,20 @@ test('no channel publication reaches a connection without the right to it; subsc
           await expectStatus(await adminPublish(server.url, ADMIN_KEY, room, { end: run }), 201, 'end marker')
         }
         for (const [i, { socket }] of sockets.entries()) {
-          for (const room of subscribed[i]!)
-            await socket.next(
+          // Looked for among everything received (the rooms' markers arrive in any order), not one after the
+          // other with next(), which would step past a marker that came before the one it waits for.
+          const ended = (room: string) =>
+            socket.messages.some(
               (m) =>
                 m.type === 'publication' &&
                 (m as { channel?: string }).channel === room &&
                 (m as { data?: { end?: number } }).data?.end === run,
-              30_000,
             )
+          await until(
+            `the end markers of socket ${i}`,
+            () => [...subscribed[i]!].every(ended) || undefined,
+            30_000,
+          )
           socket.send({ type: 'ping' })
           await socket.next('pong', 30_000)
           // Every publication arrived inside a subscription: after the room's `subscribed`, before `unsubscribed`.
