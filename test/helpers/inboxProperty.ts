@@ -10,6 +10,7 @@ import {
 import { sqlRunner } from '../../src/server/db/sqlRunner'
 import type { InboxCounts, Notification } from '../../src/shared/protocol'
 import { until } from './drill'
+import { checkProperty } from './fuzz'
 import type { TestServer } from './testServer'
 import { bearer, newAccount, type Session, signIn } from './wallet'
 import { connectAuthenticated, type TestSocket } from './wsClient'
@@ -211,4 +212,33 @@ export async function runInboxSteps(
     for (const tab of tabs) tab.socket.close()
   }
   return { published, changes }
+}
+
+/**
+ * The property of issue 16 item 5, as both tiers run it: random plans of up to `maxSteps` over `tabs` tabs on
+ * each of two devices, and every tab's counts checked after every step. `name` shows in a failure.
+ */
+export async function checkInboxCounts(
+  server: TestServer,
+  options: { name: string; maxSteps: number; tabs: number; numRuns: number; timeLimitMs: number },
+): Promise<{ numRuns: number; changes: number }> {
+  let changes = 0
+  const { numRuns } = await checkProperty(
+    options.name,
+    fc.asyncProperty(steps(options.maxSteps), async (plan) => {
+      changes += (await runInboxSteps(server, plan, options.tabs)).changes
+    }),
+    { numRuns: options.numRuns, timeLimitMs: options.timeLimitMs },
+  )
+  return { numRuns, changes }
+}
+
+/**
+ * Each run signs in twice (two devices), opens a socket per tab and publishes a lot: more than the default
+ * budgets of one address allow.
+ */
+export const INBOX_PROPERTY_ENV = {
+  AUTH_RATE_PER_MINUTE: '100000',
+  ADMIN_RATE_PER_SECOND: '100000',
+  WS_CONNECTIONS_PER_SECOND_PER_IP: '100000',
 }
