@@ -8,6 +8,7 @@ import { channelCommands, control } from './lib/channelClient'
 import { emit, serveCommands } from './lib/childIo'
 import { churnClient } from './lib/churn'
 import { now, sleep } from './lib/clock'
+import { presenceCommands } from './lib/presenceClient'
 import { percentile } from './lib/stats'
 import type { BenchUser } from './lib/users'
 
@@ -409,5 +410,6 @@ serveCommands({
   bareInsert,
   churn: churnClient,
   ...channelCommands(() => ({ native, socketio })),
+  ...presenceCommands(),
 })
 emit({ event: 'ready', pid: process.pid })

@@ -1,7 +1,8 @@
 // `npm run bench`: Herald against Socket.IO, ws and bare Bun in one run, under the same load from the same
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
 // and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --stored-dbs,
-// --skip-channels, --stored-saturation, --churn-seconds, --churn-connections, --profile, --pin, --database-url).
+// --skip-channels, --stored-saturation, --churn-seconds, --churn-connections, --skip-presence, --presence-members,
+// --profile, --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -14,6 +15,7 @@ import { sleep } from './lib/clock'
 import { Child, killAllChildren } from './lib/control'
 import { type HeapSnapshot, heapPerConnection } from './lib/heap'
 import { signPeerToken } from './lib/peerToken'
+import { presenceEdges, runPresence } from './lib/presencePhase'
 import { readRssKiB, startCpuMeter } from './lib/proc'
 import { renderReport } from './lib/report'
 import type { BenchResults, Cpu, DeliveryResult, HubCell, Kind, StoredCell } from './lib/results'
@@ -31,6 +33,8 @@ const { values: options } = parseArgs({
     'skip-stored': { type: 'boolean', default: false },
     'skip-churn': { type: 'boolean', default: false },
     'skip-channels': { type: 'boolean', default: false },
+    'skip-presence': { type: 'boolean', default: false },
+    'presence-members': { type: 'string', default: '1000' },
     'stored-dbs': { type: 'string', default: 'pglite,postgres' },
     'stored-saturation': { type: 'string', default: '64' },
     'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
@@ -576,6 +580,43 @@ async function churnPhase(client: Child) {
   }
 }
 
+// ── Presence ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Members joining and leaving one members channel, Herald against bare Bun topics (lib/presencePhase.ts). */
+async function presencePhase(client: Child) {
+  const members = Number(options['presence-members'])
+  const channelTokenSecret = randomBytes(32).toString('hex')
+  const database = await createDatabase()
+  try {
+    const handle = await openDatabase({ databaseUrl: database.url })
+    const users = writeUsers('presence-herald', await seedHeraldUsers(handle.db, JWT_SECRET, members))
+    await handle.close()
+    const peers = writeUsers(
+      'presence-peers',
+      Array.from({ length: members }, (_, i) => ({
+        userId: String(i + 1),
+        token: signPeerToken(PEER_SECRET, String(i + 1)),
+      })),
+    )
+    const env = heraldEnv({
+      DATABASE_URL: database.url,
+      BUS: 'memory',
+      DATA_DIR: work,
+      CHANNEL_TOKEN_SECRET: channelTokenSecret,
+    })
+    const start = async (kind: Kind) => {
+      const usersFile = kind === 'herald' ? users : peers
+      const { server, url } = await startServer(kind, usersFile, kind === 'herald' ? env : {})
+      return { server, url, usersFile }
+    }
+    const settings = { members, edges: presenceEdges(members), eventTimeoutMs: 2_000, warmup: 50 }
+    const kinds = KINDS.filter((kind) => kind === 'herald' || kind === 'bun')
+    return await runPresence({ client, log, start, channelTokenSecret }, settings, kinds, reps)
+  } finally {
+    await database.drop()
+  }
+}
+
 // ── Main ────────────────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
@@ -662,6 +703,9 @@ async function main() {
       `bench: churn: ${c.error ?? `${c.measured.cycles} cycles (${Math.round(c.measured.ratePerSec)}/s, ${c.measured.failed} failed), RSS ${c.rssStartKiB} → ${c.rssEndKiB} KiB (${c.rssRatio.toFixed(3)}×)`} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
     )
   }
+
+  // Its own servers and users: it runs with --skip-hub too.
+  if (!options['skip-presence']) results.presence = await presencePhase(client)
 
   if (!options['skip-stored']) {
     for (let rep = 1; rep <= reps; rep++) {

@@ -1,5 +1,6 @@
 import { channelReport } from './channelReport'
 import { churnTable, churnTarget } from './churn'
+import { presenceReport } from './presenceReport'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
 
@@ -126,6 +127,7 @@ export function renderReport(results: BenchResults): string {
   }
 
   out.push(...channelReport(results.hub))
+  out.push(...presenceReport(results.presence))
 
   const stored = (db: StoredCell['db']) => results.stored.filter((c) => c.db === db && !c.error)
   const ss = (db: StoredCell['db'], pick: (c: StoredCell) => number | undefined) =>

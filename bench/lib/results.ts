@@ -1,4 +1,5 @@
 import type { ChurnResult } from './churn'
+import type { PresenceCell } from './presencePhase'
 
 /** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
 export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
@@ -129,4 +130,6 @@ export interface BenchResults {
   stored: StoredCell[]
   /** The bounded churn run (bench/lib/churn.ts); absent with --skip-churn. */
   churn?: ChurnResult
+  /** Members joining and leaving one members channel (bench/lib/presencePhase.ts); absent with --skip-presence. */
+  presence?: PresenceCell[]
 }

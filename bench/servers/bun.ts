@@ -35,6 +35,13 @@ const server = Bun.serve({
         if (message?.type === 'subscribe' && typeof message.channel === 'string') {
           ws.subscribe(message.channel)
           ws.send(JSON.stringify({ type: 'subscribed', channel: message.channel, seq: 0, replayed: 0 }))
+          // The presence phase: a members channel's join, to every subscriber (the joiner too), with none of
+          // presence's bookkeeping: the pure fan-out.
+          if (message.channel.startsWith('private:')) announce('join', message.channel, ws.data.userId)
+        } else if (message?.type === 'unsubscribe' && typeof message.channel === 'string') {
+          ws.unsubscribe(message.channel)
+          ws.send(JSON.stringify({ type: 'unsubscribed', channel: message.channel, reason: 'client' }))
+          if (message.channel.startsWith('private:')) announce('leave', message.channel, ws.data.userId)
         }
         return
       }
@@ -50,6 +57,11 @@ const server = Bun.serve({
     },
   },
 })
+
+/** A join or leave as Herald frames it, to the channel's subscribers. */
+function announce(kind: 'join' | 'leave', channel: string, userId: string) {
+  server.publish(channel, JSON.stringify({ type: kind, channel, member: { userId, address: '' } }))
+}
 
 const loops = sendLoops(
   {
@@ -76,6 +88,7 @@ serveCommands({
     Bun.gc(true)
   },
   heap: () => heapSnapshot(),
+  cpu: () => process.cpuUsage(),
   info: () => ({ connections: server.pendingWebSockets }),
   broadcast: (args) => loops.broadcast(args),
   perUser: (args) => loops.perUser(args),

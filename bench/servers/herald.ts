@@ -28,6 +28,7 @@ serveCommands({
     Bun.gc(true)
   },
   heap: () => heapSnapshot(),
+  cpu: () => process.cpuUsage(),
   info: () => ({ connections: herald.connectionCount, users: herald.authenticatedUserCount }),
   broadcast: (args) => loops.broadcast(args),
   perUser: (args) => loops.perUser(args),

@@ -1,0 +1,105 @@
+import type { PresenceBucket, PresenceCell } from './presencePhase'
+import type { Kind } from './results'
+import { spread } from './stats'
+
+// The presence phase as the report shows it: per server and run of events, the medians over the repetitions;
+// then whether Herald's cost per delivery stays flat as the channel grows (the claim of issue 14).
+
+const NAMES: Partial<Record<Kind, string>> = { herald: 'Herald', bun: 'bare Bun (topics)' }
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
+const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '–')
+const key = (b: PresenceBucket) => `${b.mode} ${b.kind} ${b.fromMembers}→${b.toMembers}`
+
+export function presenceReport(cells: PresenceCell[] | undefined): string[] {
+  if (!cells || cells.length === 0) return []
+  const members = cells[0]!.members
+  const out = [
+    `### Presence: ${int(members)} members, each its own user and connection, joining and leaving one members channel (medians of the runs)`,
+    '',
+    `Sequential: one event at a time, the next when every subscriber has the last (latency-bound). Burst: every member at once. Server CPU less its idle use (${cells
+      .filter((c) => !c.error)
+      .map((c) => `${NAMES[c.server]} ${fixed(c.idleCpuPercent, 1)}%`)
+      .join(', ')} of a core).`,
+    '',
+    '| server | run | members | events | events/s | deliveries/s | p50 / p99 ms | server CPU µs/event | fan-out | CPU ns/delivery | incomplete |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  const failures = cells.filter((c) => c.error)
+  const medianOf = (kind: Kind, k: string, pick: (b: PresenceBucket) => number) =>
+    spread(
+      cells
+        .filter((c) => c.server === kind && !c.error)
+        .map((c) => {
+          const b = c.buckets.find((x) => key(x) === k)
+          return b ? pick(b) : Number.NaN
+        }),
+    ).median
+  for (const kind of ['herald', 'bun'] as Kind[]) {
+    const done = cells.filter((c) => c.server === kind && !c.error)
+    if (done.length === 0) continue
+    for (const b of done[0]!.buckets) {
+      const k = key(b)
+      const m = (pick: (x: PresenceBucket) => number) => medianOf(kind, k, pick)
+      out.push(
+        `| ${NAMES[kind]} | ${b.mode} ${b.kind} | ${int(b.fromMembers)} → ${int(b.toMembers)} | ${int(b.events)} | ${int(m((x) => x.eventsPerSec))} | ${int(m((x) => x.deliveriesPerSec))} | ${fixed(
+          m((x) => x.p50),
+          2,
+        )} / ${fixed(
+          m((x) => x.p99),
+          2,
+        )} | ${fixed(
+          m((x) => x.cpuUsPerEvent),
+          1,
+        )} | ${fixed(
+          m((x) => x.fanOut),
+          0,
+        )} | ${fixed(
+          m((x) => x.cpuNsPerDelivery),
+          0,
+        )} | ${int(m((x) => x.incomplete))} |`,
+      )
+    }
+  }
+  for (const cell of failures) out.push('', `${NAMES[cell.server]} rep ${cell.rep} stopped: ${cell.error}`)
+  out.push('', ...flatness(cells, medianOf), '')
+  return out
+}
+
+/**
+ * Herald's sequential joins: CPU per delivery in the first and the last bucket, and what each added subscriber
+ * costs between consecutive buckets (the slope of CPU per event against fan-out). A per-event cost growing
+ * with the members beyond the fan-out would make the slope rise from bucket to bucket.
+ */
+function flatness(
+  cells: PresenceCell[],
+  medianOf: (kind: Kind, k: string, pick: (b: PresenceBucket) => number) => number,
+): string[] {
+  const out: string[] = []
+  for (const kind of ['herald', 'bun'] as Kind[]) {
+    const done = cells.find((c) => c.server === kind && !c.error)
+    if (!done) continue
+    const joins = done.buckets.filter((b) => b.mode === 'sequential')
+    const slopes: string[] = []
+    for (const kindOf of ['join', 'leave'] as const) {
+      const runs = joins.filter((b) => b.kind === kindOf)
+      const points = runs.map((b) => ({
+        label: `${int(b.fromMembers)}→${int(b.toMembers)}`,
+        perEvent: medianOf(kind, key(b), (x) => x.cpuUsPerEvent),
+        fanOut: medianOf(kind, key(b), (x) => x.fanOut),
+      }))
+      const parts: string[] = []
+      for (let i = 1; i < points.length; i++) {
+        const [p, q] = [points[i - 1]!, points[i]!]
+        const slope = ((q.perEvent - p.perEvent) * 1000) / (q.fanOut - p.fanOut)
+        parts.push(`${p.label} to ${q.label}: ${fixed(slope, 0)} ns`)
+      }
+      if (parts.length > 0) slopes.push(`${kindOf}s ${parts.join('; ')}`)
+    }
+    if (slopes.length > 0)
+      out.push(
+        `${NAMES[kind]}, server CPU per added subscriber between consecutive runs (flat when an event costs only its fan-out): ${slopes.join('; ')}.`,
+        '',
+      )
+  }
+  return out
+}
