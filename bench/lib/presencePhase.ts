@@ -8,7 +8,7 @@
 import { sleep } from './clock'
 import type { Child } from './control'
 import { startCpuMeter } from './proc'
-import type { Cpu, Kind } from './results'
+import type { Cpu, Kind, PresenceBucket, PresenceCell } from './results'
 
 export const PRESENCE_CHANNEL = 'private:bench-presence'
 /** How long the server's idle CPU is read for, with every member connected and none subscribed. */
@@ -29,50 +29,6 @@ export function presenceEdges(members: number): number[] {
   return [...new Set([Math.round(members / 10), Math.round((members * 3) / 10), members])].filter(
     (n) => n > 0,
   )
-}
-
-/** One run of events: members between two counts joining (or leaving), one after another or all at once. */
-export interface PresenceBucket {
-  kind: 'join' | 'leave'
-  mode: 'sequential' | 'burst'
-  /** Subscribed members before and after the run. */
-  fromMembers: number
-  toMembers: number
-  events: number
-  /** Deliveries the run should cause (sequential: each event to every subscriber then; NaN for a burst). */
-  expected: number
-  received: number
-  /** Sequential: events not delivered to every subscriber within the per-event timeout. */
-  incomplete: number
-  ms: number
-  eventsPerSec: number
-  deliveriesPerSec: number
-  /** From the member's subscribe (unsubscribe) to the arrival of its join (leave), over every delivery. */
-  p50: number
-  p99: number
-  max: number
-  /** The server process's CPU time over the run (user + system), as read. */
-  serverCpuMs: number
-  /** The same less what the idle server uses in as long (its timers: heartbeats, polls): the run's own. */
-  netCpuMs: number
-  /** netCpuMs per event. */
-  cpuUsPerEvent: number
-  /** Deliveries per event (received / events). */
-  fanOut: number
-  /** The server's CPU per event divided by its fan-out. */
-  cpuNsPerDelivery: number
-  cpu: Cpu
-}
-
-export interface PresenceCell {
-  server: Kind
-  rep: number
-  members: number
-  connected: number
-  /** The server's CPU while idle with every member connected, percent of one core (subtracted from each run). */
-  idleCpuPercent: number
-  buckets: PresenceBucket[]
-  error?: string
 }
 
 export interface PresenceDeps {

@@ -1,5 +1,4 @@
-import type { PresenceBucket, PresenceCell } from './presencePhase'
-import type { Kind } from './results'
+import type { Kind, PresenceBucket, PresenceCell } from './results'
 import { spread } from './stats'
 
 // The presence phase as the report shows it: per server and run of events, the medians over the repetitions;

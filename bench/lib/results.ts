@@ -1,5 +1,4 @@
 import type { ChurnResult } from './churn'
-import type { PresenceCell } from './presencePhase'
 
 /** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
 export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
@@ -132,4 +131,48 @@ export interface BenchResults {
   churn?: ChurnResult
   /** Members joining and leaving one members channel (bench/lib/presencePhase.ts); absent with --skip-presence. */
   presence?: PresenceCell[]
+}
+
+/** One run of events: members between two counts joining (or leaving), one after another or all at once. */
+export interface PresenceBucket {
+  kind: 'join' | 'leave'
+  mode: 'sequential' | 'burst'
+  /** Subscribed members before and after the run. */
+  fromMembers: number
+  toMembers: number
+  events: number
+  /** Deliveries the run should cause (sequential: each event to every subscriber then; NaN for a burst). */
+  expected: number
+  received: number
+  /** Sequential: events not delivered to every subscriber within the per-event timeout. */
+  incomplete: number
+  ms: number
+  eventsPerSec: number
+  deliveriesPerSec: number
+  /** From the member's subscribe (unsubscribe) to the arrival of its join (leave), over every delivery. */
+  p50: number
+  p99: number
+  max: number
+  /** The server process's CPU time over the run (user + system), as read. */
+  serverCpuMs: number
+  /** The same less what the idle server uses in as long (its timers: heartbeats, polls): the run's own. */
+  netCpuMs: number
+  /** netCpuMs per event. */
+  cpuUsPerEvent: number
+  /** Deliveries per event (received / events). */
+  fanOut: number
+  /** The server's CPU per event divided by its fan-out. */
+  cpuNsPerDelivery: number
+  cpu: Cpu
+}
+
+export interface PresenceCell {
+  server: Kind
+  rep: number
+  members: number
+  connected: number
+  /** The server's CPU while idle with every member connected, percent of one core (subtracted from each run). */
+  idleCpuPercent: number
+  buckets: PresenceBucket[]
+  error?: string
 }
