@@ -222,6 +222,26 @@ describe('stream delivery: live ordering', () => {
   })
 })
 
+describe('stream delivery: a stream with many members', () => {
+  test('joins and leaves past the indexing threshold: each item reaches exactly the members there', () => {
+    const { delivery, member, publish } = setup()
+    const all = Array.from({ length: 300 }, (_, i) => member(String(i)))
+    for (const m of all) delivery.join(m, 'k', { base: 0 })
+    // Joining twice adds nothing; every other member leaves, from both ends.
+    delivery.join(all[7]!, 'k')
+    for (let i = 0; i < 150; i += 2) {
+      delivery.leave(all[i]!, 'k')
+      delivery.leave(all[299 - i]!, 'k')
+    }
+    publish('k')
+    const stayed = all.filter((m) => m.frames.length === 1)
+    expect(stayed.length).toBe(150)
+    expect(new Set(delivery.members('k'))).toEqual(new Set(stayed))
+    for (const m of all) delivery.leave(m, 'k')
+    expect(delivery.size).toBe(0)
+  })
+})
+
 describe('stream delivery: a base read while items are committed', () => {
   test('an item committed and announced while the base is read (authentication) is delivered', () => {
     const { store, delivery, member } = setup()

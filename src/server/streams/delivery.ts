@@ -1,4 +1,5 @@
 import { systemClock } from '../time/clock'
+import { addMember, hasMember, type MemberList, removeMember } from './memberList'
 import type { ReplayOutcome, StreamDelivery, StreamDeliveryOptions, StreamItem } from './types'
 
 export type * from './types'
@@ -25,10 +26,10 @@ interface Replay<M> {
   until: number | null
 }
 
-interface StreamState<M, Item> {
+interface StreamState<M, Item> extends MemberList<M> {
   key: string
   topic: string
-  /** A handful for an inbox, many for a busy channel. */
+  /** A handful for an inbox, many for a busy channel (indexed then: ./memberList.ts). */
   members: M[]
   /** Members not on the topic: replaying, or waiting for a replay to start. Null when none. */
   offTopic: Set<M> | null
@@ -63,6 +64,7 @@ export function createStreamDelivery<M, Item extends StreamItem>(
         key,
         topic: options.topicPrefix + key,
         members: [],
+        index: null,
         offTopic: null,
         replays: null,
         lastSeq: null,
@@ -239,8 +241,8 @@ export function createStreamDelivery<M, Item extends StreamItem>(
   const join: StreamDelivery<M, Item>['join'] = (member, key, joinOptions = {}) => {
     const state = ensure(key)
     if (joinOptions.held) state.holds = Math.max(0, state.holds - 1)
-    if (!state.members.includes(member)) {
-      state.members.push(member)
+    if (!hasMember(state, member)) {
+      addMember(state, member)
       if (state.members.length === 1) withMembers++
       if (joinOptions.live === false) {
         state.offTopic ??= new Set()
@@ -278,7 +280,7 @@ export function createStreamDelivery<M, Item extends StreamItem>(
     open,
     async replay(member, key, since, replayOptions) {
       const state = states.get(key)
-      if (!state?.members.includes(member)) return { kind: 'gone' }
+      if (!state || !hasMember(state, member)) return { kind: 'gone' }
       if (state.replays?.has(member)) return { kind: 'busy' }
       const replay: Replay<M> = { member, buffer: [], until: null }
       state.replays ??= new Map()
@@ -331,9 +333,7 @@ export function createStreamDelivery<M, Item extends StreamItem>(
     leave(member, key) {
       const state = states.get(key)
       if (!state) return
-      const index = state.members.indexOf(member)
-      if (index < 0) return
-      state.members.splice(index, 1)
+      if (!removeMember(state, member)) return
       if (state.members.length === 0) withMembers--
       const replay = state.replays?.get(member)
       if (replay) endReplay(state, replay)
