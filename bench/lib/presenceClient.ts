@@ -33,6 +33,8 @@ export interface PresenceRun {
   received: number
   /** Events whose deliveries did not all arrive within the per-event timeout (sequential runs). */
   incomplete: number
+  /** Why the run stopped early: a refusal from the server, or too many incomplete events in a row. */
+  stopped: string | null
   /** From the first send to the last arrival. */
   ms: number
   p50: number
@@ -47,9 +49,12 @@ let latencies: number[] = []
 let lastArrival = 0
 /** `subscribed` and `unsubscribed` answers on the channel: the server has handled that many commands. */
 let acks = 0
+/** The first refusal the server sent on the channel (a bad token, a limit): the run cannot be right. */
+let refusal: string | null = null
 
 function onFrame(frame: Frame) {
   if ((frame.type === 'subscribed' || frame.type === 'unsubscribed') && frame.channel === channel) acks++
+  if (frame.type === 'error' && frame.channel === channel) refusal ??= JSON.stringify(frame)
   if ((frame.type !== 'join' && frame.type !== 'leave') || frame.channel !== channel) return
   const at = now()
   lastArrival = at
@@ -98,13 +103,20 @@ const send = (member: Member, kind: Kind) => {
   )
 }
 
-function summary(events: number, expected: number, incomplete: number, start: number): PresenceRun {
+function summary(
+  events: number,
+  expected: number,
+  incomplete: number,
+  start: number,
+  stopped: string | null = refusal,
+): PresenceRun {
   const sorted = Float64Array.from(latencies).sort()
   const run = {
     events,
     expected,
     received: sorted.length,
     incomplete,
+    stopped,
     ms: (sorted.length > 0 ? lastArrival : now()) - start,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
@@ -151,18 +163,23 @@ export function presenceCommands() {
     /**
      * Members [from, to) join (or leave), one after another: each sends its subscribe (unsubscribe) when every
      * subscriber has received the one before, or after `eventTimeoutMs`. A join reaches every member subscribed
-     * then, the joiner included; a leave every member still subscribed.
+     * then, the joiner included; a leave every member still subscribed. A refusal from the server, or
+     * `maxIncomplete` incomplete events in a row, ends the run early (so a broken run does not wait for ever).
      */
     async presenceSequential(args: Record<string, unknown>) {
       const kind = args.kind as Kind
       const from = Number(args.from)
       const to = Number(args.to)
       const eventTimeoutMs = Number(args.eventTimeoutMs ?? 5_000)
+      const maxIncomplete = Number(args.maxIncomplete ?? 5)
+      let inARow = 0
+      let stopped: string | null = null
       let subscribed = members.filter((m) => m.subscribed).length
       let expectedAll = 0
       let incomplete = 0
       const start = now()
-      for (let i = from; i < to; i++) {
+      let i = from
+      for (; i < to && stopped === null; i++) {
         const member = members[i]!
         subscribed += kind === 'join' ? 1 : -1
         const event: Pending = { sentAt: now(), expected: subscribed, received: 0, done: null }
@@ -177,10 +194,15 @@ export function presenceCommands() {
         })
         send(member, kind)
         if (event.expected === 0) event.done!()
-        if (!(await arrived)) incomplete++
+        if (await arrived) inARow = 0
+        else {
+          incomplete++
+          if (++inARow >= maxIncomplete) stopped = `${inARow} events in a row not delivered to every member`
+        }
         event.done = null
+        stopped = refusal ?? stopped
       }
-      return summary(to - from, expectedAll, incomplete, start)
+      return summary(i - from, expectedAll, incomplete, start, stopped)
     },
 
     /**
@@ -222,6 +244,7 @@ export function presenceCommands() {
       members = []
       pending = new Map()
       latencies = []
+      refusal = null
       return { closed: true }
     },
   }

@@ -41,6 +41,7 @@ export interface PresenceDeps {
 }
 
 type Run = {
+  stopped: string | null
   events: number
   expected: number
   received: number
@@ -71,6 +72,7 @@ async function bucket(
   const started = performance.now()
   const run = await deps.client.request<Run>(command, { kind: shape.kind, ...args }, timeoutMs)
   const serverCpuMs = ((await cpuMicros(server)) - before) / 1000
+  if (run.stopped) throw new Error(`${shape.mode} ${shape.kind} stopped: ${run.stopped}`)
   const netCpuMs = Math.max(0, serverCpuMs - ((performance.now() - started) * idlePercent) / 100)
   const fanOut = run.received / Math.max(1, run.events)
   const cpuUsPerEvent = (netCpuMs * 1000) / Math.max(1, run.events)
@@ -105,6 +107,7 @@ async function presenceCell(
   const { server, url, usersFile } = await deps.start(kind)
   const { client } = deps
   const m = settings.members
+  // Each event waits at most eventTimeoutMs, and five incomplete in a row end the run.
   const sequentialMs = (events: number) => events * settings.eventTimeoutMs + 30_000
   try {
     const connected = await client.request<{ connected: number }>(
