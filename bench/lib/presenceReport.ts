@@ -102,3 +102,40 @@ function flatness(
   }
   return out
 }
+
+/**
+ * The issue's claim as a target row: from the middle run to the last (100–300 to 300–1,000 members at the
+ * default size), Herald's CPU per delivery grows no more than bare Bun's (whose growth is the machine's: the
+ * kernel and caches with more sockets), by at most 10%, for joins and for leaves. Without bare Bun in the run,
+ * Herald's own growth is judged.
+ */
+export function presenceTarget(cells: PresenceCell[]): [string, string, boolean | null] {
+  const growth = (kind: Kind, kindOf: 'join' | 'leave') => {
+    const done = cells.filter((c) => c.server === kind && !c.error)
+    const runs = done[0]?.buckets.filter((b) => b.mode === 'sequential' && b.kind === kindOf) ?? []
+    // Joins go up, leaves down: the two runs with the most members are the last two joins, the first two leaves.
+    const [middle, last] = kindOf === 'join' ? runs.slice(-2) : [runs[1], runs[0]]
+    if (!middle || !last) return { ratio: Number.NaN, text: '–' }
+    const perDelivery = (b: PresenceBucket) =>
+      spread(done.map((c) => c.buckets.find((x) => key(x) === key(b))?.cpuNsPerDelivery ?? Number.NaN)).median
+    const [from, to] = [perDelivery(middle), perDelivery(last)]
+    return { ratio: to / from, text: `${fixed(from / 1000, 1)} → ${fixed(to / 1000, 1)} µs` }
+  }
+  const parts: string[] = []
+  let ok: boolean | null = true
+  for (const kindOf of ['join', 'leave'] as const) {
+    const herald = growth('herald', kindOf)
+    const bun = growth('bun', kindOf)
+    const relative = Number.isFinite(bun.ratio) ? herald.ratio / bun.ratio : herald.ratio
+    if (!Number.isFinite(relative)) ok = null
+    else if (ok !== null) ok &&= relative <= 1.1
+    parts.push(
+      `${kindOf}s ${fixed(relative, 2)}× (Herald ${herald.text}${Number.isFinite(bun.ratio) ? `, bare Bun ${bun.text}` : ''})`,
+    )
+  }
+  return [
+    'presence: CPU per delivery grows no more than the fan-out, from 100–300 to 300–1,000 members (Herald’s growth ÷ bare Bun’s ≤ 1.1)',
+    parts.join('; '),
+    ok,
+  ]
+}

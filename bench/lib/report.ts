@@ -1,6 +1,6 @@
 import { channelReport } from './channelReport'
 import { churnTable, churnTarget } from './churn'
-import { presenceReport } from './presenceReport'
+import { presenceReport, presenceTarget } from './presenceReport'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
 
@@ -325,6 +325,7 @@ export function renderReport(results: BenchResults): string {
     out.push(...churnTable(results.churn))
     rows.push(churnTarget(results.churn))
   }
+  if (results.presence?.length) rows.push(presenceTarget(results.presence))
   if (rows.length > 0) {
     out.push('### Targets of the issue (same run)', '', '| target | measured | holds |', '|---|---|---|')
     for (const [target, measured, ok] of rows)
