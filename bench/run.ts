@@ -582,7 +582,7 @@ async function churnPhase(client: Child) {
 
 // ── Presence ────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Members joining and leaving one members channel, Herald against bare Bun topics (lib/presencePhase.ts). */
+/** Members joining and leaving one members channel, Herald against bare Bun topics and Socket.IO rooms. */
 async function presencePhase(client: Child) {
   const members = Number(options['presence-members'])
   const channelTokenSecret = randomBytes(32).toString('hex')
@@ -610,7 +610,7 @@ async function presencePhase(client: Child) {
       return { server, url, usersFile }
     }
     const settings = { members, edges: presenceEdges(members), eventTimeoutMs: 2_000, warmup: 50 }
-    const kinds = KINDS.filter((kind) => kind === 'herald' || kind === 'bun')
+    const kinds = KINDS.filter((kind) => kind !== 'ws')
     return await runPresence({ client, log, start, channelTokenSecret }, settings, kinds, reps)
   } finally {
     await database.drop()

@@ -3,6 +3,7 @@
 // one after another or all at once, and every `join`/`leave` is counted where it arrives. A member's send time
 // is kept per user, so the latency is from the member's `subscribe` (or `unsubscribe`) to the arrival of its
 // `join` (or `leave`) at each subscriber. Every wait has a timeout. Bare Bun answers the same frames.
+import { io, type Socket } from 'socket.io-client'
 import { createChannelTokenService } from '../../src/server/channels/channelTokens'
 import { now } from './clock'
 import { percentile } from './stats'
@@ -12,7 +13,8 @@ type Frame = { type?: string; channel?: string; userId?: string; member?: { user
 
 interface Member {
   userId: string
-  ws: WebSocket
+  /** Herald and bare Bun: a native WebSocket; Socket.IO: its client socket. */
+  ws: WebSocket | Socket
   /** Its subscription token (Herald's private channels); '' on bare Bun. */
   token: string
   subscribed: boolean
@@ -35,7 +37,7 @@ export interface PresenceRun {
   incomplete: number
   /** Why the run stopped early: a refusal from the server, or too many incomplete events in a row. */
   stopped: string | null
-  /** From the first send to the last arrival. */
+  /** From the first send to the last arrival (of a join, a leave, or the answer to the last command). */
   ms: number
   p50: number
   p99: number
@@ -46,18 +48,22 @@ let members: Member[] = []
 let channel = ''
 let pending = new Map<string, Pending>()
 let latencies: number[] = []
-let lastArrival = 0
+/** The last join, leave or answer on the channel: a run lasts from its first send to this. */
+let lastActivity = 0
 /** `subscribed` and `unsubscribed` answers on the channel: the server has handled that many commands. */
 let acks = 0
 /** The first refusal the server sent on the channel (a bad token, a limit): the run cannot be right. */
 let refusal: string | null = null
 
 function onFrame(frame: Frame) {
-  if ((frame.type === 'subscribed' || frame.type === 'unsubscribed') && frame.channel === channel) acks++
+  if ((frame.type === 'subscribed' || frame.type === 'unsubscribed') && frame.channel === channel) {
+    acks++
+    lastActivity = now()
+  }
   if (frame.type === 'error' && frame.channel === channel) refusal ??= JSON.stringify(frame)
   if ((frame.type !== 'join' && frame.type !== 'leave') || frame.channel !== channel) return
   const at = now()
-  lastArrival = at
+  lastActivity = at
   const event = pending.get(`${frame.type}:${frame.member?.userId}`)
   if (!event) return
   latencies.push(at - event.sentAt)
@@ -92,8 +98,33 @@ function open(url: string, userId: string, authToken: string, timeoutMs: number)
   })
 }
 
+/** Socket.IO: the token in the handshake, frames as `m` events, subscribe and unsubscribe acknowledged. */
+function openSocketIo(url: string, userId: string, authToken: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      timeout: timeoutMs,
+      auth: { token: authToken },
+    })
+    socket.on('m', onFrame)
+    socket.once('connect', () => resolve(socket))
+    socket.once('connect_error', (error) => {
+      socket.close()
+      reject(new Error(`${userId}: ${error}`))
+    })
+  })
+}
+
 const send = (member: Member, kind: Kind) => {
   member.subscribed = kind === 'join'
+  if (!(member.ws instanceof WebSocket)) {
+    member.ws.emit(kind === 'join' ? 'subscribe' : 'unsubscribe', channel, () =>
+      onFrame({ type: kind === 'join' ? 'subscribed' : 'unsubscribed', channel }),
+    )
+    return
+  }
   member.ws.send(
     JSON.stringify(
       kind === 'join'
@@ -117,7 +148,7 @@ function summary(
     received: sorted.length,
     incomplete,
     stopped,
-    ms: (sorted.length > 0 ? lastArrival : now()) - start,
+    ms: lastActivity - start,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.length > 0 ? sorted[sorted.length - 1]! : Number.NaN,
@@ -130,8 +161,9 @@ function summary(
 export function presenceCommands() {
   return {
     /**
-     * Opens one connection per user of `usersFile` (its first `n`), `concurrency` at a time, and signs each a
-     * subscription token for `channel` with `channelTokenSecret` (none on bare Bun).
+     * Opens one connection per user of `usersFile` (its first `n`), 100 at a time (Socket.IO's client for
+     * `kind` socketio, else a native WebSocket), and signs each a subscription token for `channel` with
+     * `channelTokenSecret` (Herald only).
      */
     async presenceConnect(args: Record<string, unknown>) {
       const users = (await Bun.file(String(args.usersFile)).json()) as { userId: string; token: string }[]
@@ -149,7 +181,9 @@ export function presenceCommands() {
           const i = next++
           const user = chosen[i]!
           const [ws, token] = await Promise.all([
-            open(String(args.url), user.userId, user.token, timeoutMs),
+            args.kind === 'socketio'
+              ? openSocketIo(String(args.url), user.userId, user.token, timeoutMs)
+              : open(String(args.url), user.userId, user.token, timeoutMs),
             tokens ? tokens.sign({ userId: user.userId, channel, expiresAt }) : '',
           ])
           opened[i] = { userId: user.userId, ws, token, subscribed: false }
@@ -178,6 +212,7 @@ export function presenceCommands() {
       let expectedAll = 0
       let incomplete = 0
       const start = now()
+      lastActivity = start
       let i = from
       for (; i < to && stopped === null; i++) {
         const member = members[i]!
@@ -217,7 +252,7 @@ export function presenceCommands() {
       const quietMs = Number(args.quietMs ?? 300)
       const timeoutMs = Number(args.timeoutMs ?? 30_000)
       const start = now()
-      lastArrival = start
+      lastActivity = start
       const acked = acks + (to - from)
       for (let i = from; i < to; i++) {
         const member = members[i]!
@@ -233,7 +268,7 @@ export function presenceCommands() {
       // Every command answered first (the server has handled them all), then quiet: the last transitions out.
       while (now() < deadline && acks < acked) await Bun.sleep(10)
       const answeredAt = now()
-      while (now() < deadline && now() - Math.max(lastArrival, answeredAt) < quietMs)
+      while (now() < deadline && now() - Math.max(lastActivity, answeredAt) < quietMs)
         await Bun.sleep(Math.min(50, quietMs / 4))
       return { ...summary(to - from, Number.NaN, 0, start), answered: acks >= acked }
     },

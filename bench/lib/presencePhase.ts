@@ -4,7 +4,8 @@
 // are cut into buckets of member counts, each with the server's own CPU time (process.cpuUsage, microseconds),
 // so the report shows the cost of one event divided by its fan-out as the channel grows: flat (or falling,
 // as the fixed part of an event spreads over more deliveries) when nothing per event grows with the members
-// beyond the fan-out itself. Herald against bare Bun topics, which send the same frames with no bookkeeping.
+// beyond the fan-out itself. Herald against bare Bun topics and Socket.IO rooms, which send the same frames
+// with no bookkeeping.
 import { sleep } from './clock'
 import type { Child } from './control'
 import { startCpuMeter } from './proc'
@@ -36,7 +37,7 @@ export interface PresenceDeps {
   log(line: string): void
   /** Starts a server of `kind` for the run: its process, its WebSocket URL, and its users file. */
   start(kind: Kind): Promise<{ server: Child; url: string; usersFile: string }>
-  /** The secret Herald signs private channels' subscription tokens with (none for bare Bun). */
+  /** The secret Herald signs private channels' subscription tokens with (the peers take none). */
   channelTokenSecret: string
 }
 
@@ -113,6 +114,7 @@ async function presenceCell(
     const connected = await client.request<{ connected: number }>(
       'presenceConnect',
       {
+        kind,
         url,
         usersFile,
         n: m,
@@ -178,7 +180,7 @@ async function presenceCell(
   return cell
 }
 
-/** Every kind (Herald, bare Bun) `reps` times, the order rotating between repetitions. */
+/** Every kind (Herald, bare Bun, Socket.IO) `reps` times, the order rotating between repetitions. */
 export async function runPresence(
   deps: PresenceDeps,
   settings: PresenceSettings,

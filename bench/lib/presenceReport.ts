@@ -4,7 +4,11 @@ import { spread } from './stats'
 // The presence phase as the report shows it: per server and run of events, the medians over the repetitions;
 // then whether Herald's cost per delivery stays flat as the channel grows (the claim of issue 14).
 
-const NAMES: Partial<Record<Kind, string>> = { herald: 'Herald', bun: 'bare Bun (topics)' }
+const NAMES: Partial<Record<Kind, string>> = {
+  herald: 'Herald',
+  bun: 'bare Bun (topics)',
+  socketio: 'Socket.IO (to(room))',
+}
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '–')
 const key = (b: PresenceBucket) => `${b.mode} ${b.kind} ${b.fromMembers}→${b.toMembers}`
@@ -33,7 +37,7 @@ export function presenceReport(cells: PresenceCell[] | undefined): string[] {
           return b ? pick(b) : Number.NaN
         }),
     ).median
-  for (const kind of ['herald', 'bun'] as Kind[]) {
+  for (const kind of ['herald', 'bun', 'socketio'] as Kind[]) {
     const done = cells.filter((c) => c.server === kind && !c.error)
     if (done.length === 0) continue
     for (const b of done[0]!.buckets) {
@@ -74,7 +78,7 @@ function flatness(
   medianOf: (kind: Kind, k: string, pick: (b: PresenceBucket) => number) => number,
 ): string[] {
   const out: string[] = []
-  for (const kind of ['herald', 'bun'] as Kind[]) {
+  for (const kind of ['herald', 'bun', 'socketio'] as Kind[]) {
     const done = cells.find((c) => c.server === kind && !c.error)
     if (!done) continue
     const joins = done.buckets.filter((b) => b.mode === 'sequential')

@@ -32,8 +32,20 @@ io.on('connection', (socket) => {
   socket.on('subscribe', (room: unknown, ack: unknown) => {
     if (typeof room === 'string') socket.join(room)
     if (typeof ack === 'function') ack()
+    // The presence phase: a members channel's join, to the room (the joiner too), nothing kept.
+    if (typeof room === 'string' && room.startsWith('private:')) announce('join', room, socket.data.userId)
+  })
+  socket.on('unsubscribe', (room: unknown, ack: unknown) => {
+    if (typeof room === 'string') socket.leave(room)
+    if (typeof ack === 'function') ack()
+    if (typeof room === 'string' && room.startsWith('private:')) announce('leave', room, socket.data.userId)
   })
 })
+
+/** A join or leave as Herald frames it, to the room. */
+function announce(kind: 'join' | 'leave', channel: string, userId: string) {
+  io.to(channel).emit('m', { type: kind, channel, member: { userId, address: '' } })
+}
 
 const loops = sendLoops(
   {
@@ -57,6 +69,7 @@ http.listen(0, '127.0.0.1', () => {
       ;(globalThis as { gc?: () => void }).gc?.()
     },
     info: () => ({ connections: io.engine.clientsCount }),
+    cpu: () => process.cpuUsage(),
     broadcast: (args) => loops.broadcast(args),
     perUser: (args) => loops.perUser(args),
     channel: (args) => loops.channel(args),
