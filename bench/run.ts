@@ -2,7 +2,7 @@
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
 // and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --stored-dbs,
 // --skip-channels, --stored-saturation, --churn-seconds, --churn-connections, --skip-presence, --presence-members,
-// --profile, --pin, --database-url).
+// --presence-reps, --profile, --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -35,6 +35,8 @@ const { values: options } = parseArgs({
     'skip-channels': { type: 'boolean', default: false },
     'skip-presence': { type: 'boolean', default: false },
     'presence-members': { type: 'string', default: '1000' },
+    // Once by default: with three servers it takes 2–3 minutes, and the whole run has 14.
+    'presence-reps': { type: 'string', default: '1' },
     'stored-dbs': { type: 'string', default: 'pglite,postgres' },
     'stored-saturation': { type: 'string', default: '64' },
     'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
@@ -611,7 +613,8 @@ async function presencePhase(client: Child) {
     }
     const settings = { members, edges: presenceEdges(members), eventTimeoutMs: 2_000, warmup: 50 }
     const kinds = KINDS.filter((kind) => kind !== 'ws')
-    return await runPresence({ client, log, start, channelTokenSecret }, settings, kinds, reps)
+    const presenceReps = Number(options['presence-reps'])
+    return await runPresence({ client, log, start, channelTokenSecret }, settings, kinds, presenceReps)
   } finally {
     await database.drop()
   }
