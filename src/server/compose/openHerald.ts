@@ -236,6 +236,11 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       },
     })
 
+    metrics.countConnections = () => ({
+      connections: hub.connectionCount,
+      authenticatedUsers: hub.authenticatedUserCount,
+    })
+
     // The default SIWE domains name the port, known once something listens (see `attach`).
     let port: number | null = null
     const policy = (): SignInPolicy => {
