@@ -11,7 +11,7 @@ import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
 import type { DatabaseHandle } from './db/openDatabase'
 import type { JobService } from './jobs/createJobService'
-import type { ConnectionRegistry } from './push/connectionRegistry'
+import type { ConnectionRegistry } from './users/connectionRegistry'
 import type { PushWorkers } from './push/startPushWorkers'
 
 export type { StartOptions } from './compose/openHerald'

@@ -38,11 +38,11 @@ import type { PushFetch } from '../push/sendPush'
 import { ensureVapidKeys } from '../push/vapidKeys'
 import { type Clock, systemClock } from '../time/clock'
 import { settleWithin } from '../time/withTimeout'
+import { countUserConnections } from '../users/connectionRegistry'
 import { createHub } from '../ws/createHub'
 import { buildHttpApp } from './httpApp'
 import { selectBus } from './selectBus'
 import { createShutdownList } from './shutdownList'
-import { createUserConnections } from './userConnections'
 import { startWebPush } from './webPush'
 
 export interface StartOptions {
@@ -202,7 +202,13 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
     const connectionRegistry = push.registry
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-    const userConnections = createUserConnections(presence)
+    // Over every instance, this one's changes so far included (its rows are written before the count is read).
+    const userConnections = {
+      count: async (userId: string) => {
+        await connectionRegistry?.settled()
+        return countUserConnections(sqlRunner(db), userId, config.presenceTtlSeconds)
+      },
+    }
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
     const sessionCache = createSessionCache({
       runner: sqlRunner(db),
@@ -227,8 +233,12 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       config,
       onUserConnections(userId, connections) {
         connectionRegistry?.changed(userId, connections)
-        userConnections.changed(userId, connections)
       },
+    })
+
+    metrics.countConnections = () => ({
+      connections: hub.connectionCount,
+      authenticatedUsers: hub.authenticatedUserCount,
     })
 
     // The default SIWE domains name the port, known once something listens (see `attach`).

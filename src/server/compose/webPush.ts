@@ -5,17 +5,18 @@ import type { Database } from '../db/openDatabase'
 import { sqlRunner } from '../db/sqlRunner'
 import type { ErrorReporter } from '../errors'
 import type { Metrics } from '../metrics/createMetrics'
-import { type ConnectionRegistry, createConnectionRegistry } from '../push/connectionRegistry'
 import type { PushFetch } from '../push/sendPush'
 import { type PushWorkers, startPushWorkers } from '../push/startPushWorkers'
 import type { VapidKeys } from '../push/vapidKeys'
 import type { Clock } from '../time/clock'
+import { type ConnectionRegistry, createConnectionRegistry } from '../users/connectionRegistry'
 import type { createShutdownList } from './shutdownList'
 
 /**
  * Web Push's parts, registered with the shutdown list: the queue's workers (instances that run workers) and
  * the rows of who is connected here (instances that hold sockets), which tell a worker anywhere who is away.
- * Both null when Web Push is off (no VAPID keys).
+ * The workers are null when Web Push is off (no VAPID keys); the rows are kept on every instance that holds
+ * sockets, since getUserConnectionCount reads them too.
  */
 export async function startWebPush(
   params: {
@@ -56,10 +57,10 @@ export async function startWebPush(
         })
       : null
   shutdown.add('Web Push workers', () => workers?.stop())
-  const registry =
-    vapid && instance.runsApi
-      ? createConnectionRegistry({ runner, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-      : null
+  // Kept whether or not Web Push is on: the library's getUserConnectionCount reads the same rows.
+  const registry = instance.runsApi
+    ? createConnectionRegistry({ runner, clock, ttlSeconds: config.presenceTtlSeconds, onError })
+    : null
   registry?.start()
   shutdown.add('Web Push connection rows', () => registry?.stop())
   return { workers, registry }

@@ -39,6 +39,11 @@ export interface Metrics {
   chainWatcherBlock: Gauge
   /** Web Push requests' final outcomes per (notification, subscription): accepted, gone (404/410), failed. */
   webPushes: Counter<'outcome'>
+  /**
+   * Read at scrape time for the connection gauges (the hub's own counts), so opening and closing a socket does
+   * no prom-client work; set by the composition root once the hub exists.
+   */
+  countConnections: (() => { connections: number; authenticatedUsers: number }) | null
   /** Read at scrape time for the jobs gauge; set by the composition root when there is a job table. */
   countJobs: (() => Promise<{ state: string; n: number }[]>) | null
 }
@@ -50,6 +55,7 @@ export function createMetrics(): Metrics {
   let uncounted = 0
   const metrics: Metrics = {
     countJobs: null,
+    countConnections: null,
     countSent(n) {
       uncounted += n
     },
@@ -58,11 +64,17 @@ export function createMetrics(): Metrics {
       name: 'herald_ws_connections',
       help: 'Open WebSocket connections on this instance',
       registers: [registry],
+      collect() {
+        this.set(metrics.countConnections?.().connections ?? 0)
+      },
     }),
     authenticatedUsers: new Gauge({
       name: 'herald_ws_authenticated_users',
       help: 'Distinct users with at least one authenticated connection on this instance',
       registers: [registry],
+      collect() {
+        this.set(metrics.countConnections?.().authenticatedUsers ?? 0)
+      },
     }),
     messagesSent: new Counter({
       name: 'herald_ws_messages_sent_total',

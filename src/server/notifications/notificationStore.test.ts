@@ -60,6 +60,33 @@ const params = (userId: string, i: number) => ({
 })
 
 describe('createNotificationWriter', () => {
+  test('reads since a seq and latest seqs asked in one turn (a reconnection storm) each get their own answer', async () => {
+    const ids = await newUsers(4)
+    const writer = createNotificationStore({ db: database.db, bus })
+    const stored = new Map<string, Notification[]>()
+    for (const [k, userId] of ids.entries()) {
+      const own: Notification[] = []
+      for (let i = 0; i < k * 3; i++) own.push(await writer.create(params(userId, i)))
+      stored.set(userId, own)
+    }
+    // Asked together, so answered by one statement each for the reads and the latest seqs.
+    const asks = ids.flatMap((userId) =>
+      [0, 1, 4, 100].map((since) => ({ userId, since, limit: 2 + (since % 3) })),
+    )
+    const [reads, latest] = await Promise.all([
+      Promise.all(asks.map((ask) => writer.source.loadSince(ask.userId, ask.since, ask.limit))),
+      Promise.all([...ids, '999999999'].map((userId) => writer.source.latestSeq(userId))),
+    ])
+    for (const [i, ask] of asks.entries())
+      expect(reads[i]).toEqual(
+        stored
+          .get(ask.userId)!
+          .filter((n) => n.seq > ask.since)
+          .slice(0, ask.limit),
+      )
+    expect(latest).toEqual([...ids.map((userId) => stored.get(userId)!.length), 0])
+  })
+
   test('concurrent creations for the same and different users: each caller its own row, seqs gap-free, each announced once', async () => {
     const ids = await newUsers(5)
     const writer = createNotificationStore({ db: database.db, bus })

@@ -3,7 +3,7 @@ import type { PgBoss } from 'pg-boss'
 import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { QUEUES } from '../jobs/startJobBoss'
-import { connectedWhenStored } from './connectionRegistry'
+import { connectedWhenStored } from '../users/connectionRegistry'
 import { type DeliveryState, deliverPush, type PushDeliveryDeps } from './deliverPush'
 
 export interface PushJob {
@@ -24,7 +24,7 @@ export interface PushWorkers {
 /**
  * Web Push from the queue. Every stored notification reaches every instance as a bus `item` event after its
  * commit; a worker instance then asks whether its user has push subscriptions and had no authenticated socket
- * on any instance when it was stored (user_connections, see connectionRegistry.ts); if so, it queues one job. Several worker
+ * on any instance when it was stored (user_connections, see users/connectionRegistry.ts); if so, it queues one job. Several worker
  * instances hear the same event: the job's id is derived from (user, seq), so pg-boss stores it once. The job
  * sends it to each subscription (deliverPush), at most once per pair.
  *

@@ -292,7 +292,11 @@ export function createStreamDelivery<M, Item extends StreamItem>(
       try {
         if (!(await ensureBase(state))) throw new Error('the stream base could not be read')
         items = await source.loadSince(key, since, cap + 1)
-        if (items.length > cap || items.length === 0 || items[0]!.seq !== since + 1)
+        // Nothing after `since` and `since` within what this instance knows the stream has: the client missed
+        // nothing (the common case when many resume at once), so the latest seq need not be read. Otherwise it
+        // tells a client ahead of the store, or past the cap, where to start again.
+        const caughtUp = items.length === 0 && state.lastSeq !== null && since <= state.lastSeq
+        if (!caughtUp && (items.length > cap || items.length === 0 || items[0]!.seq !== since + 1))
           latest = await source.latestSeq(key)
       } catch (error) {
         onError(error, `replaying stream ${key} since ${since}`)

@@ -35,8 +35,15 @@ export interface StreamStatements {
   appendAndNotifyLarge: string
   /** $1 key, $2 since, $3 limit → (item) oldest first. */
   since: string
+  /**
+   * Many reads since a seq in one statement: $1 a JSON array of [key, since, limit] → (ord, item), each read's
+   * items oldest first, reads in input order (ord from 1); a read with nothing after its seq has no row.
+   */
+  sinceMany: string
   /** $1 key → (seq). */
   latest: string
+  /** $1 a JSON array of keys → (key as text, seq) for those whose stream exists. */
+  latestMany: string
 }
 
 // One statement stores any number of items, for any streams of the kind, with one round trip and (outside a
@@ -125,6 +132,16 @@ select ord, item from stored order by key, seq`,
     appendAndNotifyLarge: `${store}${events}${notifyEventsSql('$2', true)}${skipped('null::text, null::boolean')}`,
     since: `select ${table.wire('r')}::text as item from ${items.table} r
 where r.${items.key} = $1 and r.seq > $2 order by r.seq limit $3`,
+    sinceMany: `select q.ord::int4 as ord, x.item
+from jsonb_array_elements(($1::text)::jsonb) with ordinality as q(e, ord)
+cross join lateral (
+  select ${table.wire('r')}::text as item, r.seq from ${items.table} r
+  where r.${items.key} = (q.e->>0)::${counter.keyType} and r.seq > (q.e->>1)::bigint
+  order by r.seq limit (q.e->>2)::int
+) x
+order by q.ord, x.seq`,
     latest: `select last_seq as seq from ${counter.table} where ${counter.key} = $1`,
+    latestMany: `select ${counter.key}::text as key, last_seq as seq from ${counter.table}
+where ${counter.key} in (select (k #>> '{}')::${counter.keyType} from jsonb_array_elements(($1::text)::jsonb) as k)`,
   }
 }

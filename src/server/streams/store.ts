@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader'
 import { mayExceedInline } from '../bus/payloadCodec'
 import type { BusEvent } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
@@ -41,14 +42,41 @@ export function createStreamStore<Item extends StreamItem>(
   table: StreamTable,
 ): StreamStore<Item> {
   const statements: StreamStatements = streamStatements(table)
-  const loadSince = async (key: string, since: number, limit: number) => {
-    const rows = await runner.query<{ item: string }>(statements.since, [key, since, limit])
-    return rows.map((row) => JSON.parse(row.item) as Item)
-  }
-  const latestSeq = async (key: string) => {
-    const [row] = await runner.query<{ seq: string | number }>(statements.latest, [key])
-    return row ? Number(row.seq) : 0
-  }
+  // Every read of the same turn of the event loop in one statement: after a restart, thousands of clients
+  // resume their inbox and re-subscribe their channels at once, and most of them missed nothing; one query
+  // per read would make the database the bound of how fast they are all live again.
+  const reads = new DataLoader<readonly [key: string, since: number, limit: number], Item[]>(
+    async (batch) => {
+      if (batch.length === 1) {
+        const [key, since, limit] = batch[0]!
+        const rows = await runner.query<{ item: string }>(statements.since, [key, since, limit])
+        return [rows.map((row) => JSON.parse(row.item) as Item)]
+      }
+      const rows = await runner.query<{ ord: number; item: string }>(statements.sinceMany, [
+        JSON.stringify(batch),
+      ])
+      const out: Item[][] = batch.map(() => [])
+      for (const row of rows) out[row.ord - 1]!.push(JSON.parse(row.item) as Item)
+      return out
+    },
+    { cache: false, maxBatchSize: 500, batchScheduleFn: (callback) => setImmediate(callback) },
+  )
+  const loadSince = (key: string, since: number, limit: number) => reads.load([key, since, limit])
+  const latests = new DataLoader<string, number>(
+    async (keys) => {
+      if (keys.length === 1) {
+        const [row] = await runner.query<{ seq: string | number }>(statements.latest, [keys[0]])
+        return [row ? Number(row.seq) : 0]
+      }
+      const rows = await runner.query<{ key: string; seq: string | number }>(statements.latestMany, [
+        JSON.stringify(keys),
+      ])
+      const byKey = new Map(rows.map((row) => [row.key, Number(row.seq)]))
+      return keys.map((key) => byKey.get(String(key)) ?? 0)
+    },
+    { cache: false, maxBatchSize: 500, batchScheduleFn: (callback) => setImmediate(callback) },
+  )
+  const latestSeq = (key: string) => latests.load(String(key))
   return {
     table,
     async append(into, rows, notifyChannel) {

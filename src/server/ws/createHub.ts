@@ -161,10 +161,9 @@ export function createHub(deps: HubDeps): Hub {
     admission.leaveAnonymous(connection)
     authenticator.forget(connection)
     channels.forget(connection)
-    if (connections.delete(connection)) metrics.connections.set(connections.size)
+    connections.delete(connection)
     if (connection.userId !== null) {
       inbox.leave(connection, connection.userId)
-      metrics.authenticatedUsers.set(inbox.size)
       deps.onUserConnections?.(connection.userId, inbox.members(connection.userId).length)
     }
   }
@@ -199,7 +198,6 @@ export function createHub(deps: HubDeps): Hub {
         live: connection.queuedResumes === 0,
         catchUp: !held,
       })
-      metrics.authenticatedUsers.set(inbox.size)
       deps.onUserConnections?.(session.userId, inbox.members(session.userId).length)
       return true
     },
@@ -315,7 +313,6 @@ export function createHub(deps: HubDeps): Hub {
         return
       }
       connections.add(connection)
-      metrics.connections.set(connections.size)
       transport.joinAll(connection)
       send(connection, {
         type: 'connected',

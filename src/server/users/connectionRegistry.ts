@@ -3,9 +3,10 @@ import type { ErrorReporter } from '../errors'
 import type { Clock } from '../time/clock'
 
 /**
- * Which users have an authenticated WebSocket on this instance, kept in `user_connections` so that a Web Push
- * worker on any instance can tell whether a user was away everywhere when a notification was stored
- * (docs/protocol.md §3, "Web Push").
+ * Which users have an authenticated WebSocket on this instance, kept in `user_connections`, the one record of who
+ * is connected where: a Web Push worker on any instance tells from it whether a user was away everywhere when a
+ * notification was stored (docs/protocol.md §3, "Web Push"), and the library's `getUserConnectionCount` adds up
+ * a user's rows over every live instance (§9).
  *
  * Why a table rather than asking over the bus: the question is asked by a worker, possibly in a process that
  * holds no sockets and at a moment no instance is talking; a row read is one indexed query with no waiting for
@@ -13,6 +14,10 @@ import type { Clock } from '../time/clock'
  * coalesced: a burst of changes for the same user is one row written with the latest count. A heartbeat
  * refreshes `seen_at` of every row of this instance; a row not refreshed for PRESENCE_TTL_SECONDS (its
  * instance died without saying goodbye) no longer counts.
+ *
+ * The count used to travel as channel presence on the bus as well: a second record of the same fact, written
+ * on every sign-in and sign-out and carried to every instance. Socket sign-ins are the cost that bounds a
+ * restart storm, so the fact is now written once, coalesced, and read only when someone asks.
  */
 export interface ConnectionRegistry {
   /** The user's authenticated connections on this instance are now `count`. Never throws. */
@@ -124,3 +129,22 @@ export function createConnectionRegistry(deps: {
 export const connectedWhenStored = (ttl: string) => `exists (select 1 from user_connections c
   where c.user_id = n.user_id and c.seen_at > now() - make_interval(secs => ${ttl}::int)
     and (c.connections > 0 or c.left_at >= n.created_at))`
+
+/**
+ * A user's authenticated connections over every instance whose rows are live (refreshed within the TTL): what
+ * `getUserConnectionCount` answers. The caller settles its own instance's registry first, so its changes so far
+ * are included.
+ */
+export async function countUserConnections(
+  runner: SqlRunner,
+  userId: string,
+  ttlSeconds: number,
+): Promise<number> {
+  if (!/^\d{1,19}$/.test(userId)) return 0
+  const [row] = await runner.query<{ n: number | string | null }>(
+    `select coalesce(sum(connections), 0)::int as n from user_connections
+      where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)`,
+    [userId, ttlSeconds],
+  )
+  return Number(row?.n ?? 0)
+}
