@@ -11,8 +11,8 @@ import { openHerald, type StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
 import type { DatabaseHandle } from './db/openDatabase'
 import type { JobService } from './jobs/createJobService'
-import type { ConnectionRegistry } from './users/connectionRegistry'
 import type { PushWorkers } from './push/startPushWorkers'
+import type { ConnectionRegistry } from './users/connectionRegistry'
 
 export type { StartOptions } from './compose/openHerald'
 
