@@ -7,7 +7,8 @@ import type { ChannelRetention } from './channels/channelRetention'
 import type { ChannelStore } from './channels/createChannelStore'
 import type { Presence } from './channels/createPresence'
 import { announceHolderCheck } from './channels/holderCheck'
-import { openHerald, type StartOptions } from './compose/openHerald'
+import { listenHerald } from './compose/createHerald'
+import type { StartOptions } from './compose/openHerald'
 import type { Config } from './config/loadConfig'
 import type { DatabaseHandle } from './db/openDatabase'
 import type { JobService } from './jobs/createJobService'
@@ -61,30 +62,16 @@ export interface HeraldServer {
 }
 
 /**
- * Herald on its own port (`npm start`, and the tests): the composition root's HTTP app listening on HOST:PORT.
- * `createHerald` (./index.ts) serves the same app behind a plugin in the host's Elysia app instead.
+ * Herald on its own port (the tests, the bench): the library's standalone mode (`serveHerald`, what `npm start`
+ * runs) on settings already validated, with the hub's own calls and the parts tests drive (`testHooks`).
  */
 export async function startHerald(loaded: Config, options: StartOptions = {}): Promise<HeraldServer> {
-  const core = await openHerald(loaded, options)
-  const { config, app, hub, bus, log } = core
-  try {
-    app.listen({ hostname: config.host, port: config.port })
-  } catch (error) {
-    await core.stop()
-    throw error
-  }
-  // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
-  core.onStop('HTTP server', () => app.stop(true))
-  const server = app.server!
-  core.attach(server)
-  const port = server.port!
-  const url = `http://${config.host}:${port}`
-  log.info('herald listening', { url, database: core.database.kind, bus: bus.kind })
-
+  const { herald, core } = await listenHerald(loaded, options)
+  const { hub, bus } = core
   return {
-    url,
-    port,
-    config,
+    url: herald.url,
+    port: herald.port,
+    config: core.config,
     sendToUser: (userId, message) => hub.sendToUser(userId, message),
     sendToAll: (message) => hub.sendToAll(message),
     getUserConnectionCount: (userId) => hub.getUserConnectionCount(userId),
@@ -100,10 +87,7 @@ export async function startHerald(loaded: Config, options: StartOptions = {}): P
     get authenticatedUserCount() {
       return hub.authenticatedUserCount
     },
-    async stop() {
-      await core.stop()
-      log.info('herald stopped')
-    },
+    stop: () => herald.stop(),
     testHooks: {
       database: core.database,
       announce: (event) => bus.announce(event),

@@ -1,5 +1,12 @@
-// herald/server: Herald inside your Bun + Elysia app (docs/protocol.md §9, README "Use Herald in your app").
-export { type CreateHeraldOptions, createHerald, type Herald } from './compose/createHerald'
+// herald/server: Herald inside your Bun + Elysia app, or on its own port (docs/protocol.md §9, README "Use Herald
+// in your app").
+export {
+  type CreateHeraldOptions,
+  createHerald,
+  type Herald,
+  type ServedHerald,
+  serveHerald,
+} from './compose/createHerald'
 export type { Config, ConfigVariableName } from './config/loadConfig'
 export { ConfigError, HeraldError } from './errors'
 export {

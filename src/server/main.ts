@@ -1,11 +1,9 @@
-import { startHerald } from './app'
-import { loadConfig } from './config/loadConfig'
-import { ConfigError } from './errors'
+import { ConfigError, serveHerald } from './index'
 
-// Entry point for `npm start`: configuration errors are one sentence, not a stack trace.
+// Entry point for `npm start`: the library `herald/server` serving itself on HOST:PORT with the environment's
+// settings (docs/protocol.md §9). Configuration errors are one sentence, not a stack trace.
 try {
-  const config = loadConfig(process.env)
-  const herald = await startHerald(config)
+  const herald = await serveHerald()
   console.log(`Herald is running on ${herald.url}`)
   let stopping = false
   const shutdown = async (signal: string) => {
@@ -14,7 +12,7 @@ try {
     console.log(`${signal}: closing connections and stopping`)
     // Running jobs get SHUTDOWN_TIMEOUT_SECONDS inside stop(); anything else that hangs past 15 s more
     // (a database that never answers the close) ends the process with an error, not never.
-    const limitMs = (config.shutdownTimeoutSeconds + 15) * 1000
+    const limitMs = (herald.config.shutdownTimeoutSeconds + 15) * 1000
     const timer = setTimeout(() => {
       console.error(`${signal}: not stopped after ${limitMs / 1000} s, exiting`)
       process.exit(1)

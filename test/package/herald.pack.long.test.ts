@@ -27,6 +27,7 @@ let project: string
 let app: HeraldProcess
 let session: Session
 let dropDatabase: (() => Promise<void>) | null = null
+let databaseUrl: string | null = null
 
 function run(command: string[], cwd: string) {
   const result = Bun.spawnSync(command, { cwd, stdout: 'pipe', stderr: 'pipe', env: process.env })
@@ -93,7 +94,7 @@ beforeAll(async () => {
     ],
     project,
   )
-  for (const file of ['server.ts', 'client.mjs', 'admin.mjs'])
+  for (const file of ['server.ts', 'standalone.ts', 'client.mjs', 'admin.mjs'])
     copyFileSync(join(import.meta.dir, 'consumer', file), join(project, file))
 
   const env: Record<string, string> = { DATA_DIR: join(project, 'data'), HERALD_ADMIN_KEY: ADMIN_KEY }
@@ -101,6 +102,7 @@ beforeAll(async () => {
     const database = await createTestDatabaseUrl()
     env.DATABASE_URL = database.url
     dropDatabase = database.drop
+    databaseUrl = database.url
   }
   app = await spawnHerald(env, {
     label: 'consumer',
@@ -175,6 +177,26 @@ describe('the packed package in a fresh project', () => {
     expect(received.notification.id).toBe(published.notification.id)
   })
 
+  test('under Bun: serveHerald serves Herald on its own port with the web app, as npm start does', async () => {
+    // Its own DATA_DIR (PGlite serves one process); on PostgreSQL the consumer app's database.
+    const standalone = await spawnHerald(
+      { DATA_DIR: join(project, 'standalone-data'), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+      { label: 'standalone', entry: join(project, 'standalone.ts'), cwd: project, startupTimeoutMs: 90_000 },
+    )
+    try {
+      const { port } = new URL(standalone.url)
+      expect(await (await fetch(`${standalone.url}/health`)).json()).toMatchObject({ status: 'ok', db: 'ok' })
+      const page = await fetch(`${standalone.url}/`)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toContain('text/html')
+      const config = (await (await fetch(`${standalone.url}/api/config`)).json()) as { siweDomain: string }
+      expect(config.siweDomain).toBe(`127.0.0.1:${port}`)
+      await signIn(standalone.url)
+    } finally {
+      expect((await standalone.kill('SIGTERM')).code).toBe(0)
+    }
+  })
+
   test('herald/react and herald/protocol load under Bun and Node 20', () => {
     const probe = `const react = await import('herald/react'); const protocol = await import('herald/protocol');
       console.log(JSON.stringify([typeof react.HeraldProvider, typeof react.useNotifications, typeof protocol.isMessage]))`
@@ -199,7 +221,7 @@ describe('the packed package in a fresh project', () => {
           // Bun's own types, from the repository's tools (the project has no TypeScript installed).
           typeRoots: [join(repository, 'node_modules/@types')],
         },
-        files: ['server.ts'],
+        files: ['server.ts', 'standalone.ts'],
       }),
     )
     run([join(repository, 'node_modules/.bin/tsc'), '-p', project], project)

@@ -9,10 +9,11 @@ import { bearer, signIn } from '../../../test/helpers/wallet'
 import { connectAuthenticated } from '../../../test/helpers/wsClient'
 import { ConfigError, HeraldError } from '../errors'
 import { defineJob } from '../jobs/defineJob'
-import { createHerald } from './createHerald'
+import { createHerald, serveHerald } from './createHerald'
 
 // Herald mounted in a host Elysia app through the library's plugin (docs/protocol.md §9): the host's routes
-// beside /api and /ws on the host's port, the server API in the host's process, start/stop.
+// beside /api and /ws on the host's port, the server API in the host's process, start/stop. Last, the same
+// library serving itself on HOST:PORT (`serveHerald`, what `npm start` runs).
 
 const root = mkdtempSync(join(tmpdir(), 'herald-library-'))
 const dataDir = join(root, 'not-yet-created')
@@ -283,5 +284,51 @@ describe('createHerald', () => {
     ).toBe('SERVICE_UNAVAILABLE')
     expect((await fetch(`${url}/hello`)).status).toBe(200)
     await expect(herald.start()).rejects.toThrow(/stopped/)
+  })
+})
+
+describe('serveHerald', () => {
+  test('a bad value rejects with a ConfigError naming the variable', async () => {
+    const failed = await serveHerald({ config: { ...baseConfig(), PORT: 'eighty' } }).catch((error) => error)
+    expect(failed).toBeInstanceOf(ConfigError)
+    expect(failed.message).toMatch(/PORT/)
+  })
+
+  test('on its own port: the web app at /, sign-in on the default domains without SIWE_DOMAINS, the server API', async () => {
+    const database = await createTestDatabase()
+    const { SIWE_DOMAINS: _, ...config } = baseConfig()
+    const served = await serveHerald(
+      { config: { ...config, HOST: '127.0.0.1', PORT: '0', DATA_DIR: join(root, 'served') }, jobs: [report] },
+      { database },
+    )
+    try {
+      expect(served.url).toBe(`http://127.0.0.1:${served.port}`)
+      expect(served.config.serveWebApp).toBe(true)
+      const page = await fetch(`${served.url}/`)
+      expect(page.status).toBe(200)
+      expect(page.headers.get('content-type')).toContain('text/html')
+      // SIWE_DOMAINS defaults to HOST:PORT (and localhost:PORT), known once it listens.
+      const { siweDomain } = (await (await fetch(`${served.url}/api/config`)).json()) as {
+        siweDomain: string
+      }
+      expect(siweDomain).toBe(`127.0.0.1:${served.port}`)
+      const session = await signIn(served.url)
+      const socket = await connectAuthenticated(`${served.url.replace('http', 'ws')}/ws`, session.token)
+      try {
+        expect(await served.sendToUser(session.user.id, { type: 'hello' })).toBe(1)
+        expect(await socket.next('hello')).toEqual({ type: 'hello' })
+        const { job } = await served.jobs.start('test_report', { parts: 2 }, { owner: session.user.id })
+        await until('the app job to finish', async () => {
+          const seen = await served.jobs.get(job.id, { owner: session.user.id })
+          return seen.status === 'completed' ? seen : undefined
+        })
+      } finally {
+        socket.close()
+      }
+    } finally {
+      await served.stop()
+      await database.close()
+    }
+    await expect(fetch(`${served.url}/health`)).rejects.toThrow()
   })
 })

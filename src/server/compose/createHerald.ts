@@ -1,22 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import type { Server } from 'bun'
 import { type AnyElysia, Elysia } from 'elysia'
-import { isAddress } from 'viem'
-import type { BroadcastMessage } from '../../shared/protocol'
-import {
-  broadcast,
-  type PublishBatchBody,
-  type PublishBody,
-  publishNotification,
-  publishNotificationBatch,
-  publishOnChannel,
-} from '../api/adminPublishing'
-import { type ConfigEnv, loadConfig } from '../config/loadConfig'
+import { type Config, type ConfigEnv, loadConfig } from '../config/loadConfig'
 import { ConfigError, HeraldError } from '../errors'
 import type { AnyJobDefinition } from '../jobs/defineJob'
-import { upsertUserByAddress } from '../users/upsertUserByAddress'
+import { heraldApi } from './heraldApi'
 import { type HeraldCore, openHerald, type StartOptions } from './openHerald'
-import { validated } from './validated'
 import { websocketOptions } from './websocketOptions'
 
 export interface CreateHeraldOptions {
@@ -54,16 +43,10 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
     throw new ConfigError(
       'SIWE_DOMAINS must be set when Herald is mounted in your app (PORT and HOST are the host app’s): the host:port values your users sign in on, comma-separated.',
     )
-
-  let core: HeraldCore | null = null
-  let starting: Promise<void> | null = null
-  let stopping: Promise<void> | null = null
-  const running = () => {
-    if (!core) throw new HeraldError('SERVICE_UNAVAILABLE', 'Herald is not started (see start()).')
-    return core
-  }
+  const herald = heraldLifecycle(config, { ...internal, jobs: options.jobs ?? internal.jobs })
 
   const forward = ({ request, server }: { request: Request; server: Server<unknown> | null }) => {
+    const core = herald.core()
     if (!core) return unavailable()
     // The host's server: /ws upgrades on it, and the hub publishes to its topics.
     if (server) core.attach(server)
@@ -82,100 +65,105 @@ export function createHerald(options: CreateHeraldOptions = {}, internal: StartO
     return app.use(routes) as App
   }
 
-  return {
-    plugin,
-    /** The settings as validated (the environment merged under `config`). */
-    config,
-    /** Opens the database (running migrations), the bus, the chain and the jobs; idempotent. */
-    start(): Promise<void> {
-      if (stopping) return Promise.reject(new Error('Herald was stopped; create another.'))
-      starting ??= (async () => {
-        mkdirSync(config.dataDir, { recursive: true })
-        core = await openHerald(config, { ...internal, jobs: options.jobs ?? internal.jobs })
-      })()
-      return starting
-    },
-    /** Closes everything `start()` opened (sockets with 1001 first); idempotent, and waits for a start under way. */
-    stop(): Promise<void> {
-      stopping ??= (async () => {
-        await starting?.catch(() => {})
-        const stopped = core
-        core = null
-        await stopped?.stop()
-      })()
-      return stopping
-    },
-    /** Stores the notification, then pushes it, exactly like `POST /api/admin/notifications`. */
-    async notify(params: PublishBody) {
-      const ctx = running().ctx
-      return publishNotification(ctx, validated('notify', 'AdminPublishBody', params))
-    },
-    /** Like `POST /api/admin/notifications/batch`: all or nothing. */
-    async notifyMany(list: PublishBatchBody | PublishBody[]) {
-      const { ctx } = running()
-      const body = Array.isArray(list) ? { notifications: list } : list
-      const { results } = await publishNotificationBatch(
-        ctx,
-        validated('notifyMany', 'AdminPublishBatchBody', body),
-        ctx.config.adminBatchMax,
-      )
-      return { results }
-    },
-    /** An unstored message (a JSON object with a string `type`) to every connection of the user, on every instance. */
-    async sendToUser(userId: string, message: { type: string; [key: string]: unknown }) {
-      const { hub } = running()
-      validated('sendToUser', 'BroadcastMessage', message)
-      await hub.sendToUser(String(userId), message as never)
-      return hub.getUserConnectionCount(String(userId))
-    },
-    /** An unstored message to every open connection on every instance, like `POST /api/admin/broadcast`. */
-    async sendToAll(message: { type: string; [key: string]: unknown }) {
-      const { ctx } = running()
-      const { delivered } = await broadcast(
-        ctx,
-        validated('sendToAll', 'BroadcastMessage', message) as BroadcastMessage,
-      )
-      return delivered
-    },
-    /** The user's authenticated connections, on every instance. */
-    async getUserConnectionCount(userId: string): Promise<number> {
-      return running().userConnections.count(String(userId))
-    },
-    /** Stores a publication on a channel and pushes it to its subscribers, like the admin channel route. */
-    async publish(channel: string, data: unknown) {
-      return publishOnChannel(running().ctx, channel, data)
-    },
-    jobs: {
-      /**
-       * Starts a job of any registered type (user-startable or not) for `owner` (a user id, or an address whose
-       * user is created on first sight), like `POST /api/jobs`: bad input is INVALID_INPUT naming the field.
-       */
-      async start(type: string, input: unknown, { owner }: { owner: string }) {
-        const { ctx } = running()
-        return ctx.jobs.start({ type, input, userId: await ownerId(ctx, owner), byUser: false })
-      },
-      /** The job as `GET /api/jobs/:id` shows it to its owner. */
-      async get(id: string, { owner }: { owner: string }) {
-        const { ctx } = running()
-        return ctx.jobs.get({ id, userId: await ownerId(ctx, owner) })
-      },
-      /** Cancels the job like `POST /api/jobs/:id/cancel` by its owner. */
-      async cancel(id: string, { owner }: { owner: string }) {
-        const { ctx } = running()
-        return ctx.jobs.cancel({ id, userId: await ownerId(ctx, owner) })
-      },
-    },
-  }
+  return { plugin, ...herald.surface }
 }
 
 export type Herald = ReturnType<typeof createHerald>
 
-/** A user id as it is, or the user of an address (created on first sight, as notify does). */
-async function ownerId(ctx: HeraldCore['ctx'], owner: string): Promise<string> {
-  if (typeof owner !== 'string' || owner === '')
-    throw new HeraldError('INVALID_INPUT', 'owner: give a user id or an address.')
-  if (!owner.startsWith('0x')) return owner
-  if (!isAddress(owner, { strict: false }))
-    throw new HeraldError('INVALID_INPUT', `owner: "${owner}" is not an address.`)
-  return String((await upsertUserByAddress(ctx.db, owner)).id)
+/** Herald serving itself (`serveHerald`): the server API, and the address it listens on. */
+export type ServedHerald = Omit<Herald, 'plugin'> & {
+  /** `http://HOST:PORT`, the port as bound (PORT=0 picks a free one). */
+  url: string
+  port: number
+}
+
+/**
+ * Herald on its own, as `npm start` runs it: the composition root's HTTP app listens on HOST:PORT itself (no
+ * host app, no forwarding), with the standalone defaults: the web app on (`SERVE_WEB_APP`), `SIWE_DOMAINS`
+ * defaulting to `HOST:PORT` and `localhost:PORT`. Resolves once it listens; a bad setting rejects with a
+ * `ConfigError` naming the variable.
+ */
+export async function serveHerald(
+  options: CreateHeraldOptions = {},
+  internal: StartOptions = {},
+): Promise<ServedHerald> {
+  const config = loadConfig({ ...process.env, ...options.config })
+  return (await listenHerald(config, { ...internal, jobs: options.jobs ?? internal.jobs })).herald
+}
+
+/**
+ * `serveHerald` on settings already validated, with the composition root it runs beside it: `startHerald`
+ * (../app.ts) keeps it for the tests' hooks.
+ */
+export async function listenHerald(config: Config, internal: StartOptions) {
+  // Set by the listen inside start() (a closure: `as` keeps the type from narrowing to null here).
+  let address = null as { url: string; port: number } | null
+  const herald = heraldLifecycle(config, internal, (core) => {
+    address = listen(core)
+  })
+  await herald.surface.start()
+  return { herald: { ...herald.surface, ...address! } satisfies ServedHerald, core: herald.core()! }
+}
+
+/** Listens on HOST:PORT with the composition root's own HTTP app: a socket upgrade goes through no other app. */
+function listen(core: HeraldCore): { url: string; port: number } {
+  const { app, config, log } = core
+  app.listen({ hostname: config.host, port: config.port })
+  // The port closes before the parts behind it stop, so nothing new arrives meanwhile.
+  core.onStop('HTTP server', () => app.stop(true))
+  const server = app.server!
+  core.attach(server)
+  const url = `http://${config.host}:${server.port}`
+  log.info('herald listening', { url, database: core.database.kind, bus: core.bus.kind })
+  return { url, port: server.port! }
+}
+
+/**
+ * One composition root's life (start once, stop once, the server API in between), whichever way it is served;
+ * `opened` serves it (listens) before `start()` resolves, and a failure there stops what was opened.
+ */
+function heraldLifecycle(config: Config, internal: StartOptions, opened?: (core: HeraldCore) => void) {
+  let core: HeraldCore | null = null
+  let starting: Promise<void> | null = null
+  let stopping: Promise<void> | null = null
+  const running = () => {
+    if (!core) throw new HeraldError('SERVICE_UNAVAILABLE', 'Herald is not started (see start()).')
+    return core
+  }
+  return {
+    /** The running composition root, null before `start()` resolves and after `stop()`. */
+    core: () => core,
+    surface: {
+      /** The settings as validated (the environment merged under `config`). */
+      config,
+      /** Opens the database (running migrations), the bus, the chain and the jobs; idempotent. */
+      start(): Promise<void> {
+        if (stopping) return Promise.reject(new Error('Herald was stopped; create another.'))
+        starting ??= (async () => {
+          mkdirSync(config.dataDir, { recursive: true })
+          const next = await openHerald(config, internal)
+          try {
+            opened?.(next)
+          } catch (error) {
+            await next.stop()
+            throw error
+          }
+          core = next
+        })()
+        return starting
+      },
+      /** Closes everything `start()` opened (sockets with 1001 first); idempotent, and waits for a start under way. */
+      stop(): Promise<void> {
+        stopping ??= (async () => {
+          await starting?.catch(() => {})
+          const stopped = core
+          core = null
+          await stopped?.stop()
+          stopped?.log.info('herald stopped')
+        })()
+        return stopping
+      },
+      ...heraldApi(running),
+    },
+  }
 }

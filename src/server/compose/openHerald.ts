@@ -72,7 +72,7 @@ export interface StartOptions {
  * The composition root: the only place that wires the parts together. It reads as the parts in the order
  * they start (database, bus, stores, chain, jobs, hub, HTTP), each registered with the shutdown list, which
  * stops them in reverse. It does not listen: the HTTP app it returns is served either by itself
- * (`startHerald`, `npm start`) or behind the host app's plugin (`createHerald`).
+ * (`serveHerald`: `npm start`, and `startHerald` for the tests) or behind the host app's plugin (`createHerald`).
  */
 export async function openHerald(loaded: Config, options: StartOptions = {}) {
   const config: Config = { ...loaded, adminKey: ensureAdminKey(loaded) }
@@ -324,7 +324,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       config,
       log,
       ctx,
-      /** The HTTP side (routes, /ws, hooks); served by `startHerald` itself or behind `createHerald`'s plugin. */
+      /** The HTTP side (routes, /ws, hooks); served by `serveHerald` itself or behind `createHerald`'s plugin. */
       app,
       hub,
       database,
