@@ -5,7 +5,6 @@ import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import type { StreamStore } from '../streams/store'
-import { readManyPreferences, wantsInApp } from './preferences'
 
 /** One notification of a batch: its recipient by exactly one of userId and address. */
 export interface BatchEntry {
@@ -61,34 +60,22 @@ export async function storeNotificationBatch(
   const results = await deps.runner.transaction(async (tx) => {
     const ids = addresses.length > 0 ? await resolveAddresses(tx, addresses) : new Map<string, string>()
     const userIds = entries.map((entry, i) => entry.userId ?? ids.get(checksummed[i]!)!)
-    const preferences = await readManyPreferences(
-      tx,
-      userIds.filter((_, i) => !entries[i]!.critical),
-    )
-    const kept = entries.map((entry, i) => {
-      const mine = preferences.get(userIds[i]!)
-      return !mine || wantsInApp(mine, entry)
-    })
-    const keptIndexes = entries.flatMap((_, i) => (kept[i] ? [i] : []))
+    // Every row asks the inbox's keep rule, so the preferences are checked in the storing statement itself
+    // (no query of their own): a row it leaves out comes back false and takes no seq.
     const appended = await inbox.append(
       tx,
-      keptIndexes.map((i) => {
-        const entry = entries[i]!
-        return [
-          userIds[i]!,
-          entry.type,
-          entry.title,
-          entry.message,
-          entry.data ?? null,
-          entry.critical === true,
-        ]
-      }),
+      entries.map((entry, i) => [
+        userIds[i]!,
+        entry.type,
+        entry.title,
+        entry.message,
+        entry.data ?? null,
+        entry.critical === true,
+        true,
+      ]),
       channel,
     )
-    const stored: (Notification | null)[] = entries.map(() => null)
-    // These rows do not ask the keep rule (preferences were read above), so none comes back false.
-    for (const [k, i] of keptIndexes.entries()) stored[i] = appended[k] || null
-    const missing = [...new Set(userIds.filter((_, i) => kept[i] && stored[i] === null))]
+    const missing = [...new Set(userIds.filter((_, i) => appended[i] === null))]
     if (missing.length > 0) {
       const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')
       throw new HeraldError(
@@ -96,11 +83,12 @@ export async function storeNotificationBatch(
         `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
       )
     }
-    const results: BatchResults = userIds.map((userId, i) =>
-      kept[i]
-        ? { userId, notification: stored[i]! }
-        : { userId, notification: null, suppressed: 'preference' },
-    )
+    const results: BatchResults = userIds.map((userId, i) => {
+      const notification = appended[i]
+      return notification
+        ? { userId, notification }
+        : { userId, notification: null, suppressed: 'preference' }
+    })
     await within?.(tx, results)
     return results
   })
