@@ -44,7 +44,7 @@ export async function readPreferences(db: Queryable, userId: string): Promise<Pr
 const MANY = `select user_id::text as "userId", preferences from notification_preferences
   where user_id in (select (jsonb_array_elements_text(($1::text)::jsonb))::bigint)`
 
-/** Many users' preferences in one statement, on any runner (Web Push's check); users without a row are absent. */
+/** Many users' preferences in one statement (Web Push's check); users without a row are absent. */
 export async function readManyPreferences(
   runner: SqlRunner,
   userIds: readonly string[],

@@ -58,8 +58,8 @@ export interface StreamStatements extends AppendStatements {
 // - rows for streams whose counter row does not exist (and is not created) are left out (the caller decides
 //   what that means);
 // - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree.
-// - `whole`: the counters are bumped only when every (kept) row's counter row is there (a table that creates its
-//   counter rows needs no check).
+// - `whole`: the counters are bumped only when every (kept) row's counter row is there (a table that creates
+//   its counter rows needs no check).
 export function streamStatements(table: StreamTable): StreamStatements {
   return {
     ...appendStatements(table, false),
@@ -90,6 +90,7 @@ function appendStatements(table: StreamTable, whole: boolean): AppendStatements 
   const skipped = (nulls: string) =>
     table.keep ? `\nunion all select ord, ${nulls} from input where not kept` : ''
   const prefixed = (alias: string) => columns.map((c) => `${alias}.${c.name}`).join(', ')
+  const allThere = '\n    and not exists (select 1 from counts k where k.key not in (select key from locked))'
   const bump = counter.create
     ? `
 upserted as (
@@ -107,7 +108,7 @@ locked as materialized (
 bumped as (
   update ${counter.table} u set last_seq = u.last_seq + c.n
   from counts c join locked l on l.key = c.key
-  where u.${counter.key} = c.key${whole ? '\n    and not exists (select 1 from counts k where k.key not in (select key from locked))' : ''}
+  where u.${counter.key} = c.key${whole ? allThere : ''}
   returning u.${counter.key} as key, u.last_seq - c.n as base
 )`
   const store = `
