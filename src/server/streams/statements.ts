@@ -57,7 +57,7 @@ export interface StreamStatements extends AppendStatements {
 //   order: seqs stay gap-free and follow commit order, however many rows one stream has in the statement;
 // - rows for streams whose counter row does not exist (and is not created) are left out (the caller decides
 //   what that means);
-// - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree.
+// - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree;
 // - `whole`: the counters are bumped only when every (kept) row's counter row is there (a table that creates
 //   its counter rows needs no check).
 export function streamStatements(table: StreamTable): StreamStatements {
