@@ -233,6 +233,33 @@ describe('POST /api/admin/notifications/batch', () => {
     sockets[0]!.close()
   })
 
+  test('userIds only, no Idempotency-Key (one statement, no transaction): an unknown userId → 404 naming it, nothing stored or sent', async () => {
+    const { sessions, sockets } = await signedInListeners(2)
+    const before = await rowCounts()
+    const response = await postBatch({
+      recipients: [
+        { userId: sessions[0]!.user.id },
+        { userId: '987654325' },
+        { userId: sessions[1]!.user.id },
+      ],
+      notification: content,
+    })
+    const error = await expectError(response, 404, 'NOT_FOUND')
+    expect(error.error.message).toContain('987654325')
+    expect(await rowCounts()).toEqual(before)
+    // The same batch without the unknown user is stored, each user's first seq the first thing its socket gets.
+    const stored = await postBatch({
+      recipients: sessions.map((s) => ({ userId: s.user.id })),
+      notification: content,
+    })
+    expect(stored.status).toBe(201)
+    expect(((await stored.json()) as BatchBody).results.map((r) => r.notification.seq)).toEqual([1, 1])
+    for (const socket of sockets) {
+      expect(((await socket.next('notification')) as { notification: Notification }).notification.seq).toBe(1)
+      socket.close()
+    }
+  })
+
   test('bad bodies → 422 INVALID_INPUT naming the field, nothing written', async () => {
     const session = await signIn(server.url)
     const userId = session.user.id

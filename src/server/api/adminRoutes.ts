@@ -23,10 +23,12 @@ import {
 import { listWatchedContracts, registerWatchedContract, unwatchContract } from '../chain/watchedContracts'
 import { channelOrThrow } from '../channels/channelName'
 import { users } from '../db/schema'
+import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import { bearerToken } from '../http/bearerToken'
 import { createRateLimiter, rateLimited } from '../http/createRateLimiter'
 import { withBody } from '../http/withBody'
+import type { BatchResults } from '../notifications/storeNotificationBatch'
 import { upsertUserByAddress } from '../users/upsertUserByAddress'
 import { broadcast, publishNotification, publishNotificationBatch, publishOnChannel } from './adminPublishing'
 import type { ApiContext } from './context'
@@ -86,10 +88,13 @@ function keyedAdminRoutes(ctx: ApiContext, expected: Buffer, maxBatch: number) {
     .post(
       '/notifications/batch',
       async ({ body, set, request }) => {
-        // The answer to an Idempotency-Key commits with the notifications it reports.
-        const answer = await publishNotificationBatch(ctx, body, maxBatch, (runner, stored) =>
-          ctx.idempotency.answerWithin(request, runner, 201, { results: stored }),
-        )
+        // The answer to an Idempotency-Key commits with the notifications it reports. Without a key there is
+        // nothing to record, and a batch of userIds is then stored by one statement, without a transaction.
+        const within = ctx.idempotency.holdsKey(request)
+          ? (runner: SqlRunner, stored: BatchResults) =>
+              ctx.idempotency.answerWithin(request, runner, 201, { results: stored })
+          : undefined
+        const answer = await publishNotificationBatch(ctx, body, maxBatch, within)
         set.status = 201
         return answer
       },

@@ -91,6 +91,11 @@ export interface Idempotency {
    * CONFLICT (rolling the transaction back) when the request lost its key to another (its lease lapsed).
    */
   answerWithin(request: Request, runner: SqlRunner, status: number, body: unknown): Promise<void>
+  /**
+   * Whether this request holds a key, so that `answerWithin` has an answer to record: a route whose write
+   * needs a transaction only for that answer (the batch route) can do without one otherwise.
+   */
+  holdsKey(request: Request): boolean
   /** Deletes keys past their retention; never throws (failures go to onError). Answers how many. */
   sweep(): Promise<number>
   /** Starts the periodic sweep; idempotent. */
@@ -358,6 +363,7 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
         )
       entry.answeredWithin = answer
     },
+    holdsKey: (request) => held.has(request),
     sweep,
     start() {
       if (!cancelSweep) scheduleSweep()

@@ -8,7 +8,6 @@ import type { StreamSource } from '../streams/delivery'
 import { createStreamStore } from '../streams/store'
 import { createStreamWriter } from '../streams/writer'
 import { inboxTable } from './inboxTable'
-import { DEFAULT_PREFERENCES, readManyPreferences, wantsInApp } from './preferences'
 import { type BatchEntry, type BatchResults, storeNotificationBatch } from './storeNotificationBatch'
 
 export interface NotificationParams {
@@ -74,11 +73,13 @@ export function createNotificationStore(params: { db: Database; bus: Bus }): Not
     publish: (notification) => writer.appendIfKept([...row(notification), true]),
     createMany: (entries, within) => storeNotificationBatch({ runner, inbox, bus }, entries, within),
     async createIn(transaction, notification) {
-      if (!notification.critical) {
-        const found = await readManyPreferences(transaction.runner, [notification.userId])
-        if (!wantsInApp(found.get(notification.userId) ?? DEFAULT_PREFERENCES, notification)) return null
-      }
-      const [stored] = await inbox.append(transaction.runner, [row(notification)], transaction.notifyChannel)
+      // Asks the keep rule as `publish` does: false when the user's preferences leave the row out.
+      const [stored] = await inbox.append(
+        transaction.runner,
+        [[...row(notification), true]],
+        transaction.notifyChannel,
+      )
+      if (stored === false) return null
       if (!stored) throw userMissing(notification.userId)
       if (!transaction.notifyChannel) await transaction.publish(inbox.event(notification.userId, stored))
       return stored

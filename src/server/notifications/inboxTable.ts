@@ -21,8 +21,9 @@ export const inboxTable: StreamTable = {
       'createdAt', to_char(${r}.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
       'read', ${r}.read_at is not null, 'seen', ${r}.seen_at is not null,
       'archived', ${r}.archived_at is not null, 'critical', ${r}.critical)`,
-  // A publish (docs/protocol.md §7): critical, or the type's in-app choice (its own entry, else the default;
-  // `channelsFor` in preferences.ts), or no stored preferences (everything on).
+  // The one in-app rule (docs/protocol.md §7), asked by publish, createMany and createIn: critical, or the
+  // type's in-app choice (its own entry, else the default; `channelsFor` in preferences.ts), or no stored
+  // preferences (everything on).
   keep: (e) =>
     `coalesce((${e}->>5)::boolean, false) or coalesce((
       select coalesce((coalesce(p.preferences->'types'->(${e}->>1), p.preferences->'default')->>'inApp')::boolean, false)

@@ -179,6 +179,123 @@ describe('createNotificationWriter', () => {
     expect(seen.map((n) => n.title).sort()).toEqual(['n2', 'n3', 'n5', 'n6', 'n8'])
   })
 
+  // Without `within` and addresses a batch is one statement outside a transaction; with them, a transaction.
+  test.each([
+    ['one statement', false],
+    ['a transaction (within)', true],
+  ])(
+    'createMany in %s checks preferences in its statement: suppressed entries answer in place and take no seq; critical and kept ones are gap-free; an unknown user stores nothing',
+    async (_, withWithin) => {
+      const [off, typeOff, none] = await newUsers(3)
+      await database.db.insert(notificationPreferences).values([
+        {
+          userId: Number(off),
+          preferences: { default: { inApp: false, push: true }, types: { on: { inApp: true, push: true } } },
+        },
+        {
+          userId: Number(typeOff),
+          preferences: {
+            default: { inApp: true, push: true },
+            types: { muted: { inApp: false, push: true } },
+          },
+        },
+      ])
+      const store = createNotificationStore({ db: database.db, bus })
+      const large = { blob: 'x'.repeat(9000) } // the statement that sends large events by reference
+      const entries = [
+        { ...params(off!, 1), type: 'anything' },
+        { ...params(off!, 2), type: 'on' },
+        { ...params(typeOff!, 3), type: 'muted', data: large },
+        { ...params(off!, 4), type: 'anything', critical: true },
+        { ...params(typeOff!, 5), type: 'other', data: large },
+        { ...params(none!, 6), type: 'muted' },
+        { ...params(off!, 7), type: 'anything' },
+        { ...params(off!, 8), type: 'on' },
+      ]
+      let recorded: unknown
+      let ran = false
+      const within = withWithin
+        ? async (_: unknown, inside: unknown) => {
+            ran = true
+            recorded = structuredClone(inside)
+          }
+        : undefined
+      const results = await store.createMany(entries, within)
+      if (withWithin) expect(recorded).toEqual(results)
+      expect(results.map((r) => r.userId)).toEqual(entries.map((e) => e.userId))
+      expect(results.map((r) => r.notification?.seq ?? r.suppressed)).toEqual([
+        'preference',
+        1,
+        'preference',
+        2,
+        1,
+        1,
+        'preference',
+        3,
+      ])
+      for (const i of [0, 2, 6])
+        expect(results[i]).toEqual({
+          userId: entries[i]!.userId,
+          notification: null,
+          suppressed: 'preference',
+        })
+      expect(results.map((r) => r.notification?.title ?? null)).toEqual([
+        null,
+        'n2',
+        null,
+        'n4',
+        'n5',
+        'n6',
+        null,
+        'n8',
+      ])
+      expect((await store.source.loadSince(off!, 0, 10)).map((n) => n.title)).toEqual(['n2', 'n4', 'n8'])
+      expect(await store.source.latestSeq(typeOff!)).toBe(1)
+      const seen = await announced([off!, typeOff!, none!], 5)
+      expect(seen.map((n) => n.title).sort()).toEqual(['n2', 'n4', 'n5', 'n6', 'n8'])
+
+      // An unknown user among kept and suppressed entries: NOT_FOUND naming it, nothing stored, `within` not run.
+      ran = false
+      const before = events.length
+      await expect(
+        store.createMany(
+          [
+            { ...params(off!, 9), type: 'on' },
+            { ...params(off!, 10), type: 'anything' },
+            { ...params(none!, 11), critical: true },
+            params('987654324', 12),
+          ],
+          within,
+        ),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('987654324') })
+      expect(ran).toBe(false)
+      expect(await store.source.latestSeq(off!)).toBe(3)
+      expect(await store.source.latestSeq(none!)).toBe(1)
+      // The seqs go on where they were, and the failed batch announced nothing.
+      const [next] = await store.createMany([{ ...params(off!, 13), type: 'on' }], within)
+      expect(next!.notification!.seq).toBe(4)
+      expect((await announced([off!], 4)).map((n) => n.title)).toEqual(['n2', 'n4', 'n8', 'n13'])
+      expect(events.slice(before).filter((e) => e.kind === 'item' && e.key === none)).toEqual([])
+    },
+  )
+
+  test('createIn checks preferences in its statement: a suppressed type answers null and stores nothing; critical is stored', async () => {
+    const [userId] = await newUsers(1)
+    await database.db.insert(notificationPreferences).values({
+      userId: Number(userId),
+      preferences: { default: { inApp: true, push: true }, types: { muted: { inApp: false, push: true } } },
+    })
+    const store = createNotificationStore({ db: database.db, bus })
+    const created = await transact(database.db, bus, async (transaction) => [
+      await store.createIn(transaction, { ...params(userId!, 1), type: 'muted' }),
+      await store.createIn(transaction, { ...params(userId!, 2), type: 'muted', critical: true }),
+      await store.createIn(transaction, { ...params(userId!, 3), type: 'other' }),
+    ])
+    expect(created.map((n) => n?.seq ?? null)).toEqual([null, 1, 2])
+    expect((await store.source.loadSince(userId!, 0, 10)).map((n) => n.title)).toEqual(['n2', 'n3'])
+    expect((await announced([userId!], 2)).map((n) => n.title)).toEqual(['n2', 'n3'])
+  })
+
   test('an item PostgreSQL refuses (an unpaired surrogate in jsonb) fails only its own caller', async () => {
     const [userId] = await newUsers(1)
     const writer = createNotificationStore({ db: database.db, bus })

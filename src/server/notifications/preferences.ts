@@ -24,17 +24,14 @@ export function channelsFor(preferences: Preferences, type: string): { inApp: bo
   return Object.hasOwn(preferences.types, type) ? preferences.types[type]! : preferences.default
 }
 
-/** Whether a notification is stored and sent in the app (docs/protocol.md §7); `critical` always is. */
-export const wantsInApp = (preferences: Preferences, notification: Deliverable): boolean =>
-  notification.critical === true || channelsFor(preferences, notification.type).inApp
-
 /** Whether a stored notification may go out as a Web Push (docs/protocol.md §7); `critical` always may. */
 export const wantsPush = (preferences: Preferences, notification: Deliverable): boolean =>
   notification.critical === true || channelsFor(preferences, notification.type).push
 
 /**
- * A user's preferences (defaults when none are stored). The one lookup every reader uses: the publish paths
- * (in-app) and Web Push delivery (`wantsPush(await readPreferences(db, userId), notification)`).
+ * A user's preferences (defaults when none are stored), for Web Push delivery
+ * (`wantsPush(await readPreferences(db, userId), notification)`). The in-app check is not made here: every
+ * storing path asks the inbox table's `keep` rule (inboxTable.ts), the same choice in SQL, in its statement.
  */
 export async function readPreferences(db: Queryable, userId: string): Promise<Preferences> {
   const [row] = await db
@@ -47,7 +44,7 @@ export async function readPreferences(db: Queryable, userId: string): Promise<Pr
 const MANY = `select user_id::text as "userId", preferences from notification_preferences
   where user_id in (select (jsonb_array_elements_text(($1::text)::jsonb))::bigint)`
 
-/** Many users' preferences in one statement (a batch publish); users without a row are absent. */
+/** Many users' preferences in one statement (Web Push's check); users without a row are absent. */
 export async function readManyPreferences(
   runner: SqlRunner,
   userIds: readonly string[],

@@ -5,7 +5,6 @@ import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import type { StreamStore } from '../streams/store'
-import { readManyPreferences, wantsInApp } from './preferences'
 
 /** One notification of a batch: its recipient by exactly one of userId and address. */
 export interface BatchEntry {
@@ -40,10 +39,44 @@ export type BatchResults = {
   suppressed?: 'preference'
 }[]
 
+type Appended = (Notification | null | false)[]
+
+// Every row asks the inbox's keep rule, so the preferences are checked in the storing statement itself (no
+// query of their own): a row it leaves out comes back false and takes no seq.
+const appendRows = (entries: readonly BatchEntry[], userIds: readonly string[]) =>
+  entries.map(
+    (entry, i) =>
+      [
+        userIds[i]!,
+        entry.type,
+        entry.title,
+        entry.message,
+        entry.data ?? null,
+        entry.critical === true,
+        true,
+      ] as const,
+  )
+
+function toResults(userIds: readonly string[], appended: Appended): BatchResults {
+  const missing = [...new Set(userIds.filter((_, i) => appended[i] === null))]
+  if (missing.length > 0) {
+    const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')
+    throw new HeraldError(
+      'NOT_FOUND',
+      `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
+    )
+  }
+  return userIds.map((userId, i) => {
+    const notification = appended[i]
+    return notification ? { userId, notification } : { userId, notification: null, suppressed: 'preference' }
+  })
+}
+
 /**
- * Stores many notifications all or nothing, in one transaction: addresses that have never signed in get a
- * user row, every row is written by one statement, and one userId that does not exist (NOT_FOUND, naming
- * it) writes nothing at all. Each notification is announced to its user when the transaction commits.
+ * Stores many notifications all or nothing: addresses that have never signed in get a user row, every row is
+ * written by one statement (which checks each user's preferences), and one userId that does not exist
+ * (NOT_FOUND, naming it) writes nothing at all. A batch of userIds without `within` is that one statement
+ * alone; otherwise one transaction holds it. Each notification is announced to its user when it commits.
  * Answers the notifications and their userIds in input order. `within` runs last in the same transaction,
  * with the results (the caller's own record of the write, such as an idempotent request's answer).
  */
@@ -54,60 +87,33 @@ export async function storeNotificationBatch(
 ): Promise<BatchResults> {
   const { inbox, bus } = deps
   const channel = bus.notifyChannel
+  const announce = async (results: BatchResults) => {
+    if (!channel)
+      await announceAll(
+        bus,
+        results.flatMap((r) => (r.notification ? [inbox.event(r.userId, r.notification)] : [])),
+      )
+    return results
+  }
   const checksummed = entries.map((entry): string | null =>
     entry.address === undefined ? null : getAddress(entry.address),
   )
   const addresses = [...new Set(checksummed.filter((a): a is string => a !== null))]
+  if (addresses.length === 0 && !within) {
+    // Nothing to do but the rows: one statement that stores all or nothing is its own transaction, with no
+    // BEGIN or COMMIT round trip and the users' rows locked only while it runs (a batch names many users, so
+    // concurrent batches wait on one another's locks). When a user is missing it stores nothing, and the
+    // transaction below names them (or stores, should the user have been created meanwhile).
+    const userIds = entries.map((entry) => entry.userId!)
+    const appended = await inbox.append(deps.runner, appendRows(entries, userIds), channel, true)
+    if (!appended.includes(null)) return announce(toResults(userIds, appended))
+  }
   const results = await deps.runner.transaction(async (tx) => {
     const ids = addresses.length > 0 ? await resolveAddresses(tx, addresses) : new Map<string, string>()
     const userIds = entries.map((entry, i) => entry.userId ?? ids.get(checksummed[i]!)!)
-    const preferences = await readManyPreferences(
-      tx,
-      userIds.filter((_, i) => !entries[i]!.critical),
-    )
-    const kept = entries.map((entry, i) => {
-      const mine = preferences.get(userIds[i]!)
-      return !mine || wantsInApp(mine, entry)
-    })
-    const keptIndexes = entries.flatMap((_, i) => (kept[i] ? [i] : []))
-    const appended = await inbox.append(
-      tx,
-      keptIndexes.map((i) => {
-        const entry = entries[i]!
-        return [
-          userIds[i]!,
-          entry.type,
-          entry.title,
-          entry.message,
-          entry.data ?? null,
-          entry.critical === true,
-        ]
-      }),
-      channel,
-    )
-    const stored: (Notification | null)[] = entries.map(() => null)
-    // These rows do not ask the keep rule (preferences were read above), so none comes back false.
-    for (const [k, i] of keptIndexes.entries()) stored[i] = appended[k] || null
-    const missing = [...new Set(userIds.filter((_, i) => kept[i] && stored[i] === null))]
-    if (missing.length > 0) {
-      const named = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '')
-      throw new HeraldError(
-        'NOT_FOUND',
-        `${missing.length === 1 ? 'User' : 'Users'} ${named} ${missing.length === 1 ? 'does' : 'do'} not exist; nothing was stored.`,
-      )
-    }
-    const results: BatchResults = userIds.map((userId, i) =>
-      kept[i]
-        ? { userId, notification: stored[i]! }
-        : { userId, notification: null, suppressed: 'preference' },
-    )
+    const results = toResults(userIds, await inbox.append(tx, appendRows(entries, userIds), channel))
     await within?.(tx, results)
     return results
   })
-  if (!channel)
-    await announceAll(
-      bus,
-      results.flatMap((r) => (r.notification ? [inbox.event(r.userId, r.notification)] : [])),
-    )
-  return results
+  return announce(results)
 }

@@ -26,13 +26,23 @@ export interface StreamTable {
   keep?(e: string): string
 }
 
-export interface StreamStatements {
+export interface AppendStatements {
   /** $1: JSON array of [key, ...columns] rows → (ord, item) per stored row. */
   append: string
   /** The same, NOTIFYing each item's bus event on channel $2. */
   appendAndNotify: string
   /** The same, for rows whose events may be too large to send inline. */
   appendAndNotifyLarge: string
+}
+
+export interface StreamStatements extends AppendStatements {
+  /**
+   * The same three, all or nothing: when one row's stream does not exist, the statement stores nothing (no
+   * row comes back stored). One statement outside a transaction is then what a transaction around `append`
+   * would be, without the round trips of BEGIN and COMMIT and without holding the counter rows' locks
+   * across them.
+   */
+  whole: AppendStatements
   /** $1 key, $2 since, $3 limit → (item) oldest first. */
   since: string
   /**
@@ -54,8 +64,30 @@ export interface StreamStatements {
 //   order: seqs stay gap-free and follow commit order, however many rows one stream has in the statement;
 // - rows for streams whose counter row does not exist (and is not created) are left out (the caller decides
 //   what that means);
-// - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree.
+// - the time is cut to milliseconds, the precision the wire has, so the row and every copy of it agree;
+// - `whole`: the counters are bumped only when every (kept) row's counter row is there (a table that creates
+//   its counter rows needs no check).
 export function streamStatements(table: StreamTable): StreamStatements {
+  return {
+    ...appendStatements(table, false),
+    whole: appendStatements(table, true),
+    since: `select ${table.wire('r')}::text as item from ${table.items.table} r
+where r.${table.items.key} = $1 and r.seq > $2 order by r.seq limit $3`,
+    sinceMany: `select q.ord::int4 as ord, x.item
+from jsonb_array_elements(($1::text)::jsonb) with ordinality as q(e, ord)
+cross join lateral (
+  select ${table.wire('r')}::text as item, r.seq from ${table.items.table} r
+  where r.${table.items.key} = (q.e->>0)::${table.counter.keyType} and r.seq > (q.e->>1)::bigint
+  order by r.seq limit (q.e->>2)::int
+) x
+order by q.ord, x.seq`,
+    latest: `select last_seq as seq from ${table.counter.table} where ${table.counter.key} = $1`,
+    latestMany: `select ${table.counter.key}::text as key, last_seq as seq from ${table.counter.table}
+where ${table.counter.key} in (select (k #>> '{}')::${table.counter.keyType} from jsonb_array_elements(($1::text)::jsonb) as k)`,
+  }
+}
+
+function appendStatements(table: StreamTable, whole: boolean): AppendStatements {
   const { counter, items } = table
   const columns = table.columns.map((column, i) => {
     const value =
@@ -75,6 +107,7 @@ export function streamStatements(table: StreamTable): StreamStatements {
   const skipped = (nulls: string) =>
     table.keep ? `\nunion all select ord, ${nulls} from input where not kept` : ''
   const prefixed = (alias: string) => columns.map((c) => `${alias}.${c.name}`).join(', ')
+  const allThere = '\n    and not exists (select 1 from counts k where k.key not in (select key from locked))'
   const bump = counter.create
     ? `
 upserted as (
@@ -92,7 +125,7 @@ locked as materialized (
 bumped as (
   update ${counter.table} u set last_seq = u.last_seq + c.n
   from counts c join locked l on l.key = c.key
-  where u.${counter.key} = c.key
+  where u.${counter.key} = c.key${whole ? allThere : ''}
   returning u.${counter.key} as key, u.last_seq - c.n as base
 )`
   const store = `
@@ -130,18 +163,5 @@ events as (
 select ord, item from stored order by key, seq`,
     appendAndNotify: `${store}${events}${notifyEventsSql('$2', false)}${skipped('null::text, null::boolean')}`,
     appendAndNotifyLarge: `${store}${events}${notifyEventsSql('$2', true)}${skipped('null::text, null::boolean')}`,
-    since: `select ${table.wire('r')}::text as item from ${items.table} r
-where r.${items.key} = $1 and r.seq > $2 order by r.seq limit $3`,
-    sinceMany: `select q.ord::int4 as ord, x.item
-from jsonb_array_elements(($1::text)::jsonb) with ordinality as q(e, ord)
-cross join lateral (
-  select ${table.wire('r')}::text as item, r.seq from ${items.table} r
-  where r.${items.key} = (q.e->>0)::${counter.keyType} and r.seq > (q.e->>1)::bigint
-  order by r.seq limit (q.e->>2)::int
-) x
-order by q.ord, x.seq`,
-    latest: `select last_seq as seq from ${counter.table} where ${counter.key} = $1`,
-    latestMany: `select ${counter.key}::text as key, last_seq as seq from ${counter.table}
-where ${counter.key} in (select (k #>> '{}')::${counter.keyType} from jsonb_array_elements(($1::text)::jsonb) as k)`,
   }
 }

@@ -19,12 +19,14 @@ export interface StreamStore<Item extends StreamItem> {
    * Stores the rows in one statement and answers the stored items in input order; null where the stream's
    * counter row does not exist, false where the table's `keep` rule left the row out (only rows that ask). With `notifyChannel` (the bus's capability) the statement also announces
    * each item on it, so the announcement commits with the rows; otherwise the caller announces after commit
-   * (see `events`).
+   * (see `events`). `whole`: all or nothing; when one stream does not exist nothing is stored, and every row
+   * the keep rule did not leave out comes back null.
    */
   append(
     runner: SqlRunner,
     rows: readonly AppendRow[],
     notifyChannel: string | null,
+    whole?: boolean,
   ): Promise<(Item | null | false)[]>
   /** The bus event that announces a stored item. */
   event(key: string, item: Item): BusEvent
@@ -79,7 +81,8 @@ export function createStreamStore<Item extends StreamItem>(
   const latestSeq = (key: string) => latests.load(String(key))
   return {
     table,
-    async append(into, rows, notifyChannel) {
+    async append(into, rows, notifyChannel, whole = false) {
+      const chosen = whole ? statements.whole : statements
       let mayBeLarge = false
       const parts = rows.map((row) => {
         const part = JSON.stringify(row)
@@ -88,11 +91,11 @@ export function createStreamStore<Item extends StreamItem>(
       })
       const input = `[${parts.join(',')}]`
       const stored = !notifyChannel
-        ? await into.query<StoredRow>(statements.append, [input])
-        : await into.query<StoredRow>(
-            mayBeLarge ? statements.appendAndNotifyLarge : statements.appendAndNotify,
-            [input, notifyChannel],
-          )
+        ? await into.query<StoredRow>(chosen.append, [input])
+        : await into.query<StoredRow>(mayBeLarge ? chosen.appendAndNotifyLarge : chosen.appendAndNotify, [
+            input,
+            notifyChannel,
+          ])
       const out: (Item | null | false)[] = new Array(rows.length).fill(null)
       for (const row of stored) out[row.ord - 1] = row.item === null ? false : (JSON.parse(row.item) as Item)
       return out
