@@ -50,9 +50,8 @@ describe.skipIf(!usingPostgres())('nonces across two processes (needs HERALD_TES
       DATABASE_URL: database.url,
       CHAIN_RPC_URL: anvil.rpcUrl,
       DEPLOYER_PRIVATE_KEY: ANVIL_KEYS[0],
-      // Room for all of a process's jobs at the barrier at once: pg-boss runs JOB_CONCURRENCY / 2 workers of
-      // batches of up to 2, and jobs that arrive one by one are taken one per worker.
-      JOB_CONCURRENCY: String(2 * JOBS_PER_PROCESS),
+      // Room for exactly a process's share at the barrier: all jobs waiting there at once means both hold some.
+      JOB_CONCURRENCY: String(JOBS_PER_PROCESS),
       JOB_TIMEOUT_SECONDS: '60',
       AUTH_RATE_PER_MINUTE: '100000',
     }

@@ -27,32 +27,41 @@ export async function startJobWorkers(deps: JobWorkerDeps): Promise<{ stop(): Pr
       receiptTimeoutMs: Math.max(1000, (registered.timeoutSeconds - 5) * 1000),
       onLate: (message) => deps.onError(new Error(message), 'a job that ended after its job ended'),
     }
-    // Fast pickup needs LISTEN/NOTIFY (instance), notify (queue) and burst fetching, which only works with
-    // batches of more than one; each job of a batch still settles on its own.
-    await boss.work<{ jobId: number }>(
-      registered.queue,
-      {
-        batchSize: 2,
-        localConcurrency: Math.max(1, Math.ceil(deps.concurrency / 2)),
-        includeMetadata: true,
-        perJobResults: true,
-        burstWhenBatchFull: true,
-        pollingIntervalSeconds: 2,
-        notifyPollingIntervalSeconds: 10,
-      },
-      async (batch) =>
-        Promise.all(
-          batch.map(async (job) => {
+    // One job per fetch and JOB_CONCURRENCY workers, each a work() call of its own so its handler knows
+    // its worker id. Batches of 2 on half as many workers halved the concurrency when jobs arrive one at a
+    // time (each worker took one and was held until its batch settled). Fast pickup needs LISTEN/NOTIFY
+    // (instance) and notify (queue): a send wakes the idle workers and flags the busy ones, which fetch again
+    // as they finish. A backlog needs more: pg-boss's burst fetching (burstWhenBatchFull) only works with
+    // batches of more than one, so each worker flags itself as its job settles and fetches again at once
+    // (the price is one empty fetch per job once the queue is drained), rather than at the 10 s backstop.
+    for (let slot = 0; slot < Math.max(1, deps.concurrency); slot++) {
+      const worker = Promise.withResolvers<string>()
+      const workerId = await boss.work<{ jobId: number }>(
+        registered.queue,
+        {
+          batchSize: 1,
+          includeMetadata: true,
+          perJobResults: true,
+          pollingIntervalSeconds: 2,
+          notifyPollingIntervalSeconds: 10,
+        },
+        async ([job]) => {
+          try {
             const settled = await runAttempt(
               deps,
               registered,
               job as JobWithMetadata<{ jobId: number }>,
-              () => runJob(runDeps, registered, job.data.jobId, job.retryCount + 1, shutdown.signal),
+              () => runJob(runDeps, registered, job!.data.jobId, job!.retryCount + 1, shutdown.signal),
             )
-            return { id: job.id, status: settled ? ('completed' as const) : ('failed' as const) }
-          }),
-        ),
-    )
+            return [{ id: job!.id, status: settled ? ('completed' as const) : ('failed' as const) }]
+          } finally {
+            // Known once work() returns, which never waits for a handler (a first fetch can beat it).
+            boss.notifyWorker(await worker.promise)
+          }
+        },
+      )
+      worker.resolve(workerId)
+    }
     // pg-boss moves a job here when it failed for good without the handler recording why (the last attempt
     // expired, or its process died or was stopped during it): the owner must still see it fail. pg-boss's
     // fail statement inserts the dead-letter copy without a NOTIFY, so on a notify queue only the backstop

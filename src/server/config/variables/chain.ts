@@ -73,7 +73,7 @@ export const chainVariables = [
     field: 'jobConcurrency',
     kind: integer(1, 100),
     default: 4,
-    doc: 'jobs one worker process runs at once',
+    doc: 'jobs of each type one worker process runs at once, whether they arrive one by one or together',
   }),
   variable({
     name: 'CHAIN_RPC_TIMEOUT_SECONDS',
