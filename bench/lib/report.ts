@@ -2,6 +2,7 @@ import { channelReport } from './channelReport'
 import { churnTable, churnTarget } from './churn'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
+import { stormTable } from './stormResult'
 
 const NAMES: Record<Kind, string> = {
   herald: 'Herald',
@@ -323,6 +324,7 @@ export function renderReport(results: BenchResults): string {
     out.push(...churnTable(results.churn))
     rows.push(churnTarget(results.churn))
   }
+  if (results.storm) out.push(...stormTable(results.storm))
   if (rows.length > 0) {
     out.push('### Targets of the issue (same run)', '', '| target | measured | holds |', '|---|---|---|')
     for (const [target, measured, ok] of rows)

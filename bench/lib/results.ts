@@ -1,4 +1,5 @@
 import type { ChurnResult } from './churn'
+import type { StormResult } from './stormResult'
 
 /** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
 export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
@@ -129,4 +130,6 @@ export interface BenchResults {
   stored: StoredCell[]
   /** The bounded churn run (bench/lib/churn.ts); absent with --skip-churn. */
   churn?: ChurnResult
+  /** The restart storms (bench/storm.ts); absent with --skip-storm. */
+  storm?: StormResult[]
 }

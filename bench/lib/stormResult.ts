@@ -1,0 +1,68 @@
+import type { Delivery } from './stormStreams'
+
+/** One restart storm (bench/storm.ts): one server, one way of stopping it. Times in ms from the signal. */
+export interface StormResult {
+  server: 'herald' | 'socketio'
+  signal: 'SIGTERM' | 'SIGKILL'
+  /** How the instances share messages and, for Socket.IO, sessions. */
+  adapter: string
+  clients: number
+  /** Live before the restart (authenticated, resumed, three channels subscribed). */
+  connected: number
+  connectMs: number
+  /** Signal → the old process exited. */
+  stopMs: number
+  /** Signal → the new process listening (its exit, the pause, its start-up). */
+  downMs: number
+  /** Clients live again: down after the mark, then re-authenticated, resumed, every channel subscribed. */
+  back: number
+  lastBackMs: number
+  /** The last one back, after the new process was listening. */
+  lastBackAfterReadyMs: number
+  p50Ms: number
+  p90Ms: number
+  p99Ms: number
+  /** Clients back per 500 ms after the signal. */
+  curve: number[]
+  /** Socket.IO: reconnections with `socket.recovered === true`. */
+  recovered?: number
+  /** Socket.IO: the clients' disconnect reasons after the mark. */
+  downReasons?: Record<string, number>
+  published: { rounds: number; channel: number; notifications: number; failed: number; firstError?: string }
+  delivery: Delivery
+  /** From the signal to the last client back (lib/proc.ts); the servers change pid, so the machine's. */
+  cpu: Record<string, number>
+  error?: string
+}
+
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
+const NAMES = { herald: 'Herald (SDK)', socketio: 'Socket.IO 4 (recovery)' }
+
+/** The storm's table for the report (lib/report.ts). */
+export function stormTable(results: StormResult[]): string[] {
+  if (results.length === 0) return []
+  const out = [
+    '### Restart storm: clients on three channels each, the server restarted while a second instance publishes',
+    '',
+    '| server | stop | clients | back | signal → listening | last back (after listening) | p50 / p90 / p99 | Socket.IO recovered | messages expected | lost | duplicated | out of order | machine CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const r of results) {
+    if (r.error && !Number.isFinite(r.lastBackMs)) {
+      out.push(`| ${NAMES[r.server]} | ${r.signal} | ${int(r.clients)} | failed: ${r.error} |||||||||`)
+      continue
+    }
+    const d = r.delivery
+    out.push(
+      `| ${NAMES[r.server]} | ${r.signal} | ${int(r.connected)} | ${int(r.back)} | ${int(r.downMs)} ms | ${int(r.lastBackMs)} ms (${int(r.lastBackAfterReadyMs)} ms) | ${int(r.p50Ms)} / ${int(r.p90Ms)} / ${int(r.p99Ms)} ms | ${r.recovered === undefined ? '–' : int(r.recovered)} | ${int(d.expected)} | ${int(d.lost)} | ${int(d.duplicated)} | ${int(d.outOfOrder)} | ${int(r.cpu?.machine ?? Number.NaN)}% |`,
+    )
+  }
+  out.push('')
+  for (const r of results) {
+    out.push(
+      `- ${NAMES[r.server]} ${r.signal}: clients back per 500 ms after the signal: ${r.curve?.join(' ') ?? '–'}; published ${int(r.published?.channel ?? 0)} publications and ${int(r.published?.notifications ?? 0)} notifications in ${int(r.published?.rounds ?? 0)} rounds (${int(r.published?.failed ?? 0)} failed)${r.downReasons && Object.keys(r.downReasons).length ? `; disconnect reasons: ${JSON.stringify(r.downReasons)}` : ''}${r.delivery.examples.length ? `; first discrepancies: ${r.delivery.examples.slice(0, 5).join('; ')}` : ''}${r.error ? `; error: ${r.error}` : ''}`,
+    )
+  }
+  out.push('')
+  return out
+}
