@@ -209,6 +209,8 @@ async function stormCell(
       main = await startMain(main.port)
       children.push(main.child)
       result.downMs = now() - signalAt
+      // The new process alone, from listening to the last client back: what taking them all back costs it.
+      const serverCpu = startCpuMeter({ server: main.child.pid })
       // Every client back, or the timeout.
       const deadline = now() + BACK_TIMEOUT_MS
       let back = 0
@@ -227,6 +229,7 @@ async function stormCell(
         await sleep(200)
       }
       result.cpu = cpu.stop()
+      result.serverCpu = serverCpu.stop().server ?? Number.NaN
       const statuses = await all<{
         back: number
         recovered: number

@@ -36,6 +36,12 @@ const traces: string[] = []
 const downReasons = new Map<string, number>()
 const countReason = (reason: string) => downReasons.set(reason, (downReasons.get(reason) ?? 0) + 1)
 
+/** With STORM_TRACE, the orchestrator logs what one client in 250 went through after the mark. */
+function traceClient(index: number, event: string): void {
+  if (index % 250 === 249 && markedAt > 0 && traces.length < 1000)
+    traces.push(`${index} ${Math.round(now() - markedAt)} ${event}`)
+}
+
 function heraldClient(url: string, user: BenchUser, index: number): StormClient {
   const channels = stormChannels(index)
   const client: StormClient = {
@@ -60,6 +66,7 @@ function heraldClient(url: string, user: BenchUser, index: number): StormClient 
     shareAcrossTabs: false,
   })
   sdk.on('state', (state) => {
+    traceClient(index, state)
     const connected = state === 'connected'
     if (connected) client.connectedAt = now()
     else if (client.live && markedAt > 0 && client.downAt === 0) client.downAt = now()
@@ -78,6 +85,7 @@ function heraldClient(url: string, user: BenchUser, index: number): StormClient 
     sdk.subscribe(channel, {
       onPublication: (publication) => client.received[k]!.push(publication.seq),
       onSubscribed: () => {
+        traceClient(index, `subscribed ${channel}`)
         client.subscribedAt[k] = now()
       },
     })
@@ -107,9 +115,7 @@ function socketIoClient(url: string, user: BenchUser, index: number): StormClien
     recovered: false,
     close: () => socket.close(),
   }
-  const trace = (event: string) => {
-    if (index % 250 === 249 && markedAt > 0) traces.push(`${index} ${Math.round(now() - markedAt)} ${event}`)
-  }
+  const trace = (event: string) => traceClient(index, event)
   socket.io.on('reconnect_attempt', (n) => trace(`attempt ${n}`))
   socket.io.on('error', (e) => trace(`error ${e}`))
   socket.on('connect_error', (e) => trace(`connect_error ${e}`))

@@ -32,6 +32,8 @@ export interface StormResult {
   delivery: Delivery
   /** From the signal to the last client back (lib/proc.ts); the servers change pid, so the machine's. */
   cpu: Record<string, number>
+  /** The new server process, from listening to the last client back, in percent of one core. */
+  serverCpu: number
   error?: string
 }
 
@@ -44,17 +46,17 @@ export function stormTable(results: StormResult[]): string[] {
   const out = [
     '### Restart storm: clients on three channels each, the server restarted while a second instance publishes',
     '',
-    '| server | stop | clients | back | signal → listening | last back (after listening) | p50 / p90 / p99 | Socket.IO recovered | messages expected | lost | duplicated | out of order | machine CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | stop | clients | back | signal → listening | last back (after listening) | p50 / p90 / p99 | Socket.IO recovered | messages expected | lost | duplicated | out of order | new server CPU | machine CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of results) {
     if (r.error && !Number.isFinite(r.lastBackMs)) {
-      out.push(`| ${NAMES[r.server]} | ${r.signal} | ${int(r.clients)} | failed: ${r.error} |||||||||`)
+      out.push(`| ${NAMES[r.server]} | ${r.signal} | ${int(r.clients)} | failed: ${r.error} ||||||||||`)
       continue
     }
     const d = r.delivery
     out.push(
-      `| ${NAMES[r.server]} | ${r.signal} | ${int(r.connected)} | ${int(r.back)} | ${int(r.downMs)} ms | ${int(r.lastBackMs)} ms (${int(r.lastBackAfterReadyMs)} ms) | ${int(r.p50Ms)} / ${int(r.p90Ms)} / ${int(r.p99Ms)} ms | ${r.recovered === undefined ? '–' : int(r.recovered)} | ${int(d.expected)} | ${int(d.lost)} | ${int(d.duplicated)} | ${int(d.outOfOrder)} | ${int(r.cpu?.machine ?? Number.NaN)}% |`,
+      `| ${NAMES[r.server]} | ${r.signal} | ${int(r.connected)} | ${int(r.back)} | ${int(r.downMs)} ms | ${int(r.lastBackMs)} ms (${int(r.lastBackAfterReadyMs)} ms) | ${int(r.p50Ms)} / ${int(r.p90Ms)} / ${int(r.p99Ms)} ms | ${r.recovered === undefined ? '–' : int(r.recovered)} | ${int(d.expected)} | ${int(d.lost)} | ${int(d.duplicated)} | ${int(d.outOfOrder)} | ${int(r.serverCpu)}% | ${int(r.cpu?.machine ?? Number.NaN)}% |`,
     )
   }
   out.push('')
