@@ -235,6 +235,7 @@ async function stormCell(
         recovered: number
         backAt: number[]
         reasons: Record<string, number>
+        steps: Record<string, number[]>
       }>(loads, 'status', { times: true }, 30_000)
       const times = statuses
         .flatMap((s) => s.backAt)
@@ -247,6 +248,18 @@ async function stormCell(
       result.p90Ms = percentile(times, 90)
       result.p99Ms = percentile(times, 99)
       result.curve = backCurve(times)
+      result.steps = {}
+      for (const step of Object.keys(statuses[0]?.steps ?? {})) {
+        const sorted = statuses
+          .flatMap((s) => s.steps[step] ?? [])
+          .map((t) => t - signalAt)
+          .sort((a, b) => a - b)
+        result.steps[step] = {
+          p50: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          max: sorted.at(-1) ?? Number.NaN,
+        }
+      }
       if (process.env.STORM_TRACE)
         deps.log(JSON.stringify(statuses.map((s) => (s as { traces?: unknown }).traces)))
       result.downReasons = {}

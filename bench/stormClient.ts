@@ -19,7 +19,8 @@ interface StormClient {
   live: boolean
   /** When the client went down after the mark (0: not since). */
   downAt: number
-  /** The last time it became connected, authenticated, resumed; each channel's last `subscribed`. */
+  /** The last time its socket opened (Herald: `authenticating`); connected, authenticated, resumed; each channel's last `subscribed`. */
+  openedAt: number
   connectedAt: number
   authenticatedAt: number
   resumedAt: number
@@ -51,6 +52,7 @@ function heraldClient(url: string, user: BenchUser, index: number): StormClient 
     notifications: [],
     live: false,
     downAt: 0,
+    openedAt: 0,
     connectedAt: 0,
     authenticatedAt: 0,
     resumedAt: 0,
@@ -67,6 +69,7 @@ function heraldClient(url: string, user: BenchUser, index: number): StormClient 
   })
   sdk.on('state', (state) => {
     traceClient(index, state)
+    if (state === 'authenticating') client.openedAt = now()
     const connected = state === 'connected'
     if (connected) client.connectedAt = now()
     else if (client.live && markedAt > 0 && client.downAt === 0) client.downAt = now()
@@ -108,6 +111,7 @@ function socketIoClient(url: string, user: BenchUser, index: number): StormClien
     notifications: [],
     live: false,
     downAt: 0,
+    openedAt: 0,
     connectedAt: 0,
     authenticatedAt: 0,
     resumedAt: 0,
@@ -123,6 +127,7 @@ function socketIoClient(url: string, user: BenchUser, index: number): StormClien
     trace(`connect recovered=${socket.recovered}`)
     const at = now()
     // The auth middleware ran and the rooms are joined before the server answers the handshake.
+    client.openedAt = at
     client.connectedAt = at
     client.authenticatedAt = at
     client.resumedAt = at
@@ -190,7 +195,17 @@ function status(args: Record<string, unknown>) {
     reasons: Object.fromEntries(downReasons),
     traces: traces.slice(0, 200),
   }
-  if (args.times) answer.backAt = back.filter((t): t is number => t !== null)
+  if (args.times) {
+    answer.backAt = back.filter((t): t is number => t !== null)
+    // Where the time went, for the clients back: socket open, authenticated, every channel subscribed, resumed.
+    const isBack = clients.filter((_, i) => back[i] !== null)
+    answer.steps = {
+      opened: isBack.map((c) => c.openedAt),
+      authenticated: isBack.map((c) => c.authenticatedAt),
+      subscribed: isBack.map((c) => Math.max(...c.subscribedAt)),
+      resumed: isBack.map((c) => c.resumedAt),
+    }
+  }
   return answer
 }
 

@@ -22,6 +22,11 @@ export interface StormResult {
   p50Ms: number
   p90Ms: number
   p99Ms: number
+  /**
+   * Where the time went, from the signal, over the clients back: socket open again, authenticated, its three
+   * channels subscribed, resumed (Socket.IO: all at `connect`).
+   */
+  steps?: Record<string, { p50: number; p99: number; max: number }>
   /** Clients back per 500 ms after the signal. */
   curve: number[]
   /** Socket.IO: reconnections with `socket.recovered === true`. */
@@ -39,6 +44,14 @@ export interface StormResult {
 
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
 const NAMES = { herald: 'Herald (SDK)', socketio: 'Socket.IO 4 (recovery)' }
+
+/** "opened p50/p99/max …" in seconds after the signal, for the steps a client goes through. */
+function steps(r: StormResult): string {
+  if (r.server !== 'herald' || !r.steps) return ''
+  const s = (x: number) => (Number.isFinite(x) ? (x / 1000).toFixed(1) : '–')
+  const list = Object.entries(r.steps).map(([step, t]) => `${step} ${s(t.p50)} / ${s(t.p99)} / ${s(t.max)}`)
+  return `seconds after the signal (p50 / p99 / max): ${list.join(', ')}; `
+}
 
 /** The storm's table for the report (lib/report.ts). */
 export function stormTable(results: StormResult[]): string[] {
@@ -62,7 +75,7 @@ export function stormTable(results: StormResult[]): string[] {
   out.push('')
   for (const r of results) {
     out.push(
-      `- ${NAMES[r.server]} ${r.signal}: clients back per 500 ms after the signal: ${r.curve?.join(' ') ?? '–'}; published ${int(r.published?.channel ?? 0)} publications and ${int(r.published?.notifications ?? 0)} notifications in ${int(r.published?.rounds ?? 0)} rounds (${int(r.published?.failed ?? 0)} failed)${r.downReasons && Object.keys(r.downReasons).length ? `; disconnect reasons: ${JSON.stringify(r.downReasons)}` : ''}${r.delivery.examples.length ? `; first discrepancies: ${r.delivery.examples.slice(0, 5).join('; ')}` : ''}${r.error ? `; error: ${r.error}` : ''}`,
+      `- ${NAMES[r.server]} ${r.signal}: clients back per 500 ms after the signal: ${r.curve?.join(' ') ?? '–'}; ${steps(r)}published ${int(r.published?.channel ?? 0)} publications and ${int(r.published?.notifications ?? 0)} notifications in ${int(r.published?.rounds ?? 0)} rounds (${int(r.published?.failed ?? 0)} failed)${r.downReasons && Object.keys(r.downReasons).length ? `; disconnect reasons: ${JSON.stringify(r.downReasons)}` : ''}${r.delivery.examples.length ? `; first discrepancies: ${r.delivery.examples.slice(0, 5).join('; ')}` : ''}${r.error ? `; error: ${r.error}` : ''}`,
     )
   }
   out.push('')
