@@ -102,7 +102,7 @@ const CHURN: ChurnSettings = {
   durationMs: Number(options['churn-seconds']) * 1000,
 }
 /** The storm adds a few minutes per server and signal at 10,000 clients. */
-const HARD_LIMIT_MS = (options['skip-storm'] ? 14 : 26) * 60_000
+const HARD_LIMIT_MS = (options['skip-storm'] ? 14 : 30) * 60_000
 const PROFILE_DIR = join(import.meta.dir, 'results/profiles')
 /** With --profile, Bun servers also report their heap by object type before and after connecting. */
 const profiling = (kind: Kind) => options.profile && (kind === 'herald' || kind === 'bun')

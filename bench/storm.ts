@@ -44,7 +44,8 @@ export const STORM_DEFAULTS: StormSettings = {
 }
 
 const CONNECT_TIMEOUT_MS = 240_000
-const BACK_TIMEOUT_MS = 120_000
+// Past Socket.IO's 2-minute recovery window, so the clients that come back once their sessions are gone count.
+const BACK_TIMEOUT_MS = 180_000
 const DRAIN_TIMEOUT_MS = 20_000
 /** Buckets of the curve of clients back after the signal. */
 const CURVE_BUCKET_MS = 500

@@ -45,6 +45,21 @@ export interface StormResult {
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–')
 const NAMES = { herald: 'Herald (SDK)', socketio: 'Socket.IO 4 (recovery)' }
 
+/** The curve with runs of empty buckets shortened ("0×230"), so a long wait stays one line. */
+function curveText(curve: number[] | undefined): string {
+  if (!curve) return '–'
+  const parts: string[] = []
+  for (let i = 0; i < curve.length; ) {
+    let j = i
+    while (curve[j] === 0 && j < curve.length) j++
+    if (j - i > 3) {
+      parts.push(`0×${j - i}`)
+      i = j
+    } else parts.push(String(curve[i++]))
+  }
+  return parts.join(' ')
+}
+
 /** "opened p50/p99/max …" in seconds after the signal, for the steps a client goes through. */
 function steps(r: StormResult): string {
   if (r.server !== 'herald' || !r.steps) return ''
@@ -75,7 +90,7 @@ export function stormTable(results: StormResult[]): string[] {
   out.push('')
   for (const r of results) {
     out.push(
-      `- ${NAMES[r.server]} ${r.signal}: clients back per 500 ms after the signal: ${r.curve?.join(' ') ?? '–'}; ${steps(r)}published ${int(r.published?.channel ?? 0)} publications and ${int(r.published?.notifications ?? 0)} notifications in ${int(r.published?.rounds ?? 0)} rounds (${int(r.published?.failed ?? 0)} failed)${r.downReasons && Object.keys(r.downReasons).length ? `; disconnect reasons: ${JSON.stringify(r.downReasons)}` : ''}${r.delivery.examples.length ? `; first discrepancies: ${r.delivery.examples.slice(0, 5).join('; ')}` : ''}${r.error ? `; error: ${r.error}` : ''}`,
+      `- ${NAMES[r.server]} ${r.signal}: clients back per 500 ms after the signal: ${curveText(r.curve)}; ${steps(r)}published ${int(r.published?.channel ?? 0)} publications and ${int(r.published?.notifications ?? 0)} notifications in ${int(r.published?.rounds ?? 0)} rounds (${int(r.published?.failed ?? 0)} failed)${r.downReasons && Object.keys(r.downReasons).length ? `; disconnect reasons: ${JSON.stringify(r.downReasons)}` : ''}${r.delivery.examples.length ? `; first discrepancies: ${r.delivery.examples.slice(0, 5).join('; ')}` : ''}${r.error ? `; error: ${r.error}` : ''}`,
     )
   }
   out.push('')
