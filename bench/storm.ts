@@ -146,6 +146,7 @@ async function stormCell(
       publisher = heraldPublisher(`http://127.0.0.1:${second.port}`, deps.adminKey, users)
       result.adapter = 'PostgreSQL (BUS=postgres)'
     } else {
+      await pingRedis()
       users = Array.from({ length: n }, (_, i) => ({
         userId: String(i + 1),
         token: signPeerToken(deps.peerSecret, String(i + 1)),
@@ -309,9 +310,28 @@ function backCurve(sortedTimes: number[]): number[] {
   return curve
 }
 
+const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Socket.IO's storm needs Redis (the adapter): say so plainly rather than through a server's crash. */
+async function pingRedis(): Promise<void> {
+  const redis = createClient({ url: redisUrl(), socket: { connectTimeout: 5_000, reconnectStrategy: false } })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    await redis.ping()
+  } catch (error) {
+    throw new Error(
+      `Redis at ${redisUrl()} is not reachable (the Socket.IO storm needs it; REDIS_URL): ${error}`,
+    )
+  } finally {
+    if (redis.isOpen) await redis.close()
+  }
+}
+
 /** The run's stream, pub/sub channel and sessions in the shared Redis. */
 async function dropRedisKeys(prefix: string): Promise<void> {
-  const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' })
+  const redis = createClient({ url: redisUrl(), socket: { reconnectStrategy: false } })
+  redis.on('error', () => {})
   await redis.connect()
   try {
     const keys: string[] = []
