@@ -99,11 +99,19 @@ const all = <T>(loads: Child[], cmd: string, args: Record<string, unknown>, time
 
 export async function runStorm(deps: StormDeps, settings: StormSettings): Promise<StormResult[]> {
   const results: StormResult[] = []
-  const socketIoScript = settings.servers.includes('socketio') ? await buildSocketIoStorm() : ''
+  // A build that fails fails Socket.IO's storms (reported), not the run and the results before them.
+  let buildError: unknown = null
+  const socketIoScript = settings.servers.includes('socketio')
+    ? await buildSocketIoStorm().catch((error: unknown) => {
+        buildError = error
+        return ''
+      })
+    : ''
   for (const server of settings.servers) {
     for (const signal of settings.signals) {
       const started = performance.now()
       const result = await stormCell(deps, settings, server, signal, socketIoScript)
+      if (buildError && server === 'socketio') result.error = String(buildError)
       results.push(result)
       deps.log(
         `bench: storm ${server} ${signal}: ${result.error ?? `${result.back}/${result.connected} back, last ${Math.round(result.lastBackMs)} ms after the signal, ${result.delivery.lost} lost, ${result.delivery.duplicated} duplicated, ${result.delivery.outOfOrder} out of order${result.recovered === undefined ? '' : `, ${result.recovered} recovered`}`} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
@@ -146,6 +154,7 @@ async function stormCell(
       publisher = heraldPublisher(`http://127.0.0.1:${second.port}`, deps.adminKey, users)
       result.adapter = 'PostgreSQL (BUS=postgres)'
     } else {
+      if (!socketIoScript) throw new Error('the Socket.IO storm server was not built')
       await pingRedis()
       users = Array.from({ length: n }, (_, i) => ({
         userId: String(i + 1),
