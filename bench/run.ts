@@ -2,7 +2,8 @@
 // client process, then Herald's stored path on PGlite and PostgreSQL. docs/benchmarks.md describes the phases
 // and the options (--sizes, --reps, --max, --servers, --skip-hub, --skip-stored, --skip-churn, --stored-dbs,
 // --skip-channels, --stored-saturation, --churn-seconds, --churn-connections, --skip-presence, --presence-members,
-// --presence-reps, --profile, --pin, --database-url).
+// --presence-reps, --skip-storm, --storm-clients, --storm-servers, --storm-signals, --storm-processes, --profile,
+// --pin, --database-url).
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -23,6 +24,7 @@ import { seedHeraldUsers, seedMissedNotifications } from './lib/seedHerald'
 import { BENCH_CHANNEL } from './lib/sendLoops'
 import { spread } from './lib/stats'
 import type { BenchUser } from './lib/users'
+import { runStorm, STORM_DEFAULTS } from './storm'
 
 const { values: options } = parseArgs({
   options: {
@@ -42,6 +44,11 @@ const { values: options } = parseArgs({
     'churn-seconds': { type: 'string', default: String(CHURN_DEFAULTS.durationMs / 1000) },
     'churn-connections': { type: 'string', default: String(CHURN_DEFAULTS.connections) },
     servers: { type: 'string', default: 'herald,socketio,ws,bun' },
+    'skip-storm': { type: 'boolean', default: false },
+    'storm-clients': { type: 'string', default: String(STORM_DEFAULTS.clients) },
+    'storm-servers': { type: 'string', default: STORM_DEFAULTS.servers.join(',') },
+    'storm-signals': { type: 'string', default: STORM_DEFAULTS.signals.join(',') },
+    'storm-processes': { type: 'string', default: String(STORM_DEFAULTS.processes) },
     profile: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
     'database-url': {
@@ -100,7 +107,8 @@ const CHURN: ChurnSettings = {
   users: 2 * Number(options['churn-connections']),
   durationMs: Number(options['churn-seconds']) * 1000,
 }
-const HARD_LIMIT_MS = 14 * 60_000
+/** The storm adds a few minutes per server and signal at 10,000 clients. */
+const HARD_LIMIT_MS = (options['skip-storm'] ? 14 : 30) * 60_000
 const PROFILE_DIR = join(import.meta.dir, 'results/profiles')
 /** With --profile, Bun servers also report their heap by object type before and after connecting. */
 const profiling = (kind: Kind) => options.profile && (kind === 'herald' || kind === 'bun')
@@ -108,7 +116,9 @@ const profiling = (kind: Kind) => options.profile && (kind === 'herald' || kind 
 const work = mkdtempSync(join(tmpdir(), 'herald-bench-'))
 const startedAt = new Date()
 const hardStop = setTimeout(() => {
-  console.error('bench: over the 14-minute hard limit; stopping every process it started')
+  console.error(
+    `bench: over the ${HARD_LIMIT_MS / 60_000}-minute hard limit; stopping every process it started`,
+  )
   shutdown(2)
 }, HARD_LIMIT_MS)
 process.on('SIGINT', () => shutdown(130))
@@ -620,12 +630,43 @@ async function presencePhase(client: Child) {
   }
 }
 
+// ── Restart storm ───────────────────────────────────────────────────────────────────────────────────────
+
+function stormPhase() {
+  return runStorm(
+    {
+      log,
+      heraldEnv,
+      createDatabase,
+      async seedUsers(url, n) {
+        const handle = await openDatabase({ databaseUrl: url })
+        try {
+          return await seedHeraldUsers(handle.db, JWT_SECRET, n)
+        } finally {
+          await handle.close()
+        }
+      },
+      writeUsers,
+      adminKey: ADMIN_KEY,
+      peerSecret: PEER_SECRET,
+      work,
+    },
+    {
+      ...STORM_DEFAULTS,
+      clients: Number(options['storm-clients']),
+      processes: Number(options['storm-processes']),
+      servers: options['storm-servers']!.split(',') as ('herald' | 'socketio')[],
+      signals: options['storm-signals']!.split(',') as ('SIGTERM' | 'SIGKILL')[],
+    },
+  )
+}
+
 // ── Main ────────────────────────────────────────────────────────────────────────────────────────────────
 
 async function main() {
   const limit = openFilesLimit()
   const allSizes = [...sizes, ...(maxSize ? [maxSize] : [])]
-  for (const n of allSizes) {
+  for (const n of [...allSizes, ...(options['skip-storm'] ? [] : [Number(options['storm-clients'])])]) {
     if (n + 500 > limit)
       throw new Error(`${n} connections need more open files than the limit of ${limit}; raise ulimit -n`)
   }
@@ -722,6 +763,8 @@ async function main() {
       }
     }
   }
+
+  if (!options['skip-storm']) results.storm = await stormPhase()
 
   await client.stop()
   results.finishedAt = new Date().toISOString()

@@ -110,6 +110,11 @@ export class Child {
     this.proc.kill('SIGKILL')
   }
 
+  /** Sends a signal (the restart storm's SIGTERM: a graceful stop). */
+  signal(name: NodeJS.Signals): void {
+    this.proc.kill(name)
+  }
+
   private onLine(line: string): void {
     if (!line.startsWith('@@')) {
       if (line.trim()) process.stderr.write(`  [${this.name}] ${line}\n`)

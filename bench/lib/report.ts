@@ -3,6 +3,7 @@ import { churnTable, churnTarget } from './churn'
 import { presenceReport, presenceTarget } from './presenceReport'
 import type { BareResult, BenchResults, Cpu, HubCell, Kind, StoredCell, StoredLoad } from './results'
 import { type Spread, spread } from './stats'
+import { stormTable } from './stormResult'
 
 const NAMES: Record<Kind, string> = {
   herald: 'Herald',
@@ -326,6 +327,7 @@ export function renderReport(results: BenchResults): string {
     rows.push(churnTarget(results.churn))
   }
   if (results.presence?.length) rows.push(presenceTarget(results.presence))
+  if (results.storm) out.push(...stormTable(results.storm))
   if (rows.length > 0) {
     out.push('### Targets of the issue (same run)', '', '| target | measured | holds |', '|---|---|---|')
     for (const [target, measured, ok] of rows)

@@ -1,4 +1,5 @@
 import type { ChurnResult } from './churn'
+import type { StormResult } from './stormResult'
 
 /** The JSON written to bench/results/<timestamp>.json. Times are milliseconds, rates per second. */
 export type Kind = 'herald' | 'bun' | 'ws' | 'socketio'
@@ -131,6 +132,8 @@ export interface BenchResults {
   churn?: ChurnResult
   /** Members joining and leaving one members channel (bench/lib/presencePhase.ts); absent with --skip-presence. */
   presence?: PresenceCell[]
+  /** The restart storms (bench/storm.ts); absent with --skip-storm. */
+  storm?: StormResult[]
 }
 
 /** One run of events: members between two counts joining (or leaving), one after another or all at once. */

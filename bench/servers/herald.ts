@@ -45,4 +45,10 @@ serveCommands({
     return { seeded: count }
   },
 })
+// SIGTERM stops as `npm start` does (connections closed, then the process ends): the restart storm's graceful
+// variant. Closing stdin still ends the process at once.
+process.on('SIGTERM', () => {
+  setTimeout(() => process.exit(1), 30_000).unref()
+  void herald.stop().finally(() => process.exit(0))
+})
 emit({ event: 'ready', port: herald.port, pid: process.pid })

@@ -1,4 +1,5 @@
 import { systemClock } from '../time/clock'
+import { coalesceReads } from './coalesceReads'
 import { addMember, hasMember, type MemberList, removeMember } from './memberList'
 import type { ReplayOutcome, StreamDelivery, StreamDeliveryOptions, StreamItem } from './types'
 
@@ -50,7 +51,9 @@ const NO_MEMBERS: readonly never[] = []
 export function createStreamDelivery<M, Item extends StreamItem>(
   options: StreamDeliveryOptions<M, Item>,
 ): StreamDelivery<M, Item> {
-  const { source, transport, onError } = options
+  const { transport, onError } = options
+  // Many members replaying one stream from one seq at once (a restart) share their reads.
+  const source = coalesceReads(options.source)
   const gapFillMs = options.gapFillMs ?? 1000
   const fillBatch = options.fillBatch ?? 500
   const schedule = options.schedule ?? systemClock.schedule
