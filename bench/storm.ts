@@ -6,6 +6,7 @@
 // Herald runs its SDK (createHeraldClient); Socket.IO 4 runs socket.io-client with connection state recovery
 // and the Redis Streams adapter. docs/benchmarks.md describes the phase.
 import { randomBytes } from 'node:crypto'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { join } from 'node:path'
 import { createClient } from 'redis'
 import { now, sleep } from './lib/clock'
@@ -155,14 +156,18 @@ async function stormCell(
       result.adapter = 'PostgreSQL (BUS=postgres)'
     } else {
       if (!socketIoScript) throw new Error('the Socket.IO storm server was not built')
-      await pingRedis()
+      const redis = await startOwnRedis()
+      cleanups.push(() => redis.stop())
+      const redisUrl = redis.url
+      await pingRedis(redisUrl)
       users = Array.from({ length: n }, (_, i) => ({
         userId: String(i + 1),
         token: signPeerToken(deps.peerSecret, String(i + 1)),
       }))
       const stream = `herald-bench-storm-${randomBytes(6).toString('hex')}`
-      cleanups.push(() => dropRedisKeys(stream))
+      cleanups.push(() => dropRedisKeys(redisUrl, stream))
       const env = (port: number) => ({
+        REDIS_URL: redisUrl,
         BENCH_PEER_SECRET: deps.peerSecret,
         STORM_STREAM: stream,
         PORT: String(port),
@@ -319,27 +324,87 @@ function backCurve(sortedTimes: number[]): number[] {
   return curve
 }
 
-const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+/**
+ * A Redis of the run's own, bounded in memory: every recovering Socket.IO handshake reads the stream from its
+ * own offset to the end (XRANGE without COUNT), so 10,000 at once build replies of gigabytes on the server's
+ * one connection. On the shared Redis that grew to 24 GB and the kernel killed it; here the replies of one
+ * connection are capped (Redis closes it past 512 MB, which the adapter reports and the run counts as losses),
+ * and the data set at 2 GB. With REDIS_URL set, that Redis is used as it is.
+ */
+async function startOwnRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} }
+  const port = await freePort()
+  const proc = Bun.spawn(
+    [
+      'redis-server',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory',
+      '2gb',
+      '--maxmemory-policy',
+      'noeviction',
+      '--client-output-buffer-limit',
+      'normal 512mb 256mb 10',
+    ],
+    { stdout: 'ignore', stderr: 'pipe' },
+  )
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      await pingRedis(url)
+      break
+    } catch (error) {
+      if (Date.now() > deadline || proc.exitCode !== null) {
+        proc.kill('SIGKILL')
+        throw new Error(`could not start redis-server for the Socket.IO storm (is it installed?): ${error}`)
+      }
+      await Bun.sleep(100)
+    }
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill('SIGKILL')
+      await proc.exited
+    },
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
 
 /** Socket.IO's storm needs Redis (the adapter): say so plainly rather than through a server's crash. */
-async function pingRedis(): Promise<void> {
-  const redis = createClient({ url: redisUrl(), socket: { connectTimeout: 5_000, reconnectStrategy: false } })
+async function pingRedis(url: string): Promise<void> {
+  const redis = createClient({ url, socket: { connectTimeout: 5_000, reconnectStrategy: false } })
   redis.on('error', () => {})
   try {
     await redis.connect()
     await redis.ping()
   } catch (error) {
-    throw new Error(
-      `Redis at ${redisUrl()} is not reachable (the Socket.IO storm needs it; REDIS_URL): ${error}`,
-    )
+    throw new Error(`Redis at ${url} is not reachable (the Socket.IO storm needs it): ${error}`)
   } finally {
     if (redis.isOpen) await redis.close()
   }
 }
 
-/** The run's stream, pub/sub channel and sessions in the shared Redis. */
-async function dropRedisKeys(prefix: string): Promise<void> {
-  const redis = createClient({ url: redisUrl(), socket: { reconnectStrategy: false } })
+/** The run's stream, pub/sub channel and sessions (a REDIS_URL given may be shared). */
+async function dropRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = createClient({ url, socket: { reconnectStrategy: false } })
   redis.on('error', () => {})
   await redis.connect()
   try {
