@@ -53,6 +53,8 @@ export function buildHttpApp(params: {
     .use(errorHandler(ctx.log))
     .use(securityHeaders())
     .onRequest((context) => {
+      // No route reads the body of a GET (a socket upgrade is one): nothing to limit.
+      if (context.request.method === 'GET') return
       const declared = context.request.headers.get('content-length')
       if (declared !== null) {
         if (Number(declared) > config.maxBodyBytes) throw bodyTooLarge(config.maxBodyBytes)

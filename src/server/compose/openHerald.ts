@@ -215,7 +215,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       bus,
       clock,
       fallback: (claims) => checkSession(db, claims),
-      counted: (source) => metrics.sessionChecks.inc({ source }),
+      counted: (source) => metrics.countSessionCheck(source),
       onError,
     })
     if (runsApi) await sessionCache.start()

@@ -24,6 +24,8 @@ export interface Metrics {
   rateLimited: Counter<'limit'>
   /** Socket sign-ins' session checks, by where they were answered: memory, or the database (while loading). */
   sessionChecks: Counter<'source'>
+  /** Adds one to sessionChecks, counted in plain numbers until a scrape (a sign-in does no prom-client work). */
+  countSessionCheck(source: string): void
   /** Messages this instance received from a Redis bus (with sharded pub/sub: only what it follows). */
   busMessagesReceived: Counter
   notificationsCreated: Counter
@@ -53,11 +55,15 @@ export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' })
   let uncounted = 0
+  const sessionChecksUncounted = new Map<string, number>()
   const metrics: Metrics = {
     countJobs: null,
     countConnections: null,
     countSent(n) {
       uncounted += n
+    },
+    countSessionCheck(source) {
+      sessionChecksUncounted.set(source, (sessionChecksUncounted.get(source) ?? 0) + 1)
     },
     registry,
     connections: new Gauge({
@@ -102,6 +108,10 @@ export function createMetrics(): Metrics {
       help: 'Session checks of WebSocket sign-ins, by where they were answered (memory or database)',
       labelNames: ['source'] as const,
       registers: [registry],
+      collect() {
+        for (const [source, n] of sessionChecksUncounted) this.inc({ source }, n)
+        sessionChecksUncounted.clear()
+      },
     }),
     busMessagesReceived: new Counter({
       name: 'herald_bus_messages_received_total',
