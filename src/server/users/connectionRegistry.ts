@@ -43,26 +43,47 @@ export function createConnectionRegistry(deps: {
   let cancelHeartbeat: (() => void) | null = null
   let stopped = false
 
+  // This instance's statements on the table run one at a time: a write of many users' rows and the heartbeat's
+  // update of all of them, side by side, lock the same rows in different orders and deadlock (seen in a restart
+  // storm of 10,000 sign-ins).
+  let queue: Promise<unknown> = Promise.resolve()
+  const exclusive = <T>(statement: () => Promise<T>): Promise<T> => {
+    const run = queue.then(statement)
+    queue = run.catch(() => {})
+    return run
+  }
+
   // A count of 0 keeps the row with `left_at`: a notification committed before the user left was committed
-  // while they were connected, even if a worker gets to it after they left.
+  // while they were connected, even if a worker gets to it after they left. Rows are written in user order.
   const write = (changes: [string, number][]) =>
-    runner.query(
-      `insert into user_connections (instance_id, user_id, connections, seen_at, left_at)
-       select $1, u, c, now(), case when c = 0 then now() end from unnest($2::bigint[], $3::int[]) as t(u, c)
-       on conflict (instance_id, user_id) do update set connections = excluded.connections, seen_at = now(),
-         left_at = case when excluded.connections = 0 then now() end`,
-      [instanceId, changes.map(([userId]) => userId), changes.map(([, count]) => count)],
+    exclusive(() =>
+      runner.query(
+        `insert into user_connections (instance_id, user_id, connections, seen_at, left_at)
+         select $1, u, c, now(), case when c = 0 then now() end from unnest($2::bigint[], $3::int[]) as t(u, c)
+         order by u
+         on conflict (instance_id, user_id) do update set connections = excluded.connections, seen_at = now(),
+           left_at = case when excluded.connections = 0 then now() end`,
+        [instanceId, changes.map(([userId]) => userId), changes.map(([, count]) => count)],
+      ),
     )
 
+  let cancelRetry: (() => void) | null = null
   const flush = () => {
     flushing ??= (async () => {
-      while (pending.size > 0) {
+      while (pending.size > 0 && !stopped) {
         const changes = [...pending]
         pending.clear()
         try {
           await write(changes)
         } catch (error) {
-          onError(error, `recording ${changes.length} users' connections for Web Push`)
+          onError(error, `recording ${changes.length} users' connections`)
+          // Not lost: written again with the next changes, or in a second, whichever comes first.
+          for (const [userId, count] of changes) if (!pending.has(userId)) pending.set(userId, count)
+          cancelRetry ??= clock.schedule(() => {
+            cancelRetry = null
+            void flush()
+          }, 1000)
+          break
         }
       }
       flushing = null
@@ -72,16 +93,23 @@ export function createConnectionRegistry(deps: {
 
   const heartbeat = async () => {
     try {
-      await runner.query('update user_connections set seen_at = now() where instance_id = $1', [instanceId])
+      await exclusive(() =>
+        runner.query('update user_connections set seen_at = now() where instance_id = $1', [instanceId]),
+      )
       // Rows of instances that died long ago, and of users who left long ago (no worker still weighs a
-      // notification from then): nobody else would remove them.
-      await runner.query(
-        `delete from user_connections where seen_at < now() - make_interval(secs => $1::int * 10)
-           or left_at < now() - interval '1 hour'`,
-        [ttlSeconds],
+      // notification from then): nobody else would remove them. Rows another instance is writing are skipped
+      // (removed at a later beat), so two instances never wait on each other's rows.
+      await exclusive(() =>
+        runner.query(
+          `delete from user_connections where (instance_id, user_id) in (
+             select instance_id, user_id from user_connections
+             where seen_at < now() - make_interval(secs => $1::int * 10) or left_at < now() - interval '1 hour'
+             for update skip locked)`,
+          [ttlSeconds],
+        ),
       )
     } catch (error) {
-      onError(error, 'refreshing the connections recorded for Web Push')
+      onError(error, 'refreshing the connections recorded for this instance')
     }
   }
   const arm = () => {
@@ -107,10 +135,14 @@ export function createConnectionRegistry(deps: {
       stopped = true
       cancelHeartbeat?.()
       cancelHeartbeat = null
+      cancelRetry?.()
+      cancelRetry = null
       pending.clear()
       await flushing
       try {
-        await runner.query('delete from user_connections where instance_id = $1', [instanceId])
+        await exclusive(() =>
+          runner.query('delete from user_connections where instance_id = $1', [instanceId]),
+        )
       } catch (error) {
         onError(error, 'removing the connections recorded for Web Push')
       }
