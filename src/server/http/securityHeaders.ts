@@ -8,10 +8,9 @@ export const SECURITY_HEADERS = {
   'content-security-policy': "frame-ancestors 'none'",
 }
 
+/** Elysia's default headers: set in every request's context as it is created (no hook runs per request). */
 export function securityHeaders() {
-  return new Elysia({ name: 'herald/security-headers' }).onRequest(({ set }) => {
-    Object.assign(set.headers, SECURITY_HEADERS)
-  })
+  return new Elysia({ name: 'herald/security-headers' }).headers(SECURITY_HEADERS)
 }
 
 /**
