@@ -43,9 +43,9 @@ function traceClient(index: number, event: string): void {
     traces.push(`${index} ${Math.round(now() - markedAt)} ${event}`)
 }
 
-function heraldClient(url: string, user: BenchUser, index: number): StormClient {
-  const channels = stormChannels(index)
-  const client: StormClient = {
+/** A client's record before it connects: nothing received, no step reached. */
+function newClient(user: BenchUser, channels: string[], close: () => void): StormClient {
+  return {
     userId: user.userId,
     channels,
     received: channels.map(() => []),
@@ -58,8 +58,13 @@ function heraldClient(url: string, user: BenchUser, index: number): StormClient 
     resumedAt: 0,
     subscribedAt: channels.map(() => 0),
     recovered: false,
-    close: () => sdk.disconnect(),
+    close,
   }
+}
+
+function heraldClient(url: string, user: BenchUser, index: number): StormClient {
+  const channels = stormChannels(index)
+  const client = newClient(user, channels, () => sdk.disconnect())
   const sdk: HeraldClient = createHeraldClient({
     url,
     getToken: () => user.token,
@@ -104,21 +109,7 @@ function socketIoClient(url: string, user: BenchUser, index: number): StormClien
     // The rooms ride in the handshake: the server joins them on a connection it could not restore.
     auth: { token: user.token, rooms: channels },
   })
-  const client: StormClient = {
-    userId: user.userId,
-    channels,
-    received: channels.map(() => []),
-    notifications: [],
-    live: false,
-    downAt: 0,
-    openedAt: 0,
-    connectedAt: 0,
-    authenticatedAt: 0,
-    resumedAt: 0,
-    subscribedAt: channels.map(() => 0),
-    recovered: false,
-    close: () => socket.close(),
-  }
+  const client = newClient(user, channels, () => socket.close())
   const trace = (event: string) => traceClient(index, event)
   socket.io.on('reconnect_attempt', (n) => trace(`attempt ${n}`))
   socket.io.on('error', (e) => trace(`error ${e}`))
