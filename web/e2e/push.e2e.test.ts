@@ -149,18 +149,24 @@ describe.skipIf(skip)('Web Push in the web app (Chromium)', () => {
     })
     await cdp.send('ServiceWorker.enable')
     const registrationId = await registered
+    // A push reaches only an active worker: `ready` resolves once the registration has one (on a busy
+    // machine the worker may still be installing when the registration is reported).
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
     const payload = { id: '7', seq: 3, type: 'token_deployed', title: 'Deployed', message: 'HRLD is live' }
     await cdp.send('ServiceWorker.deliverPushMessage', {
       origin: server.url,
       registrationId,
       data: JSON.stringify(payload),
     })
-    const shown = await until('the notification', () =>
-      page.evaluate(async () => {
-        const registration = await navigator.serviceWorker.ready
-        const [first] = await registration.getNotifications()
-        return first ? { title: first.title, body: first.body, tag: first.tag } : undefined
-      }),
+    const shown = await until(
+      'the notification',
+      () =>
+        page.evaluate(async () => {
+          const registration = await navigator.serviceWorker.ready
+          const [first] = await registration.getNotifications()
+          return first ? { title: first.title, body: first.body, tag: first.tag } : undefined
+        }),
+      20_000,
     )
     expect(shown).toEqual({ title: 'Deployed', body: 'HRLD is live', tag: 'herald-7' })
   })
