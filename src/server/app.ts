@@ -57,7 +57,7 @@ export interface HeraldServer {
     presence: Presence
     channelRetention: ChannelRetention
     /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
-    push: { workers: PushWorkers | null; registry: ConnectionRegistry | null }
+    push: { workers: PushWorkers | null; registry: ConnectionRegistry }
   }
 }
 

@@ -38,7 +38,7 @@ import type { PushFetch } from '../push/sendPush'
 import { ensureVapidKeys } from '../push/vapidKeys'
 import { type Clock, systemClock } from '../time/clock'
 import { settleWithin } from '../time/withTimeout'
-import { countUserConnections } from '../users/connectionRegistry'
+import { createConnectionRegistry } from '../users/connectionRegistry'
 import { createHub } from '../ws/createHub'
 import { buildHttpApp } from './httpApp'
 import { selectBus } from './selectBus'
@@ -195,20 +195,22 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
           })
         : null
     shutdown.add('transfer watcher', () => watcher?.stop())
-    const push = await startWebPush(
+    const pushWorkers = await startWebPush(
       { vapid, db, bus, boss, config, clock, metrics, fetch: options.pushFetch },
-      { runsWorkers, runsApi, shutdown, onError },
+      { runsWorkers, shutdown, onError },
     )
-    const connectionRegistry = push.registry
+    // Who is connected where (`user_connections`): Web Push workers tell away users by it, and the library's
+    // getUserConnectionCount reads it. Instances that hold sockets write their rows; any instance can count.
+    const connectionRegistry = createConnectionRegistry({
+      runner: sqlRunner(db),
+      clock,
+      ttlSeconds: config.presenceTtlSeconds,
+      onError,
+    })
+    if (runsApi) connectionRegistry.start()
+    shutdown.add('connection rows', () => connectionRegistry.stop())
 
     const presence = createPresence({ bus, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-    // Over every instance, this one's changes so far included (its rows are written before the count is read).
-    const userConnections = {
-      count: async (userId: string) => {
-        await connectionRegistry?.settled()
-        return countUserConnections(sqlRunner(db), userId, config.presenceTtlSeconds)
-      },
-    }
     // Socket sign-ins check sessions in memory (revocations follow the bus); HTTP keeps reading the database.
     const sessionCache = createSessionCache({
       runner: sqlRunner(db),
@@ -232,7 +234,7 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       clock,
       config,
       onUserConnections(userId, connections) {
-        connectionRegistry?.changed(userId, connections)
+        connectionRegistry.changed(userId, connections)
       },
     })
 
@@ -336,10 +338,10 @@ export async function openHerald(loaded: Config, options: StartOptions = {}) {
       channelRetention,
       channelStore,
       /** Web Push: the queue's workers (null when push is off or this instance runs none) and the connection rows. */
-      push,
+      push: { workers: pushWorkers, registry: connectionRegistry },
       notifications,
-      /** Each user's authenticated connections over every instance. */
-      userConnections,
+      /** Each user's authenticated connections over every instance (`count`), from the connection rows. */
+      userConnections: connectionRegistry,
       /** Starts, lists and cancels jobs, as the routes of docs/protocol.md §5 do. */
       jobs: jobService,
       /**

@@ -9,14 +9,12 @@ import type { PushFetch } from '../push/sendPush'
 import { type PushWorkers, startPushWorkers } from '../push/startPushWorkers'
 import type { VapidKeys } from '../push/vapidKeys'
 import type { Clock } from '../time/clock'
-import { type ConnectionRegistry, createConnectionRegistry } from '../users/connectionRegistry'
 import type { createShutdownList } from './shutdownList'
 
 /**
- * Web Push's parts, registered with the shutdown list: the queue's workers (instances that run workers) and
- * the rows of who is connected here (instances that hold sockets), which tell a worker anywhere who is away.
- * The workers are null when Web Push is off (no VAPID keys); the rows are kept on every instance that holds
- * sockets, since getUserConnectionCount reads them too.
+ * Web Push's queue workers, registered with the shutdown list: null when Web Push is off (no VAPID keys) or the
+ * instance runs no workers. Who is away is read from the `user_connections` rows the composition root keeps
+ * (users/connectionRegistry.ts).
  */
 export async function startWebPush(
   params: {
@@ -31,11 +29,10 @@ export async function startWebPush(
   },
   instance: {
     runsWorkers: boolean
-    runsApi: boolean
     shutdown: Pick<ReturnType<typeof createShutdownList>, 'add'>
     onError: ErrorReporter
   },
-): Promise<{ workers: PushWorkers | null; registry: ConnectionRegistry | null }> {
+): Promise<PushWorkers | null> {
   const { vapid, boss, config, clock } = params
   const { shutdown, onError } = instance
   const runner = sqlRunner(params.db)
@@ -57,11 +54,5 @@ export async function startWebPush(
         })
       : null
   shutdown.add('Web Push workers', () => workers?.stop())
-  // Kept whether or not Web Push is on: the library's getUserConnectionCount reads the same rows.
-  const registry = instance.runsApi
-    ? createConnectionRegistry({ runner, clock, ttlSeconds: config.presenceTtlSeconds, onError })
-    : null
-  registry?.start()
-  shutdown.add('Web Push connection rows', () => registry?.stop())
-  return { workers, registry }
+  return workers
 }

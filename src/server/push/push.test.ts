@@ -229,7 +229,7 @@ describe('delivery', () => {
     const session = await signIn(server.url)
     const { name } = await subscribed(session)
     const socket = await connectAuthenticated(server.wsUrl, session.token)
-    await server.herald.testHooks.push.registry!.settled()
+    await server.herald.testHooks.push.registry.settled()
     const first = await publish(session)
     await socket.next('notification')
     expect(await decisionFor(session.user.id, first.seq)).toBe('connected')
@@ -238,7 +238,7 @@ describe('delivery', () => {
     await until('the socket to be forgotten', () =>
       server.herald.getUserConnectionCount(session.user.id) === 0 ? true : undefined,
     )
-    await server.herald.testHooks.push.registry!.settled()
+    await server.herald.testHooks.push.registry.settled()
     const second = await publish(session)
     expect(await decisionFor(session.user.id, second.seq)).toBe('queued')
     await until('the push', () => (requestsTo(name).length > 0 ? true : undefined))

@@ -27,6 +27,12 @@ export interface ConnectionRegistry {
   stop(): Promise<void>
   /** Resolves once every change reported so far is written (or failed and was reported). */
   settled(): Promise<void>
+  /**
+   * The user's authenticated connections over every instance whose rows are live (refreshed within the TTL),
+   * this one's changes so far included: what the library's `getUserConnectionCount` answers. Works on an
+   * instance that holds no sockets too (it only reads).
+   */
+  count(userId: string): Promise<number>
 }
 
 export function createConnectionRegistry(deps: {
@@ -120,6 +126,10 @@ export function createConnectionRegistry(deps: {
     )
   }
 
+  const settled = async () => {
+    while (flushing) await flushing
+  }
+
   return {
     changed(userId, count) {
       if (stopped) return
@@ -144,11 +154,19 @@ export function createConnectionRegistry(deps: {
           runner.query('delete from user_connections where instance_id = $1', [instanceId]),
         )
       } catch (error) {
-        onError(error, 'removing the connections recorded for Web Push')
+        onError(error, "removing this instance's connection rows")
       }
     },
-    settled: async () => {
-      while (flushing) await flushing
+    settled,
+    async count(userId) {
+      if (!/^\d{1,19}$/.test(userId)) return 0
+      await settled()
+      const [row] = await runner.query<{ n: number | string | null }>(
+        `select coalesce(sum(connections), 0)::int as n from user_connections
+          where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)`,
+        [userId, ttlSeconds],
+      )
+      return Number(row?.n ?? 0)
     },
   }
 }
@@ -161,22 +179,3 @@ export function createConnectionRegistry(deps: {
 export const connectedWhenStored = (ttl: string) => `exists (select 1 from user_connections c
   where c.user_id = n.user_id and c.seen_at > now() - make_interval(secs => ${ttl}::int)
     and (c.connections > 0 or c.left_at >= n.created_at))`
-
-/**
- * A user's authenticated connections over every instance whose rows are live (refreshed within the TTL): what
- * `getUserConnectionCount` answers. The caller settles its own instance's registry first, so its changes so far
- * are included.
- */
-export async function countUserConnections(
-  runner: SqlRunner,
-  userId: string,
-  ttlSeconds: number,
-): Promise<number> {
-  if (!/^\d{1,19}$/.test(userId)) return 0
-  const [row] = await runner.query<{ n: number | string | null }>(
-    `select coalesce(sum(connections), 0)::int as n from user_connections
-      where user_id = $1 and seen_at > now() - make_interval(secs => $2::int)`,
-    [userId, ttlSeconds],
-  )
-  return Number(row?.n ?? 0)
-}
