@@ -37,6 +37,16 @@ export interface StreamStore<Item extends StreamItem> {
   readonly source: StreamSource<Item>
 }
 
+/**
+ * The reads' batching: every read asked for in one turn of the event loop (setImmediate runs after its I/O)
+ * goes in one statement; never answered from a cache, since a stream grows.
+ */
+const ONE_TURN = {
+  cache: false,
+  maxBatchSize: 500,
+  batchScheduleFn: (callback: () => void) => setImmediate(callback),
+} as const
+
 type StoredRow = { ord: number; item: string | null }
 
 export function createStreamStore<Item extends StreamItem>(
@@ -61,23 +71,20 @@ export function createStreamStore<Item extends StreamItem>(
       for (const row of rows) out[row.ord - 1]!.push(JSON.parse(row.item) as Item)
       return out
     },
-    { cache: false, maxBatchSize: 500, batchScheduleFn: (callback) => setImmediate(callback) },
+    ONE_TURN,
   )
   const loadSince = (key: string, since: number, limit: number) => reads.load([key, since, limit])
-  const latests = new DataLoader<string, number>(
-    async (keys) => {
-      if (keys.length === 1) {
-        const [row] = await runner.query<{ seq: string | number }>(statements.latest, [keys[0]])
-        return [row ? Number(row.seq) : 0]
-      }
-      const rows = await runner.query<{ key: string; seq: string | number }>(statements.latestMany, [
-        JSON.stringify(keys),
-      ])
-      const byKey = new Map(rows.map((row) => [row.key, Number(row.seq)]))
-      return keys.map((key) => byKey.get(String(key)) ?? 0)
-    },
-    { cache: false, maxBatchSize: 500, batchScheduleFn: (callback) => setImmediate(callback) },
-  )
+  const latests = new DataLoader<string, number>(async (keys) => {
+    if (keys.length === 1) {
+      const [row] = await runner.query<{ seq: string | number }>(statements.latest, [keys[0]])
+      return [row ? Number(row.seq) : 0]
+    }
+    const rows = await runner.query<{ key: string; seq: string | number }>(statements.latestMany, [
+      JSON.stringify(keys),
+    ])
+    const byKey = new Map(rows.map((row) => [row.key, Number(row.seq)]))
+    return keys.map((key) => byKey.get(String(key)) ?? 0)
+  }, ONE_TURN)
   const latestSeq = (key: string) => latests.load(String(key))
   return {
     table,
