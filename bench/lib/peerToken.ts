@@ -19,3 +19,19 @@ export function verifyPeerToken(secret: string, token: unknown): string | null {
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return null
   return userId
 }
+
+/** The Socket.IO servers' middleware: the peers' token from the handshake's auth, its user id in `socket.data`. */
+export function peerAuthMiddleware(secret: string) {
+  return (
+    socket: { handshake: { auth: unknown }; data: { userId?: string } },
+    next: (error?: Error) => void,
+  ): void => {
+    const userId = verifyPeerToken(secret, (socket.handshake.auth as { token?: unknown }).token)
+    if (!userId) {
+      next(new Error('unauthorized'))
+      return
+    }
+    socket.data.userId = userId
+    next()
+  }
+}

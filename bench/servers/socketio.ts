@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Server } from 'socket.io'
 import { emit, serveCommands } from '../lib/childIo'
-import { verifyPeerToken } from '../lib/peerToken'
+import { peerAuthMiddleware } from '../lib/peerToken'
 import { BENCH_CHANNEL, sendLoops } from '../lib/sendLoops'
 import { readUserIds } from '../lib/users'
 
@@ -17,15 +17,7 @@ const io = new Server(http, {
   maxHttpBufferSize: 65536,
 })
 
-io.use((socket, next) => {
-  const userId = verifyPeerToken(secret, (socket.handshake.auth as { token?: unknown }).token)
-  if (!userId) {
-    next(new Error('unauthorized'))
-    return
-  }
-  socket.data.userId = userId
-  next()
-})
+io.use(peerAuthMiddleware(secret))
 io.on('connection', (socket) => {
   socket.join(`u:${socket.data.userId}`)
   // The channel phases: a room per channel, acknowledged like Herald's subscribe.

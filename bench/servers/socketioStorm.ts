@@ -9,7 +9,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter'
 import { createClient } from 'redis'
 import { Server } from 'socket.io'
 import { emit, serveCommands } from '../lib/childIo'
-import { verifyPeerToken } from '../lib/peerToken'
+import { peerAuthMiddleware } from '../lib/peerToken'
 
 const secret = process.env.BENCH_PEER_SECRET!
 const prefix = process.env.STORM_STREAM!
@@ -37,15 +37,7 @@ const io = new Server(http, {
   }),
 })
 
-io.use((socket, next) => {
-  const userId = verifyPeerToken(secret, (socket.handshake.auth as { token?: unknown }).token)
-  if (!userId) {
-    next(new Error('unauthorized'))
-    return
-  }
-  socket.data.userId = userId
-  next()
-})
+io.use(peerAuthMiddleware(secret))
 io.on('connection', (socket) => {
   // A restored session already has its rooms (and its missed packets are on their way).
   if (socket.recovered) return
