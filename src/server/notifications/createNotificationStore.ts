@@ -7,7 +7,7 @@ import { HeraldError } from '../errors'
 import type { StreamSource } from '../streams/delivery'
 import { createStreamStore } from '../streams/store'
 import { createStreamWriter } from '../streams/writer'
-import { inboxTable } from './inboxTable'
+import { inboxRow, inboxTable } from './inboxTable'
 import { type BatchEntry, type BatchResults, storeNotificationBatch } from './storeNotificationBatch'
 
 export interface NotificationParams {
@@ -51,16 +51,6 @@ export interface NotificationStore {
 
 export const userMissing = (userId: string) => new HeraldError('NOT_FOUND', `User ${userId} does not exist.`)
 
-const row = (params: NotificationParams) =>
-  [
-    params.userId,
-    params.type,
-    params.title,
-    params.message,
-    params.data ?? null,
-    params.critical === true,
-  ] as const
-
 /** The notification store: a user's inbox is a stream of the stream core (src/server/streams). */
 export function createNotificationStore(params: { db: Database; bus: Bus }): NotificationStore {
   const { bus } = params
@@ -68,15 +58,15 @@ export function createNotificationStore(params: { db: Database; bus: Bus }): Not
   const inbox = createStreamStore<Notification>(runner, inboxTable)
   const writer = createStreamWriter({ runner, store: inbox, bus, missing: userMissing })
   return {
-    create: (notification) => writer.append(row(notification)),
+    create: (notification) => writer.append(inboxRow(notification)),
     // The preferences are checked in the storing statement (inboxTable's `keep`), not by a query before it.
-    publish: (notification) => writer.appendIfKept([...row(notification), true]),
+    publish: (notification) => writer.appendIfKept([...inboxRow(notification), true]),
     createMany: (entries, within) => storeNotificationBatch({ runner, inbox, bus }, entries, within),
     async createIn(transaction, notification) {
       // Asks the keep rule as `publish` does: false when the user's preferences leave the row out.
       const [stored] = await inbox.append(
         transaction.runner,
-        [[...row(notification), true]],
+        [[...inboxRow(notification), true]],
         transaction.notifyChannel,
       )
       if (stored === false) return null

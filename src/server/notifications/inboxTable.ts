@@ -29,3 +29,24 @@ export const inboxTable: StreamTable = {
       select coalesce((coalesce(p.preferences->'types'->(${e}->>1), p.preferences->'default')->>'inApp')::boolean, false)
       from notification_preferences p where p.user_id = (${e}->>0)::bigint), true)`,
 }
+
+/**
+ * A notification as an inbox append row: its user (the stream's key), then the columns in `inboxTable`'s order.
+ * Append `true` to it to ask the keep rule (the user's preferences).
+ */
+export const inboxRow = (notification: {
+  userId: string
+  type: string
+  title: string
+  message: string
+  data?: unknown
+  critical?: boolean
+}) =>
+  [
+    notification.userId,
+    notification.type,
+    notification.title,
+    notification.message,
+    notification.data ?? null,
+    notification.critical === true,
+  ] as const

@@ -5,6 +5,7 @@ import type { Bus } from '../bus/types'
 import type { SqlRunner } from '../db/sqlRunner'
 import { HeraldError } from '../errors'
 import type { StreamStore } from '../streams/store'
+import { inboxRow } from './inboxTable'
 
 /** One notification of a batch: its recipient by exactly one of userId and address. */
 export interface BatchEntry {
@@ -44,18 +45,7 @@ type Appended = (Notification | null | false)[]
 // Every row asks the inbox's keep rule, so the preferences are checked in the storing statement itself (no
 // query of their own): a row it leaves out comes back false and takes no seq.
 const appendRows = (entries: readonly BatchEntry[], userIds: readonly string[]) =>
-  entries.map(
-    (entry, i) =>
-      [
-        userIds[i]!,
-        entry.type,
-        entry.title,
-        entry.message,
-        entry.data ?? null,
-        entry.critical === true,
-        true,
-      ] as const,
-  )
+  entries.map((entry, i) => [...inboxRow({ ...entry, userId: userIds[i]! }), true] as const)
 
 function toResults(userIds: readonly string[], appended: Appended): BatchResults {
   const missing = [...new Set(userIds.filter((_, i) => appended[i] === null))]
