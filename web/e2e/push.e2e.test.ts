@@ -132,9 +132,14 @@ describe.skipIf(skip)('Web Push in the web app (Chromium)', () => {
         ? true
         : undefined,
     )
-    const left = await page.evaluate(
-      () => (window as unknown as { __pushStub: { subscription: unknown } }).__pushStub.subscription,
-    )
+    // The browser's own unsubscribe follows the server's removal (sign-out tells the server first), so it is
+    // waited for too rather than read at once.
+    const left = await until('the browser to unsubscribe', async () => {
+      const subscription = await page.evaluate(
+        () => (window as unknown as { __pushStub: { subscription: unknown } }).__pushStub.subscription,
+      )
+      return subscription === null ? subscription : undefined
+    })
     expect(left).toBeNull()
   })
 

@@ -17,6 +17,11 @@ function handMade(header: unknown, payload: unknown, secret = SECRET): string {
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
 }
 const exp = Math.floor(NOW / 1000) + 60
+/** A base64url character that differs from `last` only in the two bits a 32-byte value leaves unused. */
+const otherSpelling = (last: string) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  return alphabet[alphabet.indexOf(last) ^ 1]!
+}
 
 describe('verifyHs256', () => {
   test('a token jose signed is accepted, with its payload', async () => {
@@ -50,6 +55,7 @@ describe('verifyHs256', () => {
       'a changed payload': `${h}.${b64({ sub: '2', exp })}.${s}`,
       'the signature padded': `${good}=`,
       'the signature in base64': `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`,
+      'the same bytes, its last character spelled otherwise': `${h}.${p}.${s.slice(0, -1)}${otherSpelling(s.at(-1)!)}`,
       'two segments': `${h}.${p}`,
       'four segments': `${good}.${s}`,
       'an empty signature': `${h}.${p}.`,
@@ -109,7 +115,13 @@ describe('verifyHs256', () => {
           (result) => result.payload,
           () => null,
         )
-        expect(verifyHs256(token, key, NOW)).toEqual(jose as Record<string, unknown> | null)
+        // One deliberate difference: jose compares the signature's decoded bytes, so a last character that
+        // differs only in base64url's unused bits passes there; here only the canonical spelling does.
+        const signature = token.slice(token.lastIndexOf('.') + 1)
+        const canonical = Buffer.from(signature, 'base64url').toString('base64url') === signature
+        expect(verifyHs256(token, key, NOW)).toEqual(
+          canonical ? (jose as Record<string, unknown> | null) : null,
+        )
       }),
       { numRuns: 2000 },
     )
